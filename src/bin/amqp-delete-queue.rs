@@ -1,0 +1,55 @@
+//! amqp-delete-queue: delete a queue and print how many messages it held.
+
+use amqp_tools::cli::{CommonArgs, ConnectionArgs};
+use amqp_tools::{Error, StepExt, address, connection, tool};
+use clap::Parser;
+use lapin::options::QueueDeleteOptions;
+use std::process::ExitCode;
+
+/// Delete a queue from an AMQP server
+#[derive(Parser, Debug)]
+#[command(
+    name = "amqp-delete-queue",
+    about = "Delete a queue from an AMQP server"
+)]
+struct Options {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// the queue name to delete
+    #[arg(short = 'q', long, value_name = "queue")]
+    queue: Option<String>,
+    /// do not delete unless queue is unused
+    #[arg(long)]
+    if_unused: bool,
+    /// do not delete unless queue is empty
+    #[arg(short = 'e', long)]
+    if_empty: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    tool::main(|o: &Options| o.common.usage, run)
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let queue = match options.queue.as_deref() {
+        Some(queue) if !queue.is_empty() => queue,
+        _ => return Err(Error::Message("queue name not specified".into()).into()),
+    };
+    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let session = connection::open(&address, "amqp-delete-queue").await?;
+    let delete = QueueDeleteOptions {
+        if_unused: options.if_unused,
+        if_empty: options.if_empty,
+        nowait: false,
+    };
+    let message_count = session
+        .channel
+        .queue_delete(queue.into(), delete)
+        .await
+        .step("queue.delete")?;
+    session.close().await?;
+    println!("{message_count}");
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! amqp-get: take one message from a queue and write its body to standard output.
+
+use amqp_tools::cli::{CommonArgs, ConnectionArgs};
+use amqp_tools::{Error, StepExt, address, connection, tool};
+use clap::Parser;
+use lapin::options::{BasicAckOptions, BasicGetOptions};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit status when the queue is empty, as the original.
+const EXIT_EMPTY: u8 = 2;
+
+/// Get a message from a queue on an AMQP server
+#[derive(Parser, Debug)]
+#[command(
+    name = "amqp-get",
+    about = "Get a message from a queue on an AMQP server"
+)]
+struct Options {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// the queue to consume from
+    #[arg(short = 'q', long, value_name = "queue")]
+    queue: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    tool::main(|o: &Options| o.common.usage, run)
+}
+
+/// basic.get with acks: the message is acked only after its body was written to standard
+/// output, so a failed write leaves it on the queue (the original gets it with no-ack).
+async fn run(options: Options) -> anyhow::Result<()> {
+    let Some(queue) = options.queue.as_deref() else {
+        return Err(Error::Message("queue not specified".into()).into());
+    };
+    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let session = connection::open(&address, "amqp-get").await?;
+    let message = session
+        .channel
+        .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+        .await
+        .step("basic.get")?;
+    let Some(message) = message else {
+        session.close().await?;
+        return Err(Error::Silent(EXIT_EMPTY).into());
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(&message.delivery.data)
+        .and_then(|()| stdout.flush())
+    {
+        // The message stays on the queue: it is not acked and returns when the channel closes.
+        return Err(if error.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::Silent(1)
+        } else {
+            Error::step(
+                "writing to standard output",
+                amqp_tools::error::describe_io(&error),
+            )
+        }
+        .into());
+    }
+    message
+        .delivery
+        .acker
+        .ack(BasicAckOptions::default())
+        .await
+        .step("basic.ack")?;
+    session.close().await?;
+    Ok(())
+}

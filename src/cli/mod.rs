@@ -1,0 +1,159 @@
+//! Command-line parsing shared by the tools: the connection options every tool takes, and the
+//! popt-compatible handling of help, usage and errors around clap.
+//!
+//! The originals parse with popt: `-?`/`--help` print help on stdout and exit 0, `--usage`
+//! prints the usage on stdout and exits 0, and any error prints `OPTION: REASON` and the usage
+//! on stderr and exits 1. [`parse`] gives clap the same outward behaviour.
+
+mod connection;
+mod numbers;
+
+pub use connection::ConnectionArgs;
+pub use numbers::{parse_int, parse_non_negative};
+
+use crate::error::Error;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, FromArgMatches};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// What a parsed command line asks for: run the tool, or a help/usage/version text was already
+/// printed and the process should exit 0.
+#[derive(Debug)]
+pub enum Parsed<T> {
+    /// Run the tool with these options.
+    Run(T),
+    /// Help, usage or version was printed on stdout; exit 0.
+    Done,
+}
+
+/// Options present on every tool besides the connection options: `--usage`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Display brief usage message
+    #[arg(long, action = clap::ArgAction::SetTrue)]
+    pub usage: bool,
+}
+
+/// Parses `args` (including the program name) into the tool's options `T`, popt-style.
+///
+/// `-?`/`--help` and `--version` print on stdout and give [`Parsed::Done`]; so does `--usage`
+/// when `usage_requested` says it was given. Errors: [`Error::Usage`] with the original's
+/// wording (`--foo: unknown option`, `--queue: missing argument`, `-c: invalid numeric value`);
+/// the caller prints it with the usage line ([`usage_line`]).
+pub fn parse<T, I>(args: I, usage_requested: impl Fn(&T) -> bool) -> Result<Parsed<T>, Error>
+where
+    T: CommandFactory + FromArgMatches,
+    I: IntoIterator<Item = OsString>,
+{
+    let command = configure(T::command());
+    let matches = match command.clone().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(error) => return clap_outcome(error),
+    };
+    let parsed = T::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
+    if usage_requested(&parsed) {
+        print_stdout(&format!("{}\n", usage_line(&command)));
+        return Ok(Parsed::Done);
+    }
+    Ok(Parsed::Run(parsed))
+}
+
+/// Applies the settings every tool shares: `-?`/`--help` as help, `--version`, no `-h`.
+pub fn configure(command: clap::Command) -> clap::Command {
+    command
+        .args_override_self(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            clap::Arg::new("help")
+                .short('?')
+                .long("help")
+                .help("Show this help message")
+                .action(clap::ArgAction::Help),
+        )
+        .arg(
+            clap::Arg::new("version")
+                .long("version")
+                .help("Print the version and exit")
+                .action(clap::ArgAction::Version),
+        )
+}
+
+/// The one-line usage of a tool, `Usage: NAME [OPTIONS]...`, printed after usage errors and by
+/// `--usage`.
+pub fn usage_line(command: &clap::Command) -> String {
+    let mut command = command.clone();
+    let usage = command.render_usage().to_string();
+    usage.trim_end().to_string()
+}
+
+/// Prints the usage line of the tool `T` on stderr, after a usage error.
+pub fn print_usage_to_stderr<T: CommandFactory>() {
+    let command = configure(T::command());
+    let _ = writeln!(std::io::stderr(), "{}", usage_line(&command));
+}
+
+fn clap_outcome<T>(error: clap::Error) -> Result<Parsed<T>, Error> {
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print_stdout(&error.render().to_string());
+            Ok(Parsed::Done)
+        }
+        _ => Err(Error::Usage(popt_message(&error))),
+    }
+}
+
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Words a clap error as popt does: `OPTION: REASON`.
+fn popt_message(error: &clap::Error) -> String {
+    let arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => Some(option_name(arg)),
+        _ => None,
+    };
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => Some(value.clone()),
+        _ => None,
+    };
+    match (error.kind(), arg) {
+        (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') => {
+            format!("{arg}: unknown option")
+        }
+        (ErrorKind::UnknownArgument, Some(arg)) => {
+            format!("unexpected argument: {arg}")
+        }
+        (ErrorKind::InvalidValue, Some(arg)) if value.as_deref() == Some("") => {
+            format!("{arg}: missing argument")
+        }
+        (ErrorKind::NoEquals, Some(arg)) => format!("{arg}: missing argument"),
+        (ErrorKind::ValueValidation, Some(arg)) => {
+            let reason = error
+                .source()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "invalid value".to_string());
+            format!("{arg}: {reason}")
+        }
+        (ErrorKind::ArgumentConflict, Some(arg)) => {
+            format!("{arg}: option given more than once")
+        }
+        _ => first_line(&error.render().to_string()),
+    }
+}
+
+/// `--queue <queue>` -> `--queue`; `-q <queue>` -> `-q`.
+fn option_name(arg: &str) -> String {
+    arg.split([' ', '=']).next().unwrap_or(arg).to_string()
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
+use std::error::Error as _;

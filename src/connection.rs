@@ -1,0 +1,139 @@
+//! Opening and closing the AMQP connection and its one channel.
+//!
+//! Mirrors the original's `make_connection` and `close_connection` (rabbitmq-c
+//! tools/common.c): failures are reported as `opening socket to HOST:PORT: CAUSE`,
+//! `logging in to AMQP server: CAUSE`, `opening channel: CAUSE`, `closing channel: CAUSE` and
+//! `closing connection: CAUSE`.
+
+use crate::address::Address;
+use crate::error::{Error, StepExt, describe_amqp, describe_io};
+use lapin::tcp::{AMQPUriTcpExt, OwnedTLSConfig};
+use lapin::{Channel, Connection, ConnectionProperties};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An open connection with one open channel, as every tool uses.
+#[derive(Debug)]
+pub struct Session {
+    /// The AMQP connection.
+    pub connection: Connection,
+    /// The channel the tool works on.
+    pub channel: Channel,
+}
+
+/// What the socket step of a connection attempt came to, shared with lapin's connect closure.
+#[derive(Default)]
+struct SocketOutcome {
+    opened: bool,
+    error: Option<String>,
+}
+
+/// Connects to the broker at `address` and opens a channel.
+///
+/// `tool` names the client in the broker's connection list (`connection_name`). The TCP
+/// connect is bounded by the address's `connection_timeout` (milliseconds); the heartbeat is
+/// the one the URI asks for, else the broker's proposal.
+/// Errors: `opening socket to HOST:PORT: CAUSE` (refused, timed out, DNS failure naming the
+/// host, TLS failure), `logging in to AMQP server: CAUSE` (wrong credentials, missing vhost,
+/// no permission), `opening channel: CAUSE`.
+pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
+    let outcome = Arc::new(Mutex::new(SocketOutcome::default()));
+    let properties = ConnectionProperties::default().with_connection_name(tool.into());
+    let runtime = lapin::runtime::default_runtime()
+        .map_err(|e| Error::step("starting the AMQP runtime", describe_amqp(&e)))?;
+    let timeout = address
+        .uri
+        .query
+        .connection_timeout
+        .map(Duration::from_millis);
+    let tls = OwnedTLSConfig::default();
+    let socket_outcome = outcome.clone();
+    let connected = Connection::connector(
+        address.uri.clone(),
+        runtime,
+        async move |uri, runtime| {
+            let attempt = uri.connect_with_config_async(tls.as_ref(), &runtime);
+            let result = match timeout {
+                Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                    Ok(result) => result,
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("connection timed out after {} s", limit.as_secs()),
+                    )),
+                },
+                None => attempt.await,
+            };
+            let mut state = socket_outcome.lock().unwrap_or_else(|p| p.into_inner());
+            match &result {
+                Ok(_) => state.opened = true,
+                Err(error) => state.error = Some(describe_connect_error(error)),
+            }
+            result.map_err(lapin::Error::from)
+        },
+        properties,
+    )
+    .await;
+    let connection = match connected {
+        Ok(connection) => connection,
+        Err(error) => {
+            let state = outcome.lock().unwrap_or_else(|p| p.into_inner());
+            return Err(if state.opened {
+                Error::step("logging in to AMQP server", describe_login_error(&error))
+            } else {
+                let cause = state.error.clone().unwrap_or_else(|| describe_amqp(&error));
+                Error::step(format!("opening socket to {}", address.host_port()), cause)
+            });
+        }
+    };
+    let channel = connection.create_channel().await.step("opening channel")?;
+    Ok(Session {
+        connection,
+        channel,
+    })
+}
+
+impl Session {
+    /// Closes the channel, then the connection, with reply code 200, as the original's
+    /// `close_connection`. A channel the server already closed (e.g. after a publish to a
+    /// missing exchange) is reported with the server's reason.
+    ///
+    /// Errors: `closing channel: CAUSE`, `closing connection: CAUSE`.
+    pub async fn close(self) -> Result<(), Error> {
+        self.channel
+            .close(200, "OK".into())
+            .await
+            .map_err(|e| Error::step("closing channel", describe_amqp(&e)))?;
+        self.connection
+            .close(200, "OK".into())
+            .await
+            .step("closing connection")
+    }
+}
+
+fn describe_connect_error(error: &std::io::Error) -> String {
+    let text = describe_io(error);
+    if text.contains("failed to lookup address") || text.contains("Name or service not known") {
+        format!("cannot resolve host name: {text}")
+    } else {
+        text
+    }
+}
+
+/// Login failures: RabbitMQ closes the connection with 403 ACCESS_REFUSED (wrong
+/// credentials) or 530 NOT_ALLOWED (missing vhost, no permission); a broker that just drops the
+/// socket gets a plain description.
+fn describe_login_error(error: &lapin::Error) -> String {
+    match error.kind() {
+        lapin::ErrorKind::IOError(_) => format!(
+            "{} (the server closed the connection during the handshake)",
+            describe_amqp(error)
+        ),
+        // Whatever the code, a refusal during the handshake comes as connection.close.
+        lapin::ErrorKind::ProtocolError(amqp) => format!(
+            "server connection error {}, message: {}",
+            amqp.get_id(),
+            amqp.get_message()
+        ),
+        _ => describe_amqp(error),
+    }
+}

@@ -1,0 +1,72 @@
+//! Running the consuming command for one delivery, the body on its standard input.
+//!
+//! As the original's `pipeline`/`finish_pipeline`: the command is run directly (no shell),
+//! standard output and error are inherited, and only exit status 0 counts as success. Unlike
+//! the original, a command that exits without reading its whole input does not kill the
+//! consumer with SIGPIPE: it is judged by its exit status alone.
+
+use lapin::message::Delivery;
+use std::process::{ExitStatus, Stdio};
+use tokio::io::AsyncWriteExt;
+
+/// How a command run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The command ran and exited (or was killed by a signal).
+    Exited(ExitStatus),
+    /// The command could not be started (not found, not executable).
+    NotStarted(String),
+}
+
+impl Outcome {
+    /// True when the command exited with status 0.
+    pub fn success(&self) -> bool {
+        matches!(self, Outcome::Exited(status) if status.success())
+    }
+
+    /// A short description for warnings: `command exited with status 3`,
+    /// `command killed by signal 9`, `cannot run command 'x': no such file or directory`.
+    pub fn describe(&self) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Outcome::Exited(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => format!("command exited with status {code}"),
+                (None, Some(signal)) => format!("command killed by signal {signal}"),
+                _ => "command ended abnormally".to_string(),
+            },
+            Outcome::NotStarted(why) => why.clone(),
+        }
+    }
+}
+
+/// Runs `argv` with the delivery's body on its standard input and waits for it.
+pub async fn run(argv: &[String], delivery: &Delivery) -> Outcome {
+    let Some((program, args)) = argv.split_first() else {
+        return Outcome::NotStarted("no command given".to_string());
+    };
+    let spawned = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            return Outcome::NotStarted(format!(
+                "cannot run command '{program}': {}",
+                crate::error::describe_io(&error)
+            ));
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that stops reading (EPIPE) is judged by its exit status alone.
+        let _ = stdin.write_all(&delivery.data).await;
+        drop(stdin);
+    }
+    match child.wait().await {
+        Ok(status) => Outcome::Exited(status),
+        Err(error) => Outcome::NotStarted(format!(
+            "waiting for command '{program}': {}",
+            crate::error::describe_io(&error)
+        )),
+    }
+}

@@ -1,0 +1,166 @@
+//! `amqp-consume`: set up the queue, consume from it, run a command per delivery.
+//!
+//! Follows the original (rabbitmq-c tools/consume.c): the queue rules in [`queue`], basic.qos
+//! from `--count`/`--prefetch-count` ([`qos`]), one command per delivery with the body on its
+//! standard input ([`command`]), an ack only when the command exits 0. Where the original
+//! loses or stalls, ours does not: see [`policy`] and COMPATIBILITY.md.
+
+pub mod command;
+pub mod policy;
+pub mod qos;
+pub mod queue;
+
+use crate::error::{Error, StepExt, describe_amqp};
+use crate::tool::report;
+use command::Outcome;
+use futures_lite::StreamExt;
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, message::Delivery};
+use policy::FailurePolicy;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Everything `amqp-consume` needs besides the connection.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The queue, as resolved by [`queue::setup`].
+    pub queue: String,
+    /// `-A`: the original's no-ack mode.
+    pub no_ack: bool,
+    /// `-c`: stop after this many deliveries (none: consume until stopped).
+    pub count: Option<u64>,
+    /// `-p`: prefetch count asked for (none: as `-c` decides).
+    pub prefetch_count: Option<u64>,
+    /// The command and its arguments, run once per delivery.
+    pub command: Vec<String>,
+    /// What to do with a delivery whose command failed.
+    pub on_failure: FailurePolicy,
+}
+
+/// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
+/// process is signalled, or something fails.
+///
+/// With `-A` and `-c N` the consumer uses acks with a prefetch of at most N and acks each
+/// delivery as it arrives, so the broker cannot push more than N messages: the queue loses
+/// exactly N (the original's true no-ack consumer drains far more, and loses them).
+/// SIGINT/SIGTERM: basic.cancel, the running command finishes and is acked if it succeeded,
+/// then [`Error::Silent`] with 128 + the signal number.
+///
+/// Errors: `basic.qos`/`basic.consume`/`basic.ack`: CAUSE; the consumer cancelled by the
+/// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
+/// stop ([`policy`]).
+pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
+    let plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
+    if let Some(prefetch) = plan.prefetch {
+        channel
+            .basic_qos(prefetch, Default::default())
+            .await
+            .step("basic.qos")?;
+    }
+    let options = BasicConsumeOptions {
+        no_ack: plan.broker_no_ack,
+        ..Default::default()
+    };
+    let mut consumer = channel
+        .basic_consume(
+            settings.queue.as_str().into(),
+            "".into(),
+            options,
+            FieldTable::default(),
+        )
+        .await
+        .step("basic.consume")?;
+    let consumer_tag = consumer.tag();
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| Error::step("installing the SIGINT handler", e))?;
+    let mut terminate = signal(SignalKind::terminate())
+        .map_err(|e| Error::step("installing the SIGTERM handler", e))?;
+    let mut failures = policy::Tracker::new(settings.on_failure, plan.prefetch);
+    let mut handled: u64 = 0;
+    let mut stop_signal: Option<i32> = None;
+    while settings.count.is_none_or(|n| handled < n) {
+        let next = tokio::select! {
+            next = consumer.next() => next,
+            _ = interrupt.recv() => { stop_signal = Some(libc::SIGINT); break; }
+            _ = terminate.recv() => { stop_signal = Some(libc::SIGTERM); break; }
+        };
+        let delivery = match next {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(error)) => {
+                return Err(Error::step(
+                    format!("consuming from queue '{}'", settings.queue),
+                    describe_amqp(&error),
+                ));
+            }
+            None => {
+                return Err(Error::Message(format!(
+                    "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
+                    settings.queue
+                )));
+            }
+        };
+        handled += 1;
+        if plan.ack_on_receipt {
+            ack(&delivery).await?;
+        }
+        let running = command::run(&settings.command, &delivery);
+        tokio::pin!(running);
+        // A signal while the command runs is remembered; the command is let finish.
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut running => break outcome,
+                _ = interrupt.recv() => stop_signal = Some(libc::SIGINT),
+                _ = terminate.recv() => stop_signal = Some(libc::SIGTERM),
+            }
+        };
+        settle(
+            &delivery,
+            &outcome,
+            plan.ack_on_receipt || plan.broker_no_ack,
+            &mut failures,
+        )
+        .await?;
+        if stop_signal.is_some() {
+            break;
+        }
+    }
+    if let Some(signal) = stop_signal {
+        let _ = channel
+            .basic_cancel(consumer_tag, BasicCancelOptions::default())
+            .await;
+        return Err(Error::Silent(128 + signal as u8));
+    }
+    Ok(())
+}
+
+async fn ack(delivery: &Delivery) -> Result<(), Error> {
+    delivery
+        .acker
+        .ack(BasicAckOptions::default())
+        .await
+        .map(|_| ())
+        .step("basic.ack")
+}
+
+/// Acks a delivery whose command succeeded; applies the failure policy otherwise.
+async fn settle(
+    delivery: &Delivery,
+    outcome: &Outcome,
+    already_settled: bool,
+    failures: &mut policy::Tracker,
+) -> Result<(), Error> {
+    if already_settled {
+        if !outcome.success() {
+            report(&format!(
+                "warning: delivery {}: {} (no-ack mode: the message is not redelivered)",
+                delivery.delivery_tag,
+                outcome.describe()
+            ));
+        }
+        return Ok(());
+    }
+    if outcome.success() {
+        return ack(delivery).await;
+    }
+    failures.failed(delivery, outcome).await
+}

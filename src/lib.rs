@@ -1,0 +1,20 @@
+//! amqp-tools: command-line AMQP 0-9-1 clients for RabbitMQ, a drop-in replacement for the
+//! rabbitmq-c tools (`amqp-publish`, `amqp-consume`, `amqp-get`, `amqp-declare-queue`,
+//! `amqp-delete-queue`).
+//!
+//! The library owns what the tools share; each binary in `src/bin/` is a thin layer over it.
+
+pub mod address;
+pub mod authfile;
+pub mod body;
+pub mod cli;
+pub mod connection;
+pub mod consume;
+pub mod error;
+pub mod headers;
+pub mod publish;
+pub mod tool;
+
+pub use address::Address;
+pub use connection::Session;
+pub use error::{Error, Result, StepExt};
