@@ -76,44 +76,105 @@ impl Address {
 /// Resolves the connection options, reading `AMQP_URL` from `env_url` when no connection
 /// option is given, into an [`Address`].
 ///
-/// Prints the original's deprecation warning on stderr for `--server host:port`.
-/// Errors ([`Error::Usage`]): conflicting options (`--server and --url options cannot be used at
-/// the same time`, ...), a bad URL (`Invalid URL: ...`, password masked), a port outside
-/// 1..=65535, a negative heartbeat, `--ssl` with an `amqp://` URL; authfile errors
-/// ([`authfile::read`]).
+/// Checks run in the original's order (`init_connection_info`), so the first problem reported
+/// is the one it reports: URL parsing, then `--server`, `--port`, `--username`, `--password`,
+/// `--authfile`, `--vhost`, `--heartbeat`. Prints the original's deprecation warning on stderr
+/// for `--server host:port`.
+/// Errors ([`Error::Usage`]): `Parsing URL 'URL': could not parse AMQP URL` (password masked);
+/// `--X and --url options cannot be used at the same time`; `--X and --authfile options cannot
+/// be used at the same time`; `both --server and --port options specify server port`;
+/// `bad server port number in 'SERVER'`; a port outside 1..=65535; `--heartbeat must be a
+/// positive value`; `--ssl` with an `amqp://` URL; and the [`authfile::read`] errors.
 pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address, Error> {
-    check_conflicts(args)?;
-    let heartbeat = match args.heartbeat {
-        Some(h) if h < 0 => {
-            return Err(Error::Usage(format!(
-                "--heartbeat: must not be negative: {h}"
-            )));
-        }
-        Some(h) => Some(u16::try_from(h).map_err(|_| {
-            Error::Usage(format!("--heartbeat: must be at most 65535 seconds: {h}"))
-        })?),
-        None => None,
-    };
     let url = match &args.url {
         Some(url) => Some(url.clone()),
         None if !args.any_given() => env_url.filter(|u| !u.is_empty()),
         None => None,
     };
-    let mut uri = match url {
-        Some(url) => {
-            let uri = parse_url(&url)?;
-            if args.ssl && uri.scheme != AMQPScheme::AMQPS {
-                return Err(Error::Usage(
-                    "the --ssl option specifies an SSL connection but the --url option does not"
-                        .to_string(),
-                ));
-            }
-            uri
-        }
-        None => from_options(args)?,
+    let from_url = url.is_some();
+    let conflict = |a: &str, b: &str| {
+        Error::Usage(format!(
+            "--{a} and --{b} options cannot be used at the same time"
+        ))
     };
-    if heartbeat.is_some() {
-        uri.query.heartbeat = heartbeat;
+    let mut uri = match &url {
+        Some(url) => parse_url(url)?,
+        None => default_uri(args.ssl),
+    };
+    if let Some(server) = &args.server {
+        if from_url {
+            return Err(conflict("server", "url"));
+        }
+        let (host, port) = split_server(server, args.port.is_some())?;
+        uri.authority.host = host;
+        if let Some(port) = port {
+            uri.authority.port = port;
+        }
+    }
+    if let Some(port) = args.port {
+        if from_url {
+            return Err(conflict("port", "url"));
+        }
+        uri.authority.port = u16::try_from(port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--port: {port} is not a valid port number (1 to 65535)"
+                ))
+            })?;
+    }
+    for (name, given) in [
+        ("username", args.username.is_some()),
+        ("password", args.password.is_some()),
+    ] {
+        if given && from_url {
+            return Err(conflict(name, "url"));
+        }
+        if given && args.authfile.is_some() {
+            return Err(conflict(name, "authfile"));
+        }
+    }
+    if let Some(username) = &args.username {
+        uri.authority.userinfo.username = username.clone();
+    }
+    if let Some(password) = &args.password {
+        uri.authority.userinfo.password = password.clone();
+    }
+    if let Some(path) = &args.authfile {
+        if from_url {
+            return Err(conflict("authfile", "url"));
+        }
+        let credentials = authfile::read(path)?;
+        uri.authority.userinfo.username = credentials.username;
+        uri.authority.userinfo.password = credentials.password;
+    }
+    if let Some(vhost) = &args.vhost {
+        if from_url {
+            return Err(conflict("vhost", "url"));
+        }
+        uri.vhost = vhost.clone();
+    }
+    match args.heartbeat {
+        Some(h) if h < 0 => {
+            return Err(Error::Usage(
+                "--heartbeat must be a positive value".to_string(),
+            ));
+        }
+        Some(h) => {
+            uri.query.heartbeat = Some(u16::try_from(h).map_err(|_| {
+                Error::Usage(format!(
+                    "--heartbeat: {h} is too large (at most 65535 seconds)"
+                ))
+            })?);
+        }
+        None => {}
+    }
+    if args.ssl && uri.scheme != AMQPScheme::AMQPS {
+        return Err(Error::Usage(
+            "the --ssl option specifies an SSL connection but the --url option does not"
+                .to_string(),
+        ));
     }
     if uri.query.connection_timeout.is_none() {
         uri.query.connection_timeout = Some(DEFAULT_CONNECT_TIMEOUT_SECS * 1000);
@@ -128,115 +189,63 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
     })
 }
 
-fn check_conflicts(args: &ConnectionArgs) -> Result<(), Error> {
-    let conflict = |a: &str, b: &str| {
-        Error::Usage(format!(
-            "--{a} and --{b} options cannot be used at the same time"
-        ))
-    };
-    if args.url.is_some() {
-        let others = [
-            ("server", args.server.is_some()),
-            ("port", args.port.is_some()),
-            ("username", args.username.is_some()),
-            ("password", args.password.is_some()),
-            ("vhost", args.vhost.is_some()),
-            ("authfile", args.authfile.is_some()),
-        ];
-        if let Some((name, _)) = others.iter().find(|(_, given)| *given) {
-            return Err(conflict(name, "url"));
-        }
-    }
-    if args.authfile.is_some() {
-        if args.username.is_some() {
-            return Err(conflict("username", "authfile"));
-        }
-        if args.password.is_some() {
-            return Err(conflict("password", "authfile"));
-        }
-    }
-    Ok(())
-}
-
-fn from_options(args: &ConnectionArgs) -> Result<AMQPUri, Error> {
+/// The original's defaults: `guest:guest@localhost:5672`, vhost `/`; port 5671 with `--ssl`.
+fn default_uri(ssl: bool) -> AMQPUri {
     let mut uri = AMQPUri::default();
-    if args.ssl {
+    uri.authority.host = "localhost".to_string();
+    if ssl {
         uri.scheme = AMQPScheme::AMQPS;
         uri.authority.port = DEFAULT_TLS_PORT;
     } else {
         uri.authority.port = DEFAULT_PORT;
     }
-    uri.authority.host = "localhost".to_string();
-    if let Some(server) = &args.server {
-        let (host, port) = split_server(server)?;
-        if let Some(port) = port {
-            eprintln!("Specifying the port number with --server is deprecated");
-            if args.port.is_some() {
-                return Err(Error::Usage(
-                    "both --server and --port options specify server port".to_string(),
-                ));
-            }
-            uri.authority.port = port;
-        }
-        uri.authority.host = host;
-    }
-    if let Some(port) = args.port {
-        uri.authority.port = u16::try_from(port)
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| Error::Usage(format!("--port: not a valid port number: {port}")))?;
-    }
-    if let Some(vhost) = &args.vhost {
-        uri.vhost = vhost.clone();
-    }
-    if let Some(path) = &args.authfile {
-        let credentials = authfile::read(path)?;
-        uri.authority.userinfo.username = credentials.username;
-        uri.authority.userinfo.password = credentials.password;
-    }
-    if let Some(username) = &args.username {
-        uri.authority.userinfo.username = username.clone();
-    }
-    if let Some(password) = &args.password {
-        uri.authority.userinfo.password = password.clone();
-    }
-    Ok(uri)
+    uri
 }
 
 /// Splits `--server` into host and optional port: `host`, `host:port`, `[v6]`, `[v6]:port`;
-/// a bare IPv6 address (two or more colons) is a host without port.
-fn split_server(server: &str) -> Result<(String, Option<u16>), Error> {
-    let bad_port = |p: &str| Error::Usage(format!("--server: not a valid port number: {p}"));
-    let parse_port = |p: &str| {
-        p.parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| bad_port(p))
-    };
-    if let Some(rest) = server.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            return match after.strip_prefix(':') {
-                Some(port) => Ok((host.to_string(), Some(parse_port(port)?))),
-                None if after.is_empty() => Ok((host.to_string(), None)),
-                None => Err(Error::Usage(format!("--server: invalid host: {server}"))),
-            };
-        }
-    }
-    match server.matches(':').count() {
-        1 => {
+/// a bare IPv6 address (two or more colons) is a host without port. A port prints the
+/// original's deprecation warning on stderr.
+///
+/// Errors: `both --server and --port options specify server port` when `port_given`,
+/// `bad server port number in 'SERVER'`.
+fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u16>), Error> {
+    let (host, port) = match server.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((host, "")) => (host, None),
+        Some((host, after)) => (host, Some(after.strip_prefix(':').unwrap_or(after))),
+        None if server.matches(':').count() == 1 => {
             let (host, port) = server.split_once(':').unwrap_or((server, ""));
-            Ok((host.to_string(), Some(parse_port(port)?)))
+            (host, Some(port))
         }
-        _ => Ok((server.to_string(), None)),
+        None => (server, None),
+    };
+    let Some(port) = port else {
+        return Ok((host.to_string(), None));
+    };
+    crate::tool::report("Specifying the port number with --server is deprecated");
+    if port_given {
+        return Err(Error::Usage(
+            "both --server and --port options specify server port".to_string(),
+        ));
     }
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Error::Usage(format!("bad server port number in '{server}'")))?;
+    Ok((host.to_string(), Some(port)))
 }
 
 /// Parses an `amqp://` or `amqps://` URL with lapin's URI parser, keeping the host as written
 /// (lapin reads only DNS names and would turn `127.0.0.1` or `[::1]` into `localhost`).
 ///
-/// Errors: `Invalid URL: URL` with the password masked.
+/// Errors: `Parsing URL 'URL': could not parse AMQP URL`, the password masked.
 pub fn parse_url(text: &str) -> Result<AMQPUri, Error> {
-    let invalid = || Error::Usage(format!("Invalid URL: {}", mask_password(text)));
+    let invalid = || {
+        Error::Usage(format!(
+            "Parsing URL '{}': could not parse AMQP URL",
+            mask_password(text)
+        ))
+    };
     let mut uri: AMQPUri = text.parse().map_err(|_| invalid())?;
     let parsed = url::Url::parse(text).map_err(|_| invalid())?;
     match parsed.host() {
@@ -320,7 +329,10 @@ mod tests {
     #[test]
     fn bad_urls_hide_the_password() {
         let err = parse_url("http://u:secret@h/").unwrap_err().to_string();
-        assert_eq!(err, "Invalid URL: http://u:****@h/");
+        assert_eq!(
+            err,
+            "Parsing URL 'http://u:****@h/': could not parse AMQP URL"
+        );
         assert_eq!(mask_password("amqp://u@h"), "amqp://u@h");
     }
 
@@ -347,10 +359,18 @@ mod tests {
 
     #[test]
     fn server_may_carry_a_port() {
-        assert_eq!(split_server("h:1").unwrap(), ("h".into(), Some(1)));
-        assert_eq!(split_server("[::1]:2").unwrap(), ("::1".into(), Some(2)));
-        assert_eq!(split_server("::1").unwrap(), ("::1".into(), None));
-        assert!(split_server("h:x").is_err());
+        assert_eq!(split_server("h:1", false).unwrap(), ("h".into(), Some(1)));
+        assert_eq!(
+            split_server("[::1]:2", false).unwrap(),
+            ("::1".into(), Some(2))
+        );
+        assert_eq!(split_server("[::1]", false).unwrap(), ("::1".into(), None));
+        assert_eq!(split_server("::1", false).unwrap(), ("::1".into(), None));
+        assert_eq!(
+            split_server("h:x", false).unwrap_err().to_string(),
+            "bad server port number in 'h:x'"
+        );
+        assert!(split_server("h:1", true).is_err());
     }
 
     #[test]

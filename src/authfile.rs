@@ -25,9 +25,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Longest user name or password the original accepts, in bytes (its buffers hold 512).
-pub const MAX_FIELD_BYTES: usize = 511;
-
 /// Reads and parses the authfile at `path`.
 ///
 /// Errors (one line each, exit 1): `Could not read auth data file PATH: CAUSE` when it cannot be
@@ -47,14 +44,14 @@ pub fn read(path: &Path) -> Result<Credentials, Error> {
 ///
 /// Errors: `Malformed auth file (missing username)` / `(missing password)` when a line does not
 /// start with its key, `Malformed auth file (trailing data)` when anything follows the password
-/// line, `Username too long` / `Password too long` past [`MAX_FIELD_BYTES`], and
-/// `Malformed auth file (not UTF-8)`.
+/// line, and `Malformed auth file (not UTF-8)`. No length limit (the original's 117 bytes is
+/// the size of its buffer).
 pub fn parse(bytes: &[u8]) -> Result<Credentials, Error> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Error::Message("Malformed auth file (not UTF-8)".to_string()))?;
     let mut lines = text.split_inclusive('\n');
-    let username = field(lines.next(), "username:", "Username")?;
-    let password = field(lines.next(), "password:", "Password")?;
+    let username = field(lines.next(), "username:", "username")?;
+    let password = field(lines.next(), "password:", "password")?;
     if lines.next().is_some() {
         return Err(Error::Message(
             "Malformed auth file (trailing data)".to_string(),
@@ -64,18 +61,10 @@ pub fn parse(bytes: &[u8]) -> Result<Credentials, Error> {
 }
 
 fn field(line: Option<&str>, key: &str, name: &str) -> Result<String, Error> {
-    let missing = || {
-        Error::Message(format!(
-            "Malformed auth file (missing {})",
-            name.to_lowercase()
-        ))
-    };
+    let missing = || Error::Message(format!("Malformed auth file (missing {name})"));
     let value = line.and_then(|l| l.strip_prefix(key)).ok_or_else(missing)?;
     let value = value.strip_suffix('\n').unwrap_or(value);
     let value = value.strip_suffix('\r').unwrap_or(value);
-    if value.len() > MAX_FIELD_BYTES {
-        return Err(Error::Message(format!("{name} too long")));
-    }
     Ok(value.to_string())
 }
 
@@ -123,7 +112,7 @@ mod tests {
             "Malformed auth file (trailing data)"
         );
         let long = format!("username:a\npassword:{}\n", "x".repeat(600));
-        assert_eq!(err(&long), "Password too long");
+        assert_eq!(ok(&long).1.len(), 600);
     }
 
     #[test]

@@ -112,10 +112,9 @@ impl Session {
 
 fn describe_connect_error(error: &std::io::Error) -> String {
     let text = describe_io(error);
-    if text.contains("failed to lookup address") || text.contains("Name or service not known") {
-        format!("cannot resolve host name: {text}")
-    } else {
-        text
+    match text.split_once("failed to lookup address information: ") {
+        Some((_, reason)) => format!("hostname lookup failed: {}", reason.to_lowercase()),
+        None => text,
     }
 }
 

@@ -9,7 +9,7 @@ mod connection;
 mod numbers;
 
 pub use connection::ConnectionArgs;
-pub use numbers::{parse_int, parse_non_negative};
+pub use numbers::parse_int;
 
 use crate::error::Error;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -47,9 +47,10 @@ where
     I: IntoIterator<Item = OsString>,
 {
     let command = configure(T::command());
-    let matches = match command.clone().try_get_matches_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let matches = match command.clone().try_get_matches_from(&args) {
         Ok(matches) => matches,
-        Err(error) => return clap_outcome(error),
+        Err(error) => return clap_outcome(error, &args),
     };
     let parsed = T::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
     if usage_requested(&parsed) {
@@ -60,8 +61,18 @@ where
 }
 
 /// Applies the settings every tool shares: `-?`/`--help` as help, `--version`, no `-h`.
+///
+/// As popt, an option that takes a value takes the next word even when it starts with `-`
+/// (`--port -5`, `-u -q`), and a repeated option keeps its last value.
 pub fn configure(command: clap::Command) -> clap::Command {
     command
+        .mut_args(|arg| {
+            if !arg.is_positional() && arg.get_action().takes_values() {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
         .args_override_self(true)
         .disable_help_flag(true)
         .disable_version_flag(true)
@@ -95,13 +106,13 @@ pub fn print_usage_to_stderr<T: CommandFactory>() {
     let _ = writeln!(std::io::stderr(), "{}", usage_line(&command));
 }
 
-fn clap_outcome<T>(error: clap::Error) -> Result<Parsed<T>, Error> {
+fn clap_outcome<T>(error: clap::Error, args: &[OsString]) -> Result<Parsed<T>, Error> {
     match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             print_stdout(&error.render().to_string());
             Ok(Parsed::Done)
         }
-        _ => Err(Error::Usage(popt_message(&error))),
+        _ => Err(Error::Usage(popt_message(&error, args))),
     }
 }
 
@@ -111,8 +122,9 @@ fn print_stdout(text: &str) {
     let _ = out.flush();
 }
 
-/// Words a clap error as popt does: `OPTION: REASON`.
-fn popt_message(error: &clap::Error) -> String {
+/// Words a clap error as popt does: `WORD: REASON`, where WORD is the command-line word popt
+/// would name (the option as typed, or for a bad number the word holding the value).
+fn popt_message(error: &clap::Error, args: &[OsString]) -> String {
     let arg = match error.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => Some(option_name(arg)),
         _ => None,
@@ -121,29 +133,68 @@ fn popt_message(error: &clap::Error) -> String {
         Some(ContextValue::String(value)) => Some(value.clone()),
         _ => None,
     };
+    let typed = |name: &str| typed_word(args, name).unwrap_or_else(|| name.to_string());
     match (error.kind(), arg) {
         (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') => {
-            format!("{arg}: unknown option")
+            format!("{}: unknown option", typed(&arg))
         }
-        (ErrorKind::UnknownArgument, Some(arg)) => {
-            format!("unexpected argument: {arg}")
-        }
+        (ErrorKind::UnknownArgument, Some(arg)) => format!("unexpected operand: {arg}"),
         (ErrorKind::InvalidValue, Some(arg)) if value.as_deref() == Some("") => {
-            format!("{arg}: missing argument")
+            format!("{}: missing argument", typed(&arg))
         }
-        (ErrorKind::NoEquals, Some(arg)) => format!("{arg}: missing argument"),
+        (ErrorKind::NoEquals, Some(arg)) => format!("{}: missing argument", typed(&arg)),
+        (ErrorKind::TooManyValues, Some(arg)) => {
+            format!("{}: option does not take an argument", typed(&arg))
+        }
         (ErrorKind::ValueValidation, Some(arg)) => {
             let reason = error
                 .source()
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "invalid value".to_string());
-            format!("{arg}: {reason}")
-        }
-        (ErrorKind::ArgumentConflict, Some(arg)) => {
-            format!("{arg}: option given more than once")
+            let word = value
+                .as_deref()
+                .and_then(|v| value_word(args, &arg, v))
+                .unwrap_or_else(|| value.clone().unwrap_or(arg));
+            format!("{word}: {reason}")
         }
         _ => first_line(&error.render().to_string()),
     }
+}
+
+/// The argument word that starts with option `name` (`--bogus=1` for `--bogus`, `-Az` for `-z`).
+fn typed_word(args: &[OsString], name: &str) -> Option<String> {
+    let words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let mut found = None;
+    for word in words {
+        if word == "--" {
+            break;
+        }
+        let hit = if name.starts_with("--") {
+            word == name || word.starts_with(&format!("{name}="))
+        } else {
+            let letter = name.trim_start_matches('-');
+            !word.starts_with("--") && word.starts_with('-') && word[1..].contains(letter)
+        };
+        if hit {
+            found = Some(word.into_owned());
+        }
+    }
+    found
+}
+
+/// The word holding the value popt rejected: `--port=abc` when typed so, else the value itself.
+fn value_word(args: &[OsString], name: &str, value: &str) -> Option<String> {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .find(|word| {
+            word == &format!("{name}={value}")
+                || (word.len() > value.len()
+                    && word.ends_with(value)
+                    && word.starts_with('-')
+                    && !word.starts_with("--"))
+        })
+        .or_else(|| Some(value.to_string()))
 }
 
 /// `--queue <queue>` -> `--queue`; `-q <queue>` -> `-q`.

@@ -1,29 +1,42 @@
-//! Number parsing for options, with popt's error wording.
+//! Number parsing for options, as popt reads them (C `strtoll` with base 0, then an `int`).
 
-/// Parses a decimal integer option value (`-c 10`, `--port=5672`), accepting a leading `-` as
-/// popt does. Errors: `invalid numeric value` for anything else, `number too large or too small`
-/// past the range of `i64`.
+/// Parses an integer option value (`-c 10`, `--port=0x1628`) the way the original's popt does:
+/// leading blanks and a sign allowed, `0x` for hexadecimal, a leading `0` for octal, the empty
+/// string as 0, and the result limited to a C `int`.
+///
+/// Errors: `invalid numeric value` for anything else, `number too large or too small` outside
+/// -2147483648..=2147483647 (popt's wording).
 pub fn parse_int(text: &str) -> Result<i64, String> {
-    let trimmed = text.trim_start();
-    if trimmed.is_empty()
-        || !trimmed
-            .trim_start_matches(['-', '+'])
-            .chars()
-            .all(|c| c.is_ascii_digit())
-        || trimmed.trim_start_matches(['-', '+']).is_empty()
-    {
-        return Err("invalid numeric value".to_string());
+    let invalid = || "invalid numeric value".to_string();
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    if trimmed.is_empty() {
+        return Ok(0);
     }
-    trimmed
-        .parse::<i64>()
-        .map_err(|_| "number too large or too small".to_string())
-}
-
-/// Parses a non-negative integer option value (`--heartbeat 30`). Errors as [`parse_int`], and
-/// `must not be negative` for a value below 0.
-pub fn parse_non_negative(text: &str) -> Result<u64, String> {
-    let value = parse_int(text)?;
-    u64::try_from(value).map_err(|_| "must not be negative".to_string())
+    let (negative, unsigned) = match trimmed.as_bytes()[0] {
+        b'-' => (true, &trimmed[1..]),
+        b'+' => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let (radix, digits) = if let Some(hex) = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"))
+    {
+        (16, hex)
+    } else if unsigned.len() > 1 && unsigned.starts_with('0') {
+        (8, &unsigned[1..])
+    } else {
+        (10, unsigned)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(invalid());
+    }
+    let magnitude = i128::from_str_radix(digits, radix)
+        .map_err(|_| "number too large or too small".to_string())?;
+    let value = if negative { -magnitude } else { magnitude };
+    if value < i128::from(i32::MIN) || value > i128::from(i32::MAX) {
+        return Err("number too large or too small".to_string());
+    }
+    Ok(value as i64)
 }
 
 #[cfg(test)]
@@ -31,13 +44,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_signed_decimals() {
+    fn reads_numbers_as_popt_does() {
         assert_eq!(parse_int("42"), Ok(42));
         assert_eq!(parse_int("-1"), Ok(-1));
-        assert!(parse_int("abc").is_err());
-        assert!(parse_int("").is_err());
-        assert!(parse_int("-").is_err());
-        assert!(parse_int("99999999999999999999").is_err());
-        assert!(parse_non_negative("-3").is_err());
+        assert_eq!(parse_int(" +7"), Ok(7));
+        assert_eq!(parse_int("0x10"), Ok(16));
+        assert_eq!(parse_int("010"), Ok(8));
+        assert_eq!(parse_int("0"), Ok(0));
+        assert_eq!(parse_int(""), Ok(0));
+        assert_eq!(parse_int("abc"), Err("invalid numeric value".into()));
+        assert_eq!(parse_int("5x"), Err("invalid numeric value".into()));
+        assert_eq!(parse_int("-"), Err("invalid numeric value".into()));
+        assert_eq!(parse_int("09"), Err("invalid numeric value".into()));
+        assert_eq!(
+            parse_int("2147483648"),
+            Err("number too large or too small".into())
+        );
+        assert_eq!(parse_int("-2147483648"), Ok(-2147483648));
+        assert!(parse_int("99999999999999999999999999").is_err());
     }
 }

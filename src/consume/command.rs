@@ -14,7 +14,8 @@ use tokio::io::AsyncWriteExt;
 pub enum Outcome {
     /// The command ran and exited (or was killed by a signal).
     Exited(ExitStatus),
-    /// The command could not be started (not found, not executable).
+    /// The command could not be started (not found, not executable): the original's
+    /// `posix_spawnp: CMD: REASON` line.
     NotStarted(String),
 }
 
@@ -39,6 +40,15 @@ impl Outcome {
     }
 }
 
+/// The C library's wording of an I/O error (`No such file or directory`).
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// Runs `argv` with the delivery's body on its standard input and waits for it.
 pub async fn run(argv: &[String], delivery: &Delivery) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
@@ -51,10 +61,7 @@ pub async fn run(argv: &[String], delivery: &Delivery) -> Outcome {
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
-            return Outcome::NotStarted(format!(
-                "cannot run command '{program}': {}",
-                crate::error::describe_io(&error)
-            ));
+            return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
         }
     };
     if let Some(mut stdin) = child.stdin.take() {
