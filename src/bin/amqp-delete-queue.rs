@@ -1,32 +1,9 @@
 //! amqp-delete-queue: delete a queue and print how many messages it held.
 
-use amqp_tools::cli::{CommonArgs, ConnectionArgs};
+use amqp_tools::cli::delete_queue::Options;
 use amqp_tools::{Error, StepExt, address, connection, tool};
-use clap::Parser;
 use lapin::options::QueueDeleteOptions;
 use std::process::ExitCode;
-
-/// Delete a queue from an AMQP server
-#[derive(Parser, Debug)]
-#[command(
-    name = "amqp-delete-queue",
-    about = "Delete a queue from an AMQP server"
-)]
-struct Options {
-    #[command(flatten)]
-    connection: ConnectionArgs,
-    /// the queue name to delete
-    #[arg(short = 'q', long, value_name = "queue")]
-    queue: Option<String>,
-    /// do not delete unless queue is unused
-    #[arg(long)]
-    if_unused: bool,
-    /// do not delete unless queue is empty
-    #[arg(short = 'e', long)]
-    if_empty: bool,
-    #[command(flatten)]
-    common: CommonArgs,
-}
 
 fn main() -> ExitCode {
     tool::main(|o: &Options| o.common.usage, run)

@@ -1,30 +1,13 @@
 //! amqp-get: take one message from a queue and write its body to standard output.
 
-use amqp_tools::cli::{CommonArgs, ConnectionArgs};
+use amqp_tools::cli::get::Options;
 use amqp_tools::{Error, StepExt, address, connection, tool};
-use clap::Parser;
 use lapin::options::{BasicAckOptions, BasicGetOptions};
 use std::io::Write;
 use std::process::ExitCode;
 
 /// Exit status when the queue is empty, as the original.
 const EXIT_EMPTY: u8 = 2;
-
-/// Get a message from a queue on an AMQP server
-#[derive(Parser, Debug)]
-#[command(
-    name = "amqp-get",
-    about = "Get a message from a queue on an AMQP server"
-)]
-struct Options {
-    #[command(flatten)]
-    connection: ConnectionArgs,
-    /// the queue to consume from
-    #[arg(short = 'q', long, value_name = "queue")]
-    queue: Option<String>,
-    #[command(flatten)]
-    common: CommonArgs,
-}
 
 fn main() -> ExitCode {
     tool::main(|o: &Options| o.common.usage, run)

@@ -1,55 +1,11 @@
 //! amqp-publish: publish one message (or one per line of standard input) to an exchange.
 
-use amqp_tools::cli::{CommonArgs, ConnectionArgs};
+use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
 use amqp_tools::{Error, address, body, connection, headers, tool};
-use clap::Parser;
 use lapin::BasicProperties;
 use std::io::BufReader;
 use std::process::ExitCode;
-
-/// Publish a message on an AMQP server
-#[derive(Parser, Debug)]
-#[command(name = "amqp-publish", about = "Publish a message on an AMQP server")]
-struct Options {
-    #[command(flatten)]
-    connection: ConnectionArgs,
-    /// the exchange to publish to
-    #[arg(short = 'e', long, value_name = "exchange")]
-    exchange: Option<String>,
-    /// the routing key to publish with
-    #[arg(short = 'r', long, value_name = "routing key")]
-    routing_key: Option<String>,
-    /// use the persistent delivery mode
-    #[arg(short = 'p', long)]
-    persistent: bool,
-    /// the content-type for the message
-    #[arg(short = 'C', long, value_name = "content type")]
-    content_type: Option<String>,
-    /// the content-encoding for the message
-    #[arg(short = 'E', long, value_name = "content encoding")]
-    content_encoding: Option<String>,
-    /// the replyTo to use for the message
-    #[arg(short = 't', long, value_name = "reply to")]
-    reply_to: Option<String>,
-    /// treat each line from standard in as a separate message
-    #[arg(short = 'l', long)]
-    line_buffered: bool,
-    /// set a message header (may be specified multiple times)
-    #[arg(short = 'H', long = "header", value_name = "\"key: value\"")]
-    headers: Vec<String>,
-    /// specify the message body
-    #[arg(short = 'b', long, value_name = "body")]
-    body: Option<String>,
-    /// do not wait for the broker to confirm the messages (the original's behaviour)
-    #[arg(long)]
-    no_confirm: bool,
-    /// fail when the broker cannot route the message to any queue (basic.publish mandatory)
-    #[arg(long)]
-    mandatory: bool,
-    #[command(flatten)]
-    common: CommonArgs,
-}
 
 fn main() -> ExitCode {
     tool::main(|o: &Options| o.common.usage, run)

@@ -8,6 +8,12 @@
 mod connection;
 mod numbers;
 
+pub mod consume;
+pub mod declare_queue;
+pub mod delete_queue;
+pub mod get;
+pub mod publish;
+
 pub use connection::ConnectionArgs;
 pub use numbers::parse_int;
 
@@ -25,6 +31,18 @@ pub enum Parsed<T> {
     Run(T),
     /// Help, usage or version was printed on stdout; exit 0.
     Done,
+}
+
+/// The fully configured command line of every tool, in a fixed order, for generating man
+/// pages and shell completions from the one definition the tools parse with.
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        configure(publish::Options::command()),
+        configure(consume::Options::command()),
+        configure(get::Options::command()),
+        configure(declare_queue::Options::command()),
+        configure(delete_queue::Options::command()),
+    ]
 }
 
 /// Options present on every tool besides the connection options: `--usage`.

@@ -1,0 +1,27 @@
+//! The command line of `amqp-delete-queue`: its options, defined once for the tool, its help, man
+//! page and shell completions.
+
+use super::{CommonArgs, ConnectionArgs};
+use clap::Parser;
+
+/// Delete a queue from an AMQP server
+#[derive(Parser, Debug)]
+#[command(
+    name = "amqp-delete-queue",
+    about = "Delete a queue from an AMQP server"
+)]
+pub struct Options {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// the queue name to delete
+    #[arg(short = 'q', long, value_name = "queue")]
+    pub queue: Option<String>,
+    /// do not delete unless queue is unused
+    #[arg(long)]
+    pub if_unused: bool,
+    /// do not delete unless queue is empty
+    #[arg(short = 'e', long)]
+    pub if_empty: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}

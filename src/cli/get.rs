@@ -1,0 +1,21 @@
+//! The command line of `amqp-get`: its options, defined once for the tool, its help, man
+//! page and shell completions.
+
+use super::{CommonArgs, ConnectionArgs};
+use clap::Parser;
+
+/// Get a message from a queue on an AMQP server
+#[derive(Parser, Debug)]
+#[command(
+    name = "amqp-get",
+    about = "Get a message from a queue on an AMQP server"
+)]
+pub struct Options {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// the queue to consume from
+    #[arg(short = 'q', long, value_name = "queue")]
+    pub queue: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
