@@ -29,6 +29,8 @@ pub struct TlsFiles {
     pub cert: Option<PathBuf>,
     /// `--key`: PEM file of the client private key.
     pub key: Option<PathBuf>,
+    /// `--no-default-cert-paths`: trust only `--cacert`, not the system's trust store.
+    pub no_default_cert_paths: bool,
 }
 
 /// Where to connect and as whom: the parsed URI plus TLS files.
@@ -84,7 +86,7 @@ impl Address {
 /// `--X and --url options cannot be used at the same time`; `--X and --authfile options cannot
 /// be used at the same time`; `both --server and --port options specify server port`;
 /// `bad server port number in 'SERVER'`; a port outside 1..=65535; `--heartbeat must be a
-/// positive value`; `--ssl` with an `amqp://` URL; and the [`authfile::read`] errors.
+/// positive value`; a `--connect-timeout` below 1; `--ssl` with an `amqp://` URL; and the [`authfile::read`] errors.
 pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address, Error> {
     let url = match &args.url {
         Some(url) => Some(url.clone()),
@@ -176,8 +178,17 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
                 .to_string(),
         ));
     }
-    if uri.query.connection_timeout.is_none() {
-        uri.query.connection_timeout = Some(DEFAULT_CONNECT_TIMEOUT_SECS * 1000);
+    match args.connect_timeout {
+        Some(seconds) if seconds <= 0 => {
+            return Err(Error::Usage(format!(
+                "--connect-timeout: {seconds} is not a positive number of seconds"
+            )));
+        }
+        Some(seconds) => uri.query.connection_timeout = Some(seconds as u64 * 1000),
+        None if uri.query.connection_timeout.is_none() => {
+            uri.query.connection_timeout = Some(DEFAULT_CONNECT_TIMEOUT_SECS * 1000);
+        }
+        None => {}
     }
     Ok(Address {
         uri,
@@ -185,6 +196,7 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
             cacert: args.cacert.clone(),
             cert: args.cert.clone(),
             key: args.key.clone(),
+            no_default_cert_paths: args.no_default_cert_paths,
         },
     })
 }

@@ -7,7 +7,9 @@
 
 use crate::address::Address;
 use crate::error::{Error, StepExt, describe_amqp, describe_io};
-use lapin::tcp::{AMQPUriTcpExt, OwnedTLSConfig};
+use crate::tls::ClientTls;
+use lapin::tcp::AMQPUriTcpExt;
+use lapin::uri::AMQPScheme;
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,13 +48,33 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         .query
         .connection_timeout
         .map(Duration::from_millis);
-    let tls = OwnedTLSConfig::default();
+    // TLS (`amqps`): our own rustls configuration, built (files read) before connecting.
+    let tls = match address.is_tls() {
+        true => Some(ClientTls::new(&address.tls).map_err(|cause| {
+            Error::step(format!("opening socket to {}", address.host_port()), cause)
+        })?),
+        false => None,
+    };
+    let late_tls = tls.clone();
     let socket_outcome = outcome.clone();
     let connected = Connection::connector(
         address.uri.clone(),
         runtime,
         async move |uri, runtime| {
-            let attempt = uri.connect_with_config_async(tls.as_ref(), &runtime);
+            let attempt = async {
+                let Some(tls) = &tls else {
+                    return uri.connect_async(&runtime).await;
+                };
+                // TCP first, then the handshake with our configuration, checking the host as
+                // written (a DNS name, or an IP address against the certificate's IP SANs).
+                let mut tcp = uri.clone();
+                tcp.scheme = AMQPScheme::AMQP;
+                let stream = tcp.connect_async(&runtime).await?;
+                stream
+                    .into_rustls(&tls.connector(), &uri.authority.host)
+                    .await
+                    .map_err(|error| tls.handshake_error(error))
+            };
             let result = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, attempt).await {
                     Ok(result) => result,
@@ -66,18 +88,39 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
             let mut state = socket_outcome.lock().unwrap_or_else(|p| p.into_inner());
             match &result {
                 Ok(_) => state.opened = true,
-                Err(error) => state.error = Some(describe_connect_error(error)),
+                Err(error) => {
+                    let tls_cause = tls.as_ref().and_then(|tls| tls.describe(error));
+                    state.error = Some(tls_cause.unwrap_or_else(|| describe_connect_error(error)));
+                }
             }
             result.map_err(lapin::Error::from)
         },
         properties,
-    )
-    .await;
+    );
+    // The handshake is bounded too: a peer that accepts the socket but never speaks AMQP
+    // must not hang the tool.
+    let connected = match timeout {
+        Some(limit) => match tokio::time::timeout(limit * 2, connected).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(Error::step(
+                    "logging in to AMQP server",
+                    format!("no answer from the server within {} s", 2 * limit.as_secs()),
+                ));
+            }
+        },
+        None => connected.await,
+    };
     let connection = match connected {
         Ok(connection) => connection,
         Err(error) => {
             let state = outcome.lock().unwrap_or_else(|p| p.into_inner());
-            return Err(if state.opened {
+            // A TLS failure the client sees only after its handshake (a TLS 1.3 server refusing
+            // it for want of a client certificate) belongs to the socket step too.
+            let late_tls_cause = late_tls.as_ref().and_then(|tls| tls.describe_late(&error));
+            return Err(if let Some(cause) = late_tls_cause {
+                Error::step(format!("opening socket to {}", address.host_port()), cause)
+            } else if state.opened {
                 Error::step("logging in to AMQP server", describe_login_error(&error))
             } else {
                 let cause = state.error.clone().unwrap_or_else(|| describe_amqp(&error));

@@ -13,6 +13,7 @@ pub mod consume;
 pub mod error;
 pub mod headers;
 pub mod publish;
+pub mod tls;
 pub mod tool;
 
 pub use address::Address;

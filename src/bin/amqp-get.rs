@@ -35,15 +35,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .write_all(&message.delivery.data)
         .and_then(|()| stdout.flush())
     {
-        // The message stays on the queue: it is not acked and returns when the channel closes.
-        return Err(if error.kind() == std::io::ErrorKind::BrokenPipe {
-            Error::Silent(1)
-        } else {
-            Error::step(
-                "writing to standard output",
-                amqp_tools::error::describe_io(&error),
-            )
+        // The message is not acked: closing the channel returns it to the queue.
+        session.close().await?;
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            tool::exit_by_sigpipe();
         }
+        return Err(Error::step(
+            "writing to standard output",
+            amqp_tools::error::describe_io(&error),
+        )
         .into());
     }
     message

@@ -42,6 +42,11 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "path")]
     pub authfile: Option<PathBuf>,
 
+    /// give up connecting after this many seconds (default 30; also `connection_timeout`
+    /// in milliseconds in the URL query)
+    #[arg(long, value_name = "seconds", value_parser = parse_int)]
+    pub connect_timeout: Option<i64>,
+
     /// connect over SSL/TLS
     #[arg(long)]
     pub ssl: bool,
@@ -57,6 +62,10 @@ pub struct ConnectionArgs {
     /// path to the client certificate file (PEM)
     #[arg(long, value_name = "cert.pem")]
     pub cert: Option<PathBuf>,
+
+    /// do not use default certificate paths
+    #[arg(long)]
+    pub no_default_cert_paths: bool,
 }
 
 impl ConnectionArgs {

@@ -1,0 +1,538 @@
+//! TLS for `amqps://` and `--ssl`: the rustls client configuration built from `--cacert`,
+//! `--cert`, `--key` and `--no-default-cert-paths`, and one-line descriptions of what failed.
+//!
+//! rustls with the ring provider (no OpenSSL, no aws-lc). The server's certificate chain and
+//! name are always verified (the original's `verify_peer` and `verify_hostname`): the trusted
+//! CAs are the `--cacert` PEM file plus the system's trust store (rustls-native-certs: Debian's
+//! `/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), the latter left out with
+//! `--no-default-cert-paths`. The name checked is the host as given, a DNS name or an IP
+//! address (which matches an IP address in the certificate's subjectAltName). `--cert` and
+//! `--key` give the client certificate for mutual TLS (and SASL EXTERNAL).
+//!
+//! Errors name what failed, after the original's `opening socket to HOST:PORT: ` context:
+//! `reading --cacert PATH: no such file or directory`, `--cert PATH: no certificate found in
+//! PEM file`, `SSL peer cert verification failed: ...`, `SSL hostname verification failed:
+//! ...`, `SSL handshake failed: ...` (the last three start with the texts of rabbitmq-c's
+//! `amqp_error_string2`, as later rabbitmq-c versions print them).
+
+use crate::address::TlsFiles;
+use crate::error::describe_io;
+use lapin::tcp::RustlsConnector;
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore, SignatureScheme};
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The TLS side of one connection: the rustls configuration and what the handshake showed.
+#[derive(Clone)]
+pub struct ClientTls {
+    config: Arc<ClientConfig>,
+    client_cert: Arc<ClientCert>,
+    files: TlsFiles,
+}
+
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("files", &self.files)
+            .field("client_cert", &self.client_cert.key.is_some())
+            .finish()
+    }
+}
+
+impl ClientTls {
+    /// Reads the files named by `files` and builds the client configuration.
+    ///
+    /// Errors (one line, naming the option and file): `reading --cacert PATH: CAUSE`,
+    /// `--cacert PATH: no certificate found in PEM file`, `--cacert PATH: malformed PEM: ...`,
+    /// `--cacert PATH: no usable CA certificate in PEM file`, the same for `--cert`,
+    /// `--key PATH: no private key found in PEM file`, `--key PATH: unusable private key: ...`,
+    /// `--key PATH does not match the certificate in --cert PATH`, `--key given without
+    /// --cert`, `--cert PATH: no private key in the file and no --key given`, and no CA to
+    /// trust at all.
+    pub fn new(files: &TlsFiles) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = trusted_roots(files)?;
+        let key = client_identity(files, &provider)?;
+        let client_cert = Arc::new(ClientCert {
+            key,
+            requested: AtomicBool::new(false),
+        });
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("setting up TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(client_cert.clone());
+        Ok(ClientTls {
+            config: Arc::new(config),
+            client_cert,
+            files: files.clone(),
+        })
+    }
+
+    /// The connector that performs the handshake over an open TCP stream
+    /// (`AsyncTcpStream::into_rustls`).
+    pub fn connector(&self) -> RustlsConnector {
+        RustlsConnector::from(self.config.clone())
+    }
+
+    /// Marks a failed TLS handshake so that [`ClientTls::describe`] renders it.
+    pub fn handshake_error(&self, error: io::Error) -> io::Error {
+        let message = self.describe_handshake(&error);
+        io::Error::new(error.kind(), HandshakeFailure(message))
+    }
+
+    /// The one-line cause of a failed connection attempt (TCP connect or TLS handshake, as
+    /// marked by [`ClientTls::handshake_error`]), or `None` when it is not about TLS.
+    pub fn describe(&self, error: &io::Error) -> Option<String> {
+        find::<HandshakeFailure>(error).map(|f| f.0.clone())
+    }
+
+    /// A TLS failure that shows only after the handshake: with TLS 1.3, a server that demands
+    /// a client certificate says so with an alert the client reads after its last handshake
+    /// message, i.e. when lapin reads the server's first AMQP frame. `None` when `error` is not
+    /// a TLS error.
+    pub fn describe_late(&self, error: &lapin::Error) -> Option<String> {
+        let tls = find::<rustls::Error>(error)?;
+        Some(self.describe_rustls(tls))
+    }
+
+    fn describe_handshake(&self, error: &io::Error) -> String {
+        if let Some(tls) = find::<rustls::Error>(error) {
+            return self.describe_rustls(tls);
+        }
+        if self.cert_missing() {
+            return self.missing_cert_message();
+        }
+        let cause = match error.kind() {
+            io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),
+            _ => describe_io(error),
+        };
+        format!("SSL handshake failed: {cause}")
+    }
+
+    fn describe_rustls(&self, error: &rustls::Error) -> String {
+        use rustls::Error as E;
+        match error {
+            E::InvalidCertificate(cert) => self.describe_server_cert(cert),
+            E::AlertReceived(AlertDescription::CertificateRequired) => self.missing_cert_message(),
+            E::AlertReceived(_) if self.cert_missing() => self.missing_cert_message(),
+            E::AlertReceived(alert) if self.cert_sent() && is_certificate_alert(*alert) => {
+                format!(
+                    "SSL handshake failed: the server rejected the client certificate{} \
+                     (alert: {})",
+                    self.files
+                        .cert
+                        .as_deref()
+                        .map(|p| format!(" --cert {}", p.display()))
+                        .unwrap_or_default(),
+                    words(&format!("{alert:?}"))
+                )
+            }
+            E::AlertReceived(alert) => format!(
+                "SSL handshake failed: the server sent the alert '{}'",
+                words(&format!("{alert:?}"))
+            ),
+            E::InvalidMessage(_) | E::InappropriateMessage { .. } => {
+                "SSL handshake failed: the server did not answer in TLS \
+                 (is this a plain AMQP port? use amqp:// then)"
+                    .to_string()
+            }
+            other => format!("SSL handshake failed: {other}"),
+        }
+    }
+
+    fn describe_server_cert(&self, error: &CertificateError) -> String {
+        use CertificateError as C;
+        let verify = "SSL peer cert verification failed: the server's certificate";
+        match error {
+            C::UnknownIssuer => format!("{verify} is not signed by a trusted CA ({})", {
+                self.trust_summary()
+            }),
+            C::NotValidForNameContext {
+                expected,
+                presented,
+            } => {
+                let expected = expected.to_str();
+                if presented.is_empty() {
+                    format!(
+                        "SSL hostname verification failed: the server's certificate names no \
+                         host (subjectAltName), {expected} expected"
+                    )
+                } else {
+                    format!(
+                        "SSL hostname verification failed: the server's certificate is for {}, \
+                         not {expected}",
+                        presented.join(", ")
+                    )
+                }
+            }
+            C::NotValidForName => format!(
+                "SSL hostname verification failed: the server's certificate does not name the \
+                 host"
+            ),
+            C::ExpiredContext { not_after, .. } => {
+                format!("{verify} expired on {}", utc(*not_after))
+            }
+            C::Expired => format!("{verify} has expired"),
+            C::NotValidYetContext { not_before, .. } => {
+                format!("{verify} is not valid before {}", utc(*not_before))
+            }
+            C::NotValidYet => format!("{verify} is not valid yet"),
+            C::Revoked => format!("{verify} has been revoked"),
+            C::BadSignature => format!("{verify} has a bad signature"),
+            C::BadEncoding => format!("{verify} is malformed"),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                format!("{verify} is not meant for a TLS server (extendedKeyUsage)")
+            }
+            other => format!("{verify} was rejected: {}", rustls::Error::from(other.clone())),
+        }
+    }
+
+    /// Which CAs were trusted, for the unknown-CA message.
+    fn trust_summary(&self) -> String {
+        match (&self.files.cacert, self.files.no_default_cert_paths) {
+            (Some(path), false) => format!(
+                "trusted: --cacert {} and the system's CAs",
+                path.display()
+            ),
+            (Some(path), true) => format!("trusted: --cacert {} only", path.display()),
+            (None, _) => "trusted: the system's CAs; give the server's CA with --cacert".into(),
+        }
+    }
+
+    fn missing_cert_message(&self) -> String {
+        "SSL handshake failed: the server requires a client certificate (give one with --cert \
+         and --key)"
+            .to_string()
+    }
+
+    /// The server asked for a client certificate and we had none.
+    fn cert_missing(&self) -> bool {
+        self.client_cert.requested.load(Ordering::Relaxed) && self.client_cert.key.is_none()
+    }
+
+    /// The server asked for a client certificate and we sent ours.
+    fn cert_sent(&self) -> bool {
+        self.client_cert.requested.load(Ordering::Relaxed) && self.client_cert.key.is_some()
+    }
+}
+
+/// A TLS handshake failure, already described (see [`ClientTls::handshake_error`]).
+#[derive(Debug)]
+struct HandshakeFailure(String);
+
+impl fmt::Display for HandshakeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for HandshakeFailure {}
+
+/// The client certificate, if any, and whether the server asked for one.
+#[derive(Debug)]
+struct ClientCert {
+    key: Option<Arc<CertifiedKey>>,
+    requested: AtomicBool,
+}
+
+impl ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.requested.store(true, Ordering::Relaxed);
+        self.key.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.key.is_some()
+    }
+}
+
+/// The first `T` in the chain of `error`, looking inside `io::Error`s (whose `source` skips
+/// the error they wrap).
+fn find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = match e.downcast_ref::<io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner),
+                None => io.source(),
+            },
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Alerts a server sends when it does not accept the client certificate.
+fn is_certificate_alert(alert: AlertDescription) -> bool {
+    use AlertDescription as A;
+    matches!(
+        alert,
+        A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::HandshakeFailure
+            | A::DecryptError
+    )
+}
+
+/// `UnknownCA` → `unknown CA`, `BadCertificate` → `bad certificate`.
+fn words(camel: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = camel.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+        let prev_lower = i > 0 && chars[i - 1].is_lowercase();
+        if c.is_uppercase() && i > 0 && (prev_lower || next_lower) {
+            out.push(' ');
+        }
+        if c.is_uppercase() && next_lower {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// A certificate time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc(time: UnixTime) -> String {
+    let secs = time.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Reads a file named by option `option` (e.g. `--cacert`).
+fn read(option: &str, path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("reading {option} {}: {}", path.display(), describe_io(&e)))
+}
+
+/// The certificates of a PEM file (at least one).
+fn pem_certificates(
+    option: &str,
+    path: &Path,
+    data: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(option, path, &e))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{option} {}: no certificate found in PEM file",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+fn pem_error(option: &str, path: &Path, error: &pem::Error) -> String {
+    format!("{option} {}: malformed PEM: {error}", path.display())
+}
+
+/// The CAs to trust: `--cacert` plus, unless `--no-default-cert-paths`, the system's.
+fn trusted_roots(files: &TlsFiles) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    if let Some(path) = &files.cacert {
+        let data = read("--cacert", path)?;
+        let certs = pem_certificates("--cacert", path, &data)?;
+        let (added, _ignored) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "--cacert {}: no usable CA certificate in PEM file",
+                path.display()
+            ));
+        }
+    }
+    if !files.no_default_cert_paths {
+        // Unreadable entries of the system store are skipped, as OpenSSL does.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+    }
+    if roots.is_empty() {
+        return Err(if files.no_default_cert_paths {
+            "no CA certificate to trust: --no-default-cert-paths needs --cacert".to_string()
+        } else {
+            "no CA certificate to trust: the system's trust store is empty; give the server's \
+             CA with --cacert"
+                .to_string()
+        });
+    }
+    Ok(roots)
+}
+
+/// The client certificate and key from `--cert` and `--key` (the key may also be in the
+/// `--cert` file).
+fn client_identity(
+    files: &TlsFiles,
+    provider: &CryptoProvider,
+) -> Result<Option<Arc<CertifiedKey>>, String> {
+    let cert_path = match (&files.cert, &files.key) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => return Err("--key given without --cert".to_string()),
+        (Some(cert), _) => cert,
+    };
+    let cert_data = read("--cert", cert_path)?;
+    let certs = pem_certificates("--cert", cert_path, &cert_data)?;
+    let (key_option, key_path, key_data) = match &files.key {
+        Some(key_path) => ("--key", key_path.as_path(), read("--key", key_path)?),
+        None => ("--cert", cert_path.as_path(), cert_data.clone()),
+    };
+    let key = match PrivateKeyDer::from_pem_slice(&key_data) {
+        Ok(key) => key,
+        Err(pem::Error::NoItemsFound) if files.key.is_none() => {
+            return Err(format!(
+                "--cert {}: no private key in the file and no --key given",
+                cert_path.display()
+            ));
+        }
+        Err(pem::Error::NoItemsFound) => {
+            let encrypted = String::from_utf8_lossy(&key_data).contains("ENCRYPTED");
+            return Err(format!(
+                "{key_option} {}: no private key found in PEM file{}",
+                key_path.display(),
+                if encrypted {
+                    " (encrypted keys are not supported)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Err(e) => return Err(pem_error(key_option, key_path, &e)),
+    };
+    let signing_key = provider.key_provider.load_private_key(key).map_err(|e| {
+        format!(
+            "{key_option} {}: unusable private key: {e}",
+            key_path.display()
+        )
+    })?;
+    let certified = CertifiedKey::new(certs, signing_key);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(rustls::Error::InconsistentKeys(_)) => {
+            return Err(format!(
+                "{key_option} {} does not match the certificate in --cert {}",
+                key_path.display(),
+                cert_path.display()
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "--cert {}: unusable certificate: {e}",
+                cert_path.display()
+            ));
+        }
+    }
+    Ok(Some(Arc::new(certified)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn alert_names_read_as_words() {
+        assert_eq!(words("UnknownCA"), "unknown CA");
+        assert_eq!(words("BadCertificate"), "bad certificate");
+        assert_eq!(words("CertificateRequired"), "certificate required");
+    }
+
+    #[test]
+    fn times_print_as_utc_dates() {
+        assert_eq!(utc(UnixTime::since_unix_epoch(std::time::Duration::ZERO)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_709_210_096))),
+            "2024-02-29 12:34:56 UTC"
+        );
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let files = TlsFiles {
+            cacert: Some(PathBuf::from("/nonexistent/ca.pem")),
+            ..TlsFiles::default()
+        };
+        assert_eq!(
+            ClientTls::new(&files).unwrap_err(),
+            "reading --cacert /nonexistent/ca.pem: no such file or directory"
+        );
+    }
+
+    #[test]
+    fn a_key_needs_a_certificate() {
+        let files = TlsFiles {
+            key: Some(PathBuf::from("/nonexistent/key.pem")),
+            no_default_cert_paths: false,
+            ..TlsFiles::default()
+        };
+        assert_eq!(
+            ClientTls::new(&files).unwrap_err(),
+            "--key given without --cert"
+        );
+    }
+
+    #[test]
+    fn pem_without_certificates_is_named() {
+        let dir = std::env::temp_dir().join(format!("amqp-tools-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let files = TlsFiles {
+            cacert: Some(empty.clone()),
+            ..TlsFiles::default()
+        };
+        let err = ClientTls::new(&files).unwrap_err();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            err,
+            format!("--cacert {}: no certificate found in PEM file", empty.display())
+        );
+    }
+
+    #[test]
+    fn no_default_paths_need_a_cacert() {
+        let files = TlsFiles {
+            no_default_cert_paths: true,
+            ..TlsFiles::default()
+        };
+        assert_eq!(
+            ClientTls::new(&files).unwrap_err(),
+            "no CA certificate to trust: --no-default-cert-paths needs --cacert"
+        );
+    }
+}
