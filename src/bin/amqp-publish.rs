@@ -2,8 +2,7 @@
 
 use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
-use amqp_tools::{Error, address, body, connection, headers, tool};
-use lapin::BasicProperties;
+use amqp_tools::{Error, address, body, connection, properties, tool};
 use std::io::BufReader;
 use std::process::ExitCode;
 
@@ -16,7 +15,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         return Err(Error::Message("neither exchange nor routing key specified".into()).into());
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let properties = properties(&options);
+    let properties = properties::from_options(&options, tool::report)?;
     let session = connection::open(&address, "amqp-publish").await?;
     let target = Target {
         exchange: options.exchange.clone().unwrap_or_default(),
@@ -47,24 +46,4 @@ async fn run(options: Options) -> anyhow::Result<()> {
     publisher.finish().await?;
     session.close().await?;
     Ok(())
-}
-
-/// The content header properties from the options: delivery mode 2 with `-p`, else 1, as the
-/// original always sets it.
-fn properties(options: &Options) -> BasicProperties {
-    let mut properties =
-        BasicProperties::default().with_delivery_mode(if options.persistent { 2 } else { 1 });
-    if let Some(v) = &options.content_type {
-        properties = properties.with_content_type(v.as_str().into());
-    }
-    if let Some(v) = &options.content_encoding {
-        properties = properties.with_content_encoding(v.as_str().into());
-    }
-    if let Some(v) = &options.reply_to {
-        properties = properties.with_reply_to(v.as_str().into());
-    }
-    if let Some(table) = headers::table(&options.headers, tool::report) {
-        properties = properties.with_headers(table);
-    }
-    properties
 }

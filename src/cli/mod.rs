@@ -85,7 +85,8 @@ where
 pub fn configure(command: clap::Command) -> clap::Command {
     command
         .mut_args(|arg| {
-            if !arg.is_positional() && arg.get_action().takes_values() {
+            let optional_value = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+            if !arg.is_positional() && arg.get_action().takes_values() && !optional_value {
                 arg.allow_hyphen_values(true)
             } else {
                 arg

@@ -43,6 +43,34 @@ pub struct Options {
     /// fail when the broker cannot route the message to any queue (basic.publish mandatory)
     #[arg(long)]
     pub mandatory: bool,
+    /// the message-id property
+    #[arg(long, value_name = "id")]
+    pub message_id: Option<String>,
+    /// the correlation-id property (e.g. to answer a request's reply-to)
+    #[arg(long, value_name = "id")]
+    pub correlation_id: Option<String>,
+    /// the expiration property: the message's time to live, in milliseconds
+    #[arg(long, value_name = "milliseconds", value_parser = clap::value_parser!(u32))]
+    pub expiration: Option<u32>,
+    /// the priority property, 0 to 255
+    #[arg(long, value_name = "priority", value_parser = clap::value_parser!(u8))]
+    pub priority: Option<u8>,
+    /// the type property
+    #[arg(long = "type", value_name = "type")]
+    pub message_type: Option<String>,
+    /// the app-id property
+    #[arg(long, value_name = "id")]
+    pub app_id: Option<String>,
+    /// the user-id property (RabbitMQ checks it is the connection's user)
+    #[arg(long, value_name = "user")]
+    pub user_id: Option<String>,
+    /// the timestamp property, in seconds since the epoch; without a value, now
+    #[arg(long, value_name = "seconds", num_args = 0..=1, default_missing_value = "now")]
+    pub timestamp: Option<String>,
+    /// set a typed message header KEY=VALUE, VALUE read as JSON when it is JSON (10, true,
+    /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
+    #[arg(long = "typed-header", value_name = "key=value")]
+    pub typed_headers: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -49,15 +49,24 @@ fn strerror(error: &std::io::Error) -> String {
     }
 }
 
-/// Runs `argv` with the delivery's body on its standard input and waits for it.
-pub async fn run(argv: &[String], delivery: &Delivery) -> Outcome {
+/// Runs `argv` with the delivery's body on its standard input and its metadata in the
+/// environment ([`super::environment`]), and waits for it.
+pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
-    let spawned = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .spawn();
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).stdin(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(super::environment::is_metadata_variable)
+        {
+            command.env_remove(name);
+        }
+    }
+    command.envs(super::environment::variables(delivery, consumer_tag));
+    let spawned = command.spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {

@@ -6,6 +6,7 @@
 //! loses or stalls, ours does not: see [`policy`] and COMPATIBILITY.md.
 
 pub mod command;
+pub mod environment;
 pub mod policy;
 pub mod qos;
 pub mod queue;
@@ -103,7 +104,7 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
         if plan.ack_on_receipt {
             ack(&delivery).await?;
         }
-        let running = command::run(&settings.command, &delivery);
+        let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
         tokio::pin!(running);
         // A signal while the command runs is remembered; the command is let finish.
         let outcome = loop {

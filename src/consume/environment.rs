@@ -1,0 +1,125 @@
+//! Each delivery's metadata as environment variables for the consuming command.
+//!
+//! Names: `AMQP_EXCHANGE`, `AMQP_ROUTING_KEY`, `AMQP_REDELIVERED` (`true`/`false`),
+//! `AMQP_DELIVERY_TAG`, `AMQP_CONSUMER_TAG`; each basic property that is set
+//! (`AMQP_CONTENT_TYPE`, `AMQP_CONTENT_ENCODING`, `AMQP_DELIVERY_MODE`, `AMQP_PRIORITY`,
+//! `AMQP_CORRELATION_ID`, `AMQP_REPLY_TO`, `AMQP_EXPIRATION`, `AMQP_MESSAGE_ID`,
+//! `AMQP_TIMESTAMP` (seconds since the epoch), `AMQP_TYPE`, `AMQP_USER_ID`, `AMQP_APP_ID`); and
+//! each header as `AMQP_HEADER_<NAME>`, NAME upper-cased with every byte other than an ASCII
+//! letter or digit turned into `_` (`x-trace-id` -> `AMQP_HEADER_X_TRACE_ID`; when two headers
+//! sanitise to one name, the later in the table's order wins). Values are written as
+//! [`crate::field_value::to_text`] does (numbers in decimal, booleans `true`/`false`, arrays and
+//! tables as JSON); NUL bytes, which an environment cannot hold, are dropped. Variables of these
+//! names inherited from the consumer's own environment are removed, so an unset property is
+//! never mistaken for a set one; everything else (`AMQP_URL` included) is passed on.
+
+use crate::field_value::to_text;
+use lapin::message::Delivery;
+
+/// Names of the basic properties' variables, in the order of the content header.
+pub const PROPERTY_VARIABLES: [&str; 12] = [
+    "AMQP_CONTENT_TYPE",
+    "AMQP_CONTENT_ENCODING",
+    "AMQP_DELIVERY_MODE",
+    "AMQP_PRIORITY",
+    "AMQP_CORRELATION_ID",
+    "AMQP_REPLY_TO",
+    "AMQP_EXPIRATION",
+    "AMQP_MESSAGE_ID",
+    "AMQP_TIMESTAMP",
+    "AMQP_TYPE",
+    "AMQP_USER_ID",
+    "AMQP_APP_ID",
+];
+
+/// Prefix of header variables.
+pub const HEADER_PREFIX: &str = "AMQP_HEADER_";
+
+/// The variables to set for `delivery`, received by the consumer `consumer_tag`.
+pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, String)> {
+    let p = &delivery.properties;
+    let mut vars = vec![
+        ("AMQP_EXCHANGE".to_string(), delivery.exchange.to_string()),
+        (
+            "AMQP_ROUTING_KEY".to_string(),
+            delivery.routing_key.to_string(),
+        ),
+        (
+            "AMQP_REDELIVERED".to_string(),
+            delivery.redelivered.to_string(),
+        ),
+        (
+            "AMQP_DELIVERY_TAG".to_string(),
+            delivery.delivery_tag.to_string(),
+        ),
+        ("AMQP_CONSUMER_TAG".to_string(), consumer_tag.to_string()),
+    ];
+    let properties: [Option<String>; 12] = [
+        p.content_type().as_ref().map(|v| v.to_string()),
+        p.content_encoding().as_ref().map(|v| v.to_string()),
+        p.delivery_mode().map(|v| v.to_string()),
+        p.priority().map(|v| v.to_string()),
+        p.correlation_id().as_ref().map(|v| v.to_string()),
+        p.reply_to().as_ref().map(|v| v.to_string()),
+        p.expiration().as_ref().map(|v| v.to_string()),
+        p.message_id().as_ref().map(|v| v.to_string()),
+        p.timestamp().map(|v| v.to_string()),
+        p.kind().as_ref().map(|v| v.to_string()),
+        p.user_id().as_ref().map(|v| v.to_string()),
+        p.app_id().as_ref().map(|v| v.to_string()),
+    ];
+    for (name, value) in PROPERTY_VARIABLES.iter().zip(properties) {
+        if let Some(value) = value {
+            vars.push((name.to_string(), value));
+        }
+    }
+    if let Some(headers) = p.headers() {
+        for (key, value) in headers.inner() {
+            vars.push((header_variable(key.as_str()), to_text(value)));
+        }
+    }
+    vars.into_iter()
+        .map(|(name, value)| (name, value.replace('\0', "")))
+        .collect()
+}
+
+/// `AMQP_HEADER_` + the header name, upper-cased, non-alphanumerics as `_`.
+pub fn header_variable(name: &str) -> String {
+    let mut out = String::from(HEADER_PREFIX);
+    out.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        }
+    }));
+    out
+}
+
+/// True for a variable name this module sets, which is removed when inherited.
+pub fn is_metadata_variable(name: &str) -> bool {
+    name.starts_with(HEADER_PREFIX)
+        || PROPERTY_VARIABLES.contains(&name)
+        || matches!(
+            name,
+            "AMQP_EXCHANGE"
+                | "AMQP_ROUTING_KEY"
+                | "AMQP_REDELIVERED"
+                | "AMQP_DELIVERY_TAG"
+                | "AMQP_CONSUMER_TAG"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_sanitised() {
+        assert_eq!(header_variable("x-trace-id"), "AMQP_HEADER_X_TRACE_ID");
+        assert_eq!(header_variable("ünï code"), "AMQP_HEADER____CODE");
+        assert!(is_metadata_variable("AMQP_HEADER_X"));
+        assert!(is_metadata_variable("AMQP_REPLY_TO"));
+        assert!(!is_metadata_variable("AMQP_URL"));
+    }
+}

@@ -1,0 +1,163 @@
+//! Typed AMQP field values on the command line (`--arg`, `--typed-header`) and their text form
+//! for the consuming command's environment.
+//!
+//! `KEY=VALUE` pairs are read with VALUE as JSON when it is valid JSON, else as a string:
+//! `x-max-length=10` is a long-long integer, `flag=true` a boolean, `ratio=0.5` a double,
+//! `x-queue-type=quorum` (not JSON) and `code="10"` (a JSON string) are strings, `[1,"a"]` is a
+//! field array and `{"k":1}` a nested field table; `null` is void (AMQP 0-9-1 §4.2.5.5 field
+//! types as RabbitMQ reads them).
+
+use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
+use serde_json::Value;
+
+/// Parses `KEY=VALUE` into a field name and a typed value.
+///
+/// Errors: `expected KEY=VALUE` when there is no `=` or the key is empty, and `the field name
+/// is longer than 255 bytes` (a short string).
+pub fn parse_pair(text: &str) -> Result<(ShortString, AMQPValue), String> {
+    let (key, value) = text
+        .split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))?;
+    if key.len() > 255 {
+        return Err(format!("the field name is longer than 255 bytes: '{key}'"));
+    }
+    Ok((ShortString::from(key.to_string()), parse_value(value)))
+}
+
+/// Reads one value: JSON when it parses as JSON, else the text as a long string.
+pub fn parse_value(text: &str) -> AMQPValue {
+    match serde_json::from_str::<Value>(text) {
+        Ok(json) => from_json(&json),
+        Err(_) => AMQPValue::LongString(LongString::from(text.to_string())),
+    }
+}
+
+fn from_json(json: &Value) -> AMQPValue {
+    match json {
+        Value::Null => AMQPValue::Void,
+        Value::Bool(b) => AMQPValue::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => AMQPValue::LongLongInt(i),
+            None => AMQPValue::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => AMQPValue::LongString(LongString::from(s.clone())),
+        Value::Array(items) => AMQPValue::FieldArray(FieldArray::from(
+            items.iter().map(from_json).collect::<Vec<_>>(),
+        )),
+        Value::Object(map) => {
+            let mut table = FieldTable::default();
+            for (key, value) in map {
+                table.insert(ShortString::from(key.clone()), from_json(value));
+            }
+            AMQPValue::FieldTable(table)
+        }
+    }
+}
+
+/// Builds a field table from `KEY=VALUE` pairs; a later key replaces an earlier one.
+///
+/// Errors: as [`parse_pair`], naming the pair.
+pub fn table(pairs: &[String]) -> Result<FieldTable, String> {
+    let mut table = FieldTable::default();
+    for pair in pairs {
+        let (key, value) = parse_pair(pair)?;
+        table.insert(key, value);
+    }
+    Ok(table)
+}
+
+/// The text of a value for an environment variable: strings and byte arrays as their bytes
+/// (lossy UTF-8), numbers in decimal, booleans as `true`/`false`, timestamps as seconds since
+/// the epoch, void as the empty string, arrays and tables as JSON.
+pub fn to_text(value: &AMQPValue) -> String {
+    match value {
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        AMQPValue::ShortString(s) => s.to_string(),
+        AMQPValue::ByteArray(b) => String::from_utf8_lossy(b.as_slice()).into_owned(),
+        AMQPValue::Void => String::new(),
+        AMQPValue::FieldArray(_) | AMQPValue::FieldTable(_) => to_json(value).to_string(),
+        other => match to_json(other) {
+            Value::String(s) => s,
+            json => json.to_string(),
+        },
+    }
+}
+
+/// The JSON form of a value, used for arrays and tables in [`to_text`].
+pub fn to_json(value: &AMQPValue) -> Value {
+    match value {
+        AMQPValue::Boolean(b) => Value::Bool(*b),
+        AMQPValue::ShortShortInt(n) => Value::from(*n),
+        AMQPValue::ShortShortUInt(n) => Value::from(*n),
+        AMQPValue::ShortInt(n) => Value::from(*n),
+        AMQPValue::ShortUInt(n) => Value::from(*n),
+        AMQPValue::LongInt(n) => Value::from(*n),
+        AMQPValue::LongUInt(n) => Value::from(*n),
+        AMQPValue::LongLongInt(n) => Value::from(*n),
+        AMQPValue::Float(f) => Value::from(f64::from(*f)),
+        AMQPValue::Double(f) => Value::from(*f),
+        AMQPValue::DecimalValue(d) => {
+            Value::from(f64::from(d.value) / 10f64.powi(i32::from(d.scale)))
+        }
+        AMQPValue::ShortString(s) => Value::String(s.to_string()),
+        AMQPValue::LongString(s) => {
+            Value::String(String::from_utf8_lossy(s.as_bytes()).into_owned())
+        }
+        AMQPValue::ByteArray(b) => {
+            Value::String(String::from_utf8_lossy(b.as_slice()).into_owned())
+        }
+        AMQPValue::Timestamp(t) => Value::from(*t),
+        AMQPValue::FieldArray(items) => {
+            Value::Array(items.as_slice().iter().map(to_json).collect())
+        }
+        AMQPValue::FieldTable(table) => Value::Object(
+            table
+                .inner()
+                .iter()
+                .map(|(k, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        ),
+        AMQPValue::Void => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed_by_json() {
+        assert_eq!(parse_value("10"), AMQPValue::LongLongInt(10));
+        assert_eq!(parse_value("true"), AMQPValue::Boolean(true));
+        assert_eq!(parse_value("0.5"), AMQPValue::Double(0.5));
+        assert_eq!(
+            parse_value("quorum"),
+            AMQPValue::LongString("quorum".into())
+        );
+        assert_eq!(parse_value("\"10\""), AMQPValue::LongString("10".into()));
+        assert_eq!(parse_value("null"), AMQPValue::Void);
+        assert!(matches!(parse_value("[1,\"a\"]"), AMQPValue::FieldArray(_)));
+        assert!(matches!(parse_value("{\"k\":1}"), AMQPValue::FieldTable(_)));
+    }
+
+    #[test]
+    fn pairs_need_a_key_and_an_equals_sign() {
+        assert!(parse_pair("x-max-length=5").is_ok());
+        assert!(parse_pair("novalue").is_err());
+        assert!(parse_pair("=5").is_err());
+        assert_eq!(
+            parse_pair("k=").unwrap().1,
+            AMQPValue::LongString("".into())
+        );
+    }
+
+    #[test]
+    fn text_forms_for_the_environment() {
+        assert_eq!(to_text(&AMQPValue::LongString("a b".into())), "a b");
+        assert_eq!(to_text(&AMQPValue::LongLongInt(-3)), "-3");
+        assert_eq!(to_text(&AMQPValue::Boolean(false)), "false");
+        assert_eq!(to_text(&parse_value("{\"k\":[1,2]}")), "{\"k\":[1,2]}");
+        assert_eq!(to_text(&AMQPValue::Timestamp(7)), "7");
+    }
+}

@@ -1,0 +1,100 @@
+//! The content header properties `amqp-publish` sends (AMQP 0-9-1 basic class properties).
+//!
+//! As the original: delivery-mode is always set (1, or 2 with `-p`), content-type,
+//! content-encoding, reply-to and headers only when given. Ours adds every other basic
+//! property and typed headers (`--typed-header`, see [`crate::field_value`]).
+
+use crate::cli::publish::Options;
+use crate::error::Error;
+use crate::{field_value, headers};
+use lapin::BasicProperties;
+use lapin::types::FieldTable;
+
+/// Builds the properties from the options; `warn` receives the `-H` warnings.
+///
+/// Errors ([`Error::Usage`]): `--timestamp: ...` when it is neither a number of seconds nor
+/// empty, `--typed-header: expected KEY=VALUE ...`.
+pub fn from_options(options: &Options, warn: impl FnMut(&str)) -> Result<BasicProperties, Error> {
+    let mut p =
+        BasicProperties::default().with_delivery_mode(if options.persistent { 2 } else { 1 });
+    let text = |v: &Option<String>| v.as_ref().map(|s| s.as_str().into());
+    if let Some(v) = text(&options.content_type) {
+        p = p.with_content_type(v);
+    }
+    if let Some(v) = text(&options.content_encoding) {
+        p = p.with_content_encoding(v);
+    }
+    if let Some(v) = text(&options.reply_to) {
+        p = p.with_reply_to(v);
+    }
+    if let Some(v) = text(&options.message_id) {
+        p = p.with_message_id(v);
+    }
+    if let Some(v) = text(&options.correlation_id) {
+        p = p.with_correlation_id(v);
+    }
+    if let Some(v) = options.expiration {
+        p = p.with_expiration(v.to_string().into());
+    }
+    if let Some(v) = options.priority {
+        p = p.with_priority(v);
+    }
+    if let Some(v) = text(&options.message_type) {
+        p = p.with_type(v);
+    }
+    if let Some(v) = text(&options.app_id) {
+        p = p.with_app_id(v);
+    }
+    if let Some(v) = text(&options.user_id) {
+        p = p.with_user_id(v);
+    }
+    if let Some(v) = &options.timestamp {
+        p = p.with_timestamp(timestamp(v)?);
+    }
+    if let Some(table) = header_table(options, warn)? {
+        p = p.with_headers(table);
+    }
+    Ok(p)
+}
+
+/// `now` (or empty) as the current time, else a number of seconds since the epoch.
+fn timestamp(text: &str) -> Result<u64, Error> {
+    if text == "now" || text.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        return Ok(now);
+    }
+    text.parse::<u64>().map_err(|_| {
+        Error::Usage(format!(
+            "--timestamp: '{text}' is not a number of seconds since the epoch"
+        ))
+    })
+}
+
+/// `-H` string headers, then `--typed-header` values (which win for a key given by both).
+fn header_table(options: &Options, warn: impl FnMut(&str)) -> Result<Option<FieldTable>, Error> {
+    let mut table = headers::table(&options.headers, warn);
+    if !options.typed_headers.is_empty() {
+        let typed = field_value::table(&options.typed_headers)
+            .map_err(|e| Error::Usage(format!("--typed-header: {e}")))?;
+        let merged = table.get_or_insert_with(FieldTable::default);
+        for (key, value) in typed.inner() {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_seconds_or_now() {
+        assert_eq!(timestamp("1700000000").unwrap(), 1_700_000_000);
+        assert!(timestamp("now").unwrap() > 1_700_000_000);
+        assert!(timestamp("yesterday").is_err());
+    }
+}
