@@ -34,6 +34,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         prefetch_count: options.prefetch_count.and_then(|p| u64::try_from(p).ok()),
         command: options.command.clone(),
         on_failure: options.on_failure,
+        stream_offset: options.stream_offset.clone(),
     };
     let outcome = consume::run(&session.channel, &settings).await;
     match outcome {

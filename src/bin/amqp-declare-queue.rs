@@ -1,9 +1,8 @@
 //! amqp-declare-queue: declare a queue and print its name.
 
 use amqp_tools::cli::declare_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, tool};
+use amqp_tools::{Error, StepExt, address, connection, field_value, tool};
 use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -14,15 +13,20 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let Some(queue) = options.queue.as_deref() else {
         return Err(Error::Message("queue name not specified".into()).into());
     };
+    let arguments =
+        field_value::table(&options.arguments).map_err(|e| Error::Usage(format!("--arg: {e}")))?;
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(&address, "amqp-declare-queue").await?;
     let declare = QueueDeclareOptions {
         durable: options.durable,
-        ..Default::default()
+        exclusive: options.exclusive,
+        auto_delete: options.auto_delete,
+        passive: options.passive,
+        nowait: false,
     };
     let declared = session
         .channel
-        .queue_declare(queue.into(), declare, FieldTable::default())
+        .queue_declare(queue.into(), declare, arguments)
         .await
         .step("queue.declare")?;
     session.close().await?;

@@ -46,6 +46,10 @@ pub struct Options {
     /// queue has a dead-letter exchange)
     #[arg(long, value_enum, default_value_t = FailurePolicy::Keep, value_name = "policy")]
     pub on_failure: FailurePolicy,
+    /// where to start in a stream queue: first, last, next, an offset, @SECONDS or an RFC 3339
+    /// time, or an interval back from now (10m, 2h, 7D)
+    #[arg(long, value_name = "offset", value_parser = crate::consume::stream_offset::parse)]
+    pub stream_offset: Option<lapin::types::AMQPValue>,
     #[command(flatten)]
     pub common: CommonArgs,
     /// the command to run for each message, and its arguments

@@ -19,6 +19,21 @@ pub struct Options {
     /// declare a durable queue
     #[arg(short = 'd', long)]
     pub durable: bool,
+    /// declare an exclusive queue (used only by this connection, deleted when it closes, so
+    /// right after this tool exits)
+    #[arg(long)]
+    pub exclusive: bool,
+    /// declare an auto-delete queue (deleted when its last consumer goes away)
+    #[arg(long)]
+    pub auto_delete: bool,
+    /// only check that the queue exists (queue.declare passive); exit 1 if it does not
+    #[arg(long)]
+    pub passive: bool,
+    /// a queue argument KEY=VALUE, VALUE read as JSON when it is JSON (numbers, booleans),
+    /// else as a string: x-queue-type=quorum, x-message-ttl=60000, x-max-length=1000,
+    /// x-dead-letter-exchange=dlx; may be given several times
+    #[arg(long = "arg", value_name = "key=value")]
+    pub arguments: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

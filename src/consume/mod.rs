@@ -10,13 +10,13 @@ pub mod environment;
 pub mod policy;
 pub mod qos;
 pub mod queue;
+pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
 use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
-use lapin::types::FieldTable;
 use lapin::{Channel, message::Delivery};
 use policy::FailurePolicy;
 use tokio::signal::unix::{SignalKind, signal};
@@ -36,6 +36,8 @@ pub struct Settings {
     pub command: Vec<String>,
     /// What to do with a delivery whose command failed.
     pub on_failure: FailurePolicy,
+    /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
+    pub stream_offset: Option<lapin::types::AMQPValue>,
 }
 
 /// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
@@ -51,7 +53,10 @@ pub struct Settings {
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
 pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
-    let plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
+    let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
+    if settings.stream_offset.is_some() && plan.prefetch.is_none() {
+        plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
+    }
     if let Some(prefetch) = plan.prefetch {
         channel
             .basic_qos(prefetch, Default::default())
@@ -67,7 +72,7 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
             settings.queue.as_str().into(),
             "".into(),
             options,
-            FieldTable::default(),
+            stream_offset::arguments(settings.stream_offset.as_ref()),
         )
         .await
         .step("basic.consume")?;
