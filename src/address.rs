@@ -40,6 +40,8 @@ pub struct Address {
     pub uri: AMQPUri,
     /// TLS files given on the command line.
     pub tls: TlsFiles,
+    /// `--verbose`: print each AMQP method sent and received on stderr.
+    pub verbose: bool,
 }
 
 impl std::fmt::Debug for Address {
@@ -191,6 +193,7 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
         None => {}
     }
     Ok(Address {
+        verbose: args.verbose,
         uri,
         tls: TlsFiles {
             cacert: args.cacert.clone(),

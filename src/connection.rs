@@ -57,8 +57,28 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     };
     let late_tls = tls.clone();
     let socket_outcome = outcome.clone();
+    let mut connect_uri = address.uri.clone();
+    if address.verbose {
+        if address.is_tls() {
+            crate::tool::report("--verbose: the connection uses TLS; its frames are not shown");
+        } else {
+            let port = crate::protocol_trace::start_relay(
+                &address.uri.authority.host,
+                address.uri.authority.port,
+                timeout,
+            )
+            .map_err(|e| {
+                Error::step(
+                    format!("opening socket to {}", address.host_port()),
+                    describe_connect_error(&e),
+                )
+            })?;
+            connect_uri.authority.host = "127.0.0.1".to_string();
+            connect_uri.authority.port = port;
+        }
+    }
     let connected = Connection::connector(
-        address.uri.clone(),
+        connect_uri,
         runtime,
         async move |uri, runtime| {
             let attempt = async {
@@ -117,7 +137,10 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
             let state = outcome.lock().unwrap_or_else(|p| p.into_inner());
             // A TLS failure the client sees only after its handshake (a TLS 1.3 server refusing
             // it for want of a client certificate) belongs to the socket step too.
-            let late_tls_cause = late_tls.as_ref().and_then(|tls| tls.describe_late(&error));
+            let late_tls_cause = late_tls
+                .as_ref()
+                .filter(|_| state.opened)
+                .and_then(|tls| tls.describe_late(&error));
             return Err(if let Some(cause) = late_tls_cause {
                 Error::step(format!("opening socket to {}", address.host_port()), cause)
             } else if state.opened {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod field_value;
 pub mod headers;
 pub mod properties;
+pub mod protocol_trace;
 pub mod publish;
 pub mod tls;
 pub mod tool;

@@ -47,6 +47,10 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "seconds", value_parser = parse_int)]
     pub connect_timeout: Option<i64>,
 
+    /// print each AMQP method sent (->) and received (<-) on standard error
+    #[arg(long)]
+    pub verbose: bool,
+
     /// connect over SSL/TLS
     #[arg(long)]
     pub ssl: bool,
