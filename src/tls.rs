@@ -100,9 +100,33 @@ impl ClientTls {
     /// a client certificate says so with an alert the client reads after its last handshake
     /// message, i.e. when lapin reads the server's first AMQP frame. `None` when `error` is not
     /// a TLS error.
+    ///
+    /// When the alert is lost (the server resets the connection while our first AMQP bytes are
+    /// unread, as RabbitMQ does), a connection lost after the server asked for a client
+    /// certificate and got none is described as such.
     pub fn describe_late(&self, error: &lapin::Error) -> Option<String> {
-        let tls = find::<rustls::Error>(error)?;
-        Some(self.describe_rustls(tls))
+        if let Some(tls) = find::<rustls::Error>(error) {
+            return Some(self.describe_rustls(tls));
+        }
+        let lapin::ErrorKind::IOError(io) = error.kind() else {
+            return None;
+        };
+        if self.cert_missing() {
+            return Some(format!(
+                "SSL handshake failed: the server asked for a client certificate and, given \
+                 none, closed the connection ({}); give one with --cert and --key",
+                describe_io(io)
+            ));
+        }
+        if self.cert_sent() {
+            return Some(format!(
+                "SSL handshake failed: the server closed the connection ({}) after receiving \
+                 the client certificate{}; it probably does not accept it",
+                describe_io(io),
+                self.cert_option()
+            ));
+        }
+        None
     }
 
     fn describe_handshake(&self, error: &io::Error) -> String {
@@ -129,11 +153,7 @@ impl ClientTls {
                 format!(
                     "SSL handshake failed: the server rejected the client certificate{} \
                      (alert: {})",
-                    self.files
-                        .cert
-                        .as_deref()
-                        .map(|p| format!(" --cert {}", p.display()))
-                        .unwrap_or_default(),
+                    self.cert_option(),
                     words(&format!("{alert:?}"))
                 )
             }
@@ -171,14 +191,17 @@ impl ClientTls {
                     format!(
                         "SSL hostname verification failed: the server's certificate is for {}, \
                          not {expected}",
-                        presented.join(", ")
+                        presented
+                            .iter()
+                            .map(|name| subject_name(name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 }
             }
-            C::NotValidForName => format!(
-                "SSL hostname verification failed: the server's certificate does not name the \
-                 host"
-            ),
+            C::NotValidForName => "SSL hostname verification failed: the server's certificate \
+                                   does not name the host"
+                .to_string(),
             C::ExpiredContext { not_after, .. } => {
                 format!("{verify} expired on {}", utc(*not_after))
             }
@@ -193,17 +216,19 @@ impl ClientTls {
             C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
                 format!("{verify} is not meant for a TLS server (extendedKeyUsage)")
             }
-            other => format!("{verify} was rejected: {}", rustls::Error::from(other.clone())),
+            other => format!(
+                "{verify} was rejected: {}",
+                rustls::Error::from(other.clone())
+            ),
         }
     }
 
     /// Which CAs were trusted, for the unknown-CA message.
     fn trust_summary(&self) -> String {
         match (&self.files.cacert, self.files.no_default_cert_paths) {
-            (Some(path), false) => format!(
-                "trusted: --cacert {} and the system's CAs",
-                path.display()
-            ),
+            (Some(path), false) => {
+                format!("trusted: --cacert {} and the system's CAs", path.display())
+            }
             (Some(path), true) => format!("trusted: --cacert {} only", path.display()),
             (None, _) => "trusted: the system's CAs; give the server's CA with --cacert".into(),
         }
@@ -213,6 +238,15 @@ impl ClientTls {
         "SSL handshake failed: the server requires a client certificate (give one with --cert \
          and --key)"
             .to_string()
+    }
+
+    /// ` --cert PATH`, naming the client certificate in messages.
+    fn cert_option(&self) -> String {
+        self.files
+            .cert
+            .as_deref()
+            .map(|p| format!(" --cert {}", p.display()))
+            .unwrap_or_default()
     }
 
     /// The server asked for a client certificate and we had none.
@@ -279,6 +313,20 @@ fn find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Optio
     None
 }
 
+/// A name from webpki's list of a certificate's names (`DnsName("host")`, `IpAddress(1.2.3.4)`)
+/// as a person writes it.
+fn subject_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|rest| rest.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+}
+
 /// Alerts a server sends when it does not accept the client certificate.
 fn is_certificate_alert(alert: AlertDescription) -> bool {
     use AlertDescription as A;
@@ -339,7 +387,8 @@ fn utc(time: UnixTime) -> String {
 
 /// Reads a file named by option `option` (e.g. `--cacert`).
 fn read(option: &str, path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("reading {option} {}: {}", path.display(), describe_io(&e)))
+    std::fs::read(path)
+        .map_err(|e| format!("reading {option} {}: {}", path.display(), describe_io(&e)))
 }
 
 /// The certificates of a PEM file (at least one).
@@ -473,10 +522,22 @@ mod tests {
     }
 
     #[test]
+    fn certificate_names_read_as_written() {
+        assert_eq!(subject_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(subject_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(subject_name("DirectoryName"), "DirectoryName");
+    }
+
+    #[test]
     fn times_print_as_utc_dates() {
-        assert_eq!(utc(UnixTime::since_unix_epoch(std::time::Duration::ZERO)), "1970-01-01 00:00:00 UTC");
         assert_eq!(
-            utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_709_210_096))),
+            utc(UnixTime::since_unix_epoch(std::time::Duration::ZERO)),
+            "1970-01-01 00:00:00 UTC"
+        );
+        assert_eq!(
+            utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                1_709_210_096
+            ))),
             "2024-02-29 12:34:56 UTC"
         );
     }
@@ -520,7 +581,10 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(
             err,
-            format!("--cacert {}: no certificate found in PEM file", empty.display())
+            format!(
+                "--cacert {}: no certificate found in PEM file",
+                empty.display()
+            )
         );
     }
 

@@ -1,0 +1,507 @@
+//! TLS: `amqps://` URLs and `--ssl`, server verification (`--cacert`, the system's trust store,
+//! `--no-default-cert-paths`), host names and IP SANs, client certificates (`--cert`, `--key`),
+//! SASL EXTERNAL, and the one-line errors for each failure.
+//!
+//! Runs against the private node's TLS listener and the test PKI that `scripts/test` generates
+//! at test time (`AMQP_TEST_TLS_PORT`, `AMQP_TEST_TLS_DIR`); failures that need a server with a
+//! bad certificate, or one that requires a client certificate, use a small rustls server
+//! ([`tls_support::TlsServer`]).
+
+mod common;
+mod tls_support;
+
+use common::*;
+use tls_support::*;
+
+const DECLARE: &str = "amqp-declare-queue";
+const PUBLISH: &str = "amqp-publish";
+const GET: &str = "amqp-get";
+const CONSUME: &str = "amqp-consume";
+
+/// Runs amqp-declare-queue with exactly `options` then `-q QUEUE`, without AMQP_URL.
+#[track_caller]
+fn declare(options: &[&str], queue: &str) -> Output {
+    let mut args = options.to_vec();
+    args.extend_from_slice(&["-q", queue]);
+    run(DECLARE, &args, b"", &[])
+}
+
+#[track_caller]
+fn assert_declared(out: &Output, queue: &TestQueue) {
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), format!("{}\n", queue.name()), "{out:?}");
+    assert!(
+        queue_exists(queue.name()),
+        "{} was not declared",
+        queue.name()
+    );
+}
+
+/// `opening socket to localhost:PORT: ` for the node's TLS port.
+fn socket_step(host: &str, port: u16) -> String {
+    format!("opening socket to {host}:{port}: ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verified connections
+
+#[test]
+fn ssl_option_with_cacert_verifies_the_server() {
+    let queue = TestQueue::named("tls-ssl-option");
+    let ca = pki("ca.pem");
+    let port = tls_port().to_string();
+    let out = declare(
+        &[
+            "--server",
+            "localhost",
+            "--port",
+            &port,
+            "--ssl",
+            "--cacert",
+            &ca,
+        ],
+        queue.name(),
+    );
+    assert_declared(&out, &queue);
+    assert_eq!(out.stderr, "", "{out:?}");
+}
+
+#[test]
+fn amqps_url_with_cacert_publishes_and_gets() {
+    let queue = TestQueue::declare("tls-url");
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    run(
+        PUBLISH,
+        [
+            "--url",
+            &url,
+            "--cacert",
+            &ca,
+            "-r",
+            queue.name(),
+            "-b",
+            "over TLS",
+        ],
+        b"",
+        &[],
+    )
+    .assert_ok();
+    assert_eq!(queue_message_count(queue.name()), 1);
+    let out = run(
+        GET,
+        ["--url", &url, "--cacert", &ca, "-q", queue.name()],
+        b"",
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, b"over TLS");
+}
+
+#[test]
+fn amqp_url_environment_variable_may_be_amqps() {
+    let queue = TestQueue::named("tls-env-url");
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    let out = run(
+        DECLARE,
+        ["--cacert", &ca, "-q", queue.name()],
+        b"",
+        &[("AMQP_URL", url.as_str())],
+    );
+    assert_declared(&out, &queue);
+}
+
+#[test]
+fn ip_address_in_the_url_matches_the_certificates_ip_san() {
+    let queue = TestQueue::named("tls-ip-san");
+    let ca = pki("ca.pem");
+    let url = tls_url("127.0.0.1", "");
+    let out = declare(&["--url", &url, "--cacert", &ca], queue.name());
+    assert_declared(&out, &queue);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server verification failures
+
+#[test]
+fn server_signed_by_an_unknown_ca_is_refused() {
+    let port = tls_port();
+    let url = tls_url("localhost", "");
+    // Only the system's CAs: the test CA is not among them.
+    let out = declare(&["--url", &url], "tls-unknown-ca");
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: the system's CAs; give the server's CA with --cacert)",
+            socket_step("localhost", port)
+        ),
+    )
+    .assert_no_stdout();
+    // Another CA, and no system CAs.
+    let other = pki("other-ca.pem");
+    let out = declare(
+        &["--url", &url, "--cacert", &other, "--no-default-cert-paths"],
+        "tls-unknown-ca",
+    );
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: --cacert {other} only)",
+            socket_step("localhost", port)
+        ),
+    );
+    // With the system's CAs too.
+    let out = declare(&["--url", &url, "--cacert", &other], "tls-unknown-ca");
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: --cacert {other} and the system's CAs)",
+            socket_step("localhost", port)
+        ),
+    );
+}
+
+#[test]
+fn no_default_cert_paths_with_the_right_cacert_still_works() {
+    let queue = TestQueue::named("tls-no-default-paths");
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    let out = declare(
+        &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
+        queue.name(),
+    );
+    assert_declared(&out, &queue);
+}
+
+#[test]
+fn wrong_host_name_is_refused() {
+    let server = TlsServer::start("wrong-host", false, AfterFailure::Drain);
+    let ca = pki("ca.pem");
+    for host in ["localhost", "127.0.0.1"] {
+        let url = format!("amqps://guest:guest@{host}:{}", server.port());
+        let out = declare(&["--url", &url, "--cacert", &ca], "tls-wrong-host");
+        out.assert_error(
+            1,
+            &format!(
+                "{}SSL hostname verification failed: the server's certificate is for \
+                 wrong-host.invalid, not {host}",
+                socket_step(host, server.port())
+            ),
+        )
+        .assert_no_stdout();
+    }
+}
+
+#[test]
+fn expired_server_certificate_is_refused() {
+    let server = TlsServer::start("expired", false, AfterFailure::Drain);
+    let ca = pki("ca.pem");
+    let url = format!("amqps://guest:guest@localhost:{}", server.port());
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-expired");
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate expired on \
+             2021-01-01 00:00:00 UTC",
+            socket_step("localhost", server.port())
+        ),
+    )
+    .assert_no_stdout();
+}
+
+#[test]
+fn amqps_to_a_plain_amqp_port_says_so() {
+    let port = broker_port();
+    let url = format!("amqps://guest:guest@localhost:{port}");
+    let ca = pki("ca.pem");
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-plain-port");
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL handshake failed: the server did not answer in TLS (is this a plain AMQP \
+             port? use amqp:// then)",
+            socket_step("localhost", port)
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client certificates
+
+#[test]
+fn mutual_tls_presents_the_client_certificate() {
+    let queue = TestQueue::declare("tls-mutual");
+    let (ca, cert, key) = (pki("ca.pem"), pki("client.pem"), pki("client.key"));
+    let url = tls_url("localhost", "");
+    let consumer = spawn(
+        CONSUME,
+        [
+            "--url",
+            &url,
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "cat",
+        ],
+        None,
+        &[],
+    );
+    wait_for_consumer(queue.name());
+    let subjects: Vec<String> = ctl_rows(&["list_connections", "ssl", "peer_cert_subject"])
+        .into_iter()
+        .filter(|row| row["ssl"] == true)
+        .map(|row| row["peer_cert_subject"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains(&format!("CN={CLIENT_CN}"))),
+        "no TLS connection with the client certificate: {subjects:?}"
+    );
+    publish(queue.name(), b"mutual");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"mutual");
+}
+
+#[test]
+fn the_key_may_be_in_the_certificate_file() {
+    let queue = TestQueue::named("tls-combined-pem");
+    let combined = std::fs::read_to_string(pki("client.pem")).unwrap()
+        + &std::fs::read_to_string(pki("client.key")).unwrap();
+    let combined = TempFile::new(combined.as_bytes());
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    let out = declare(
+        &[
+            "--url",
+            &url,
+            "--cacert",
+            &ca,
+            "--cert",
+            combined.path_str(),
+        ],
+        queue.name(),
+    );
+    assert_declared(&out, &queue);
+}
+
+#[test]
+fn client_certificate_required_but_missing() {
+    let ca = pki("ca.pem");
+    // The server's alert reaches the client.
+    let server = TlsServer::start("server", true, AfterFailure::Drain);
+    let url = format!("amqps://guest:guest@localhost:{}", server.port());
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-no-client-cert");
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL handshake failed: the server requires a client certificate (give one with \
+             --cert and --key)",
+            socket_step("localhost", server.port())
+        ),
+    )
+    .assert_no_stdout();
+    // The server resets the connection (as RabbitMQ does): the alert may be lost.
+    let server = TlsServer::start("server", true, AfterFailure::Close);
+    let url = format!("amqps://guest:guest@localhost:{}", server.port());
+    for _ in 0..3 {
+        let out = declare(&["--url", &url, "--cacert", &ca], "tls-no-client-cert");
+        out.assert_error_starts(
+            1,
+            &format!(
+                "{}SSL handshake failed: the server ",
+                socket_step("localhost", server.port())
+            ),
+        );
+        let line = out.first_stderr_line();
+        assert!(
+            line.contains("client certificate") && line.contains("--cert and --key"),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn client_certificate_refused_by_the_server_is_named() {
+    // server.pem is for TLS servers only (extendedKeyUsage serverAuth).
+    let server = TlsServer::start("server", true, AfterFailure::Drain);
+    let (ca, cert, key) = (pki("ca.pem"), pki("server.pem"), pki("server.key"));
+    let url = format!("amqps://guest:guest@localhost:{}", server.port());
+    let out = declare(
+        &[
+            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
+        ],
+        "tls-bad-client-cert",
+    );
+    out.assert_error_starts(
+        1,
+        &format!(
+            "{}SSL handshake failed: the server rejected the client certificate --cert {cert} \
+             (alert: ",
+            socket_step("localhost", server.port())
+        ),
+    );
+}
+
+#[test]
+fn sasl_external_logs_in_as_the_certificate_cn() {
+    let vhost = unique_name("tls-external");
+    ctl(&["-q", "add_vhost", &vhost]);
+    let users = ctl_rows(&["list_users"]);
+    if !users.iter().any(|row| row["user"] == CLIENT_CN) {
+        ctl(&["-q", "add_user", CLIENT_CN, &unique_name("unused-password")]);
+    }
+    // Only the certificate's user may use this vhost: guest may not.
+    ctl(&[
+        "-q",
+        "set_permissions",
+        "-p",
+        &vhost,
+        CLIENT_CN,
+        ".*",
+        ".*",
+        ".*",
+    ]);
+    let (ca, cert, key) = (pki("ca.pem"), pki("client.pem"), pki("client.key"));
+    let queue = unique_name("tls-external");
+    let url = format!(
+        "amqps://localhost:{}/{vhost}?auth_mechanism=external",
+        tls_port()
+    );
+    let out = declare(
+        &[
+            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
+        ],
+        &queue,
+    );
+    let in_vhost: Vec<String> = ctl_rows(&["list_queues", "-p", &vhost, "name"])
+        .into_iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // Without a certificate, EXTERNAL has nothing to log in with.
+    let refused = declare(&["--url", &url, "--cacert", &ca], &queue);
+    // guest (PLAIN) may not use the vhost: the login above was the certificate's.
+    let guest_url = format!("amqps://guest:guest@localhost:{}/{vhost}", tls_port());
+    let guest = declare(
+        &[
+            "--url", &guest_url, "--cacert", &ca, "--cert", &cert, "--key", &key,
+        ],
+        &queue,
+    );
+    ctl(&["-q", "delete_vhost", &vhost]);
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    assert_eq!(in_vhost, vec![queue.clone()]);
+    refused.assert_error_starts(
+        1,
+        "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED - \
+         Login was refused using authentication mechanism EXTERNAL",
+    );
+    guest.assert_error_starts(
+        1,
+        "logging in to AMQP server: server connection error 530, message: NOT_ALLOWED - access \
+         to vhost",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unreadable or malformed files
+
+#[test]
+fn unreadable_or_malformed_pem_files_are_named() {
+    let port = tls_port();
+    let url = tls_url("localhost", "");
+    let step = socket_step("localhost", port);
+    let (ca, cert, key) = (pki("ca.pem"), pki("client.pem"), pki("client.key"));
+    let missing = format!("{}/no-such-file.pem", std::env::temp_dir().display());
+    let garbage = TempFile::new(b"-----BEGIN CERTIFICATE-----\nnot base64 at all!\n");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["--cacert", &missing],
+            format!("reading --cacert {missing}: no such file or directory"),
+        ),
+        (
+            vec!["--cacert", &key],
+            format!("--cacert {key}: no certificate found in PEM file"),
+        ),
+        (
+            vec!["--cacert", &ca, "--cert", &key, "--key", &key],
+            format!("--cert {key}: no certificate found in PEM file"),
+        ),
+        (
+            vec!["--cacert", &ca, "--cert", &cert, "--key", &cert],
+            format!("--key {cert}: no private key found in PEM file"),
+        ),
+        (
+            vec!["--cacert", &ca, "--cert", &cert],
+            format!("--cert {cert}: no private key in the file and no --key given"),
+        ),
+        (
+            vec!["--cacert", &ca, "--key", &key],
+            "--key given without --cert".to_string(),
+        ),
+        (
+            vec!["--cacert", &ca, "--cert", &cert, "--key", &missing],
+            format!("reading --key {missing}: no such file or directory"),
+        ),
+    ];
+    for (options, expected) in cases {
+        let mut args = vec!["--url", url.as_str()];
+        args.extend_from_slice(&options);
+        let out = declare(&args, "tls-files");
+        out.assert_error(1, &format!("{step}{expected}"))
+            .assert_no_stdout();
+    }
+    // Malformed PEM and a key that belongs to another certificate.
+    let out = declare(
+        &["--url", &url, "--cacert", garbage.path_str()],
+        "tls-files",
+    );
+    out.assert_error_starts(
+        1,
+        &format!("{step}--cacert {}: malformed PEM: ", garbage.path_str()),
+    );
+    let other_key = pki("server.key");
+    let out = declare(
+        &[
+            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &other_key,
+        ],
+        "tls-files",
+    );
+    out.assert_error(
+        1,
+        &format!("{step}--key {other_key} does not match the certificate in --cert {cert}"),
+    );
+}
+
+#[test]
+fn tls_files_are_ignored_without_tls() {
+    // As the original: --cacert and friends only matter for amqps.
+    let queue = TestQueue::named("tls-files-plain");
+    let out = run(
+        DECLARE,
+        [
+            "--url",
+            &broker_url(),
+            "--cacert",
+            "/nonexistent/ca.pem",
+            "-q",
+            queue.name(),
+        ],
+        b"",
+        &[],
+    );
+    assert_declared(&out, &queue);
+}
