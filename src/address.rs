@@ -261,6 +261,9 @@ pub fn parse_url(text: &str) -> Result<AMQPUri, Error> {
             mask_password(text)
         ))
     };
+    if !well_formed(text) {
+        return Err(invalid());
+    }
     let mut uri: AMQPUri = text.parse().map_err(|_| invalid())?;
     let parsed = url::Url::parse(text).map_err(|_| invalid())?;
     match parsed.host() {
@@ -275,6 +278,29 @@ pub fn parse_url(text: &str) -> Result<AMQPUri, Error> {
         _ => uri.authority.host = "localhost".to_string(),
     }
     Ok(uri)
+}
+
+/// The RabbitMQ URI specification's rules that the URL parser lets through: every `%` starts
+/// a two-digit hexadecimal escape, a `:` before the port is followed by digits, and the path
+/// is at most one segment (a `/` inside the vhost is written `%2f`).
+fn well_formed(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let escapes_ok = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    let Some((_, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (authority, path) = match rest[..end].find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash + 1..end]),
+        None => (&rest[..end], ""),
+    };
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let empty_port = host_port.ends_with(':');
+    escapes_ok && !empty_port && !path.contains('/')
 }
 
 /// Replaces the password of a URL-like text with `****`, for error messages.
@@ -332,6 +358,27 @@ mod tests {
         assert_eq!(parse_url("amqp://h/").unwrap().vhost, "");
         assert_eq!(parse_url("amqp://h/%2f").unwrap().vhost, "/");
         assert_eq!(parse_url("amqp://h/a%2Fb").unwrap().vhost, "a/b");
+    }
+
+    #[test]
+    fn malformed_urls_are_refused() {
+        for bad in [
+            "amqp://gu%zzest@h",
+            "amqp://h:",
+            "amqp://h/a/b",
+            "amqp://h/%2",
+            "amqp:/h",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "amqp://h:5672/%2f",
+            "amqp://[::1]:5672/v",
+            "amqp://u:p@h/",
+            "amqp://",
+        ] {
+            assert!(parse_url(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

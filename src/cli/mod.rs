@@ -68,8 +68,13 @@ where
     let args: Vec<OsString> = args.into_iter().collect();
     let matches = match command.clone().try_get_matches_from(&args) {
         Ok(matches) => matches,
-        Err(error) => return clap_outcome(error, &args),
+        Err(error) => return clap_outcome(error, &args, &command),
     };
+    if let Ok(Some(mut operands)) = matches.try_get_many::<String>(OPERANDS) {
+        if let Some(first) = operands.next() {
+            return Err(Error::Usage(format!("unexpected operand: {first}")));
+        }
+    }
     let parsed = T::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
     if usage_requested(&parsed) {
         print_stdout(&format!("{}\n", usage_line(&command)));
@@ -78,12 +83,41 @@ where
     Ok(Parsed::Run(parsed))
 }
 
+/// Hidden catch-all for the operands of tools that take none: popt reads every option first
+/// and reports a stray operand only after that (`-q x extra -z` is `-z: unknown option`).
+const OPERANDS: &str = "operands";
+
 /// Applies the settings every tool shares: `-?`/`--help` as help, `--version`, no `-h`.
 ///
 /// As popt, an option that takes a value takes the next word even when it starts with `-`
-/// (`--port -5`, `-u -q`), and a repeated option keeps its last value.
+/// (`--port -5`, `-u -q`), a repeated option keeps its last value, and with `POSIXLY_CORRECT`
+/// (or `POSIX_ME_HARDER`) set the first operand ends the options.
 pub fn configure(command: clap::Command) -> clap::Command {
+    let posix = std::env::var_os("POSIXLY_CORRECT").is_some()
+        || std::env::var_os("POSIX_ME_HARDER").is_some();
+    let has_operands = command.get_positionals().next().is_some();
+    let command = if has_operands {
+        command
+    } else {
+        command.arg(
+            clap::Arg::new(OPERANDS)
+                .num_args(0..)
+                .hide(true)
+                .action(clap::ArgAction::Append),
+        )
+    };
     command
+        .mut_args(move |arg| {
+            if arg.is_positional() && posix {
+                return arg.trailing_var_arg(true).allow_hyphen_values(true);
+            }
+            let optional_value = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+            if !arg.is_positional() && arg.get_action().takes_values() && !optional_value {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
         .mut_args(|arg| {
             let optional_value = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
             if !arg.is_positional() && arg.get_action().takes_values() && !optional_value {
@@ -125,13 +159,17 @@ pub fn print_usage_to_stderr<T: CommandFactory>() {
     let _ = writeln!(std::io::stderr(), "{}", usage_line(&command));
 }
 
-fn clap_outcome<T>(error: clap::Error, args: &[OsString]) -> Result<Parsed<T>, Error> {
+fn clap_outcome<T>(
+    error: clap::Error,
+    args: &[OsString],
+    command: &clap::Command,
+) -> Result<Parsed<T>, Error> {
     match error.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             print_stdout(&error.render().to_string());
             Ok(Parsed::Done)
         }
-        _ => Err(Error::Usage(popt_message(&error, args))),
+        _ => Err(Error::Usage(popt_message(&error, args, command))),
     }
 }
 
@@ -143,7 +181,7 @@ fn print_stdout(text: &str) {
 
 /// Words a clap error as popt does: `WORD: REASON`, where WORD is the command-line word popt
 /// would name (the option as typed, or for a bad number the word holding the value).
-fn popt_message(error: &clap::Error, args: &[OsString]) -> String {
+fn popt_message(error: &clap::Error, args: &[OsString], command: &clap::Command) -> String {
     let arg = match error.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => Some(option_name(arg)),
         _ => None,
@@ -152,9 +190,15 @@ fn popt_message(error: &clap::Error, args: &[OsString]) -> String {
         Some(ContextValue::String(value)) => Some(value.clone()),
         _ => None,
     };
-    let typed = |name: &str| typed_word(args, name).unwrap_or_else(|| name.to_string());
+    let typed = |name: &str| {
+        let short = command
+            .get_arguments()
+            .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == name))
+            .and_then(|a| a.get_short());
+        typed_word(args, name, short).unwrap_or_else(|| name.to_string())
+    };
     match (error.kind(), arg) {
-        (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') => {
+        (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') && arg != "-" => {
             format!("{}: unknown option", typed(&arg))
         }
         (ErrorKind::UnknownArgument, Some(arg)) => format!("unexpected operand: {arg}"),
@@ -180,20 +224,26 @@ fn popt_message(error: &clap::Error, args: &[OsString]) -> String {
     }
 }
 
-/// The argument word that starts with option `name` (`--bogus=1` for `--bogus`, `-Az` for `-z`).
-fn typed_word(args: &[OsString], name: &str) -> Option<String> {
+/// The last argument word that gave option `name` (`--bogus=1` for `--bogus`), or its short
+/// letter `short` (`-xAc` for `--count` with `c`), as popt names the word it stopped at.
+fn typed_word(args: &[OsString], name: &str, short: Option<char>) -> Option<String> {
     let words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let letter = short.or_else(|| {
+        name.strip_prefix('-')
+            .filter(|n| !n.starts_with('-'))
+            .and_then(|n| n.chars().next())
+    });
     let mut found = None;
     for word in words {
         if word == "--" {
             break;
         }
-        let hit = if name.starts_with("--") {
-            word == name || word.starts_with(&format!("{name}="))
-        } else {
-            let letter = name.trim_start_matches('-');
-            !word.starts_with("--") && word.starts_with('-') && word[1..].contains(letter)
-        };
+        let long =
+            name.starts_with("--") && (word == name || word.starts_with(&format!("{name}=")));
+        let clustered = letter.is_some_and(|l| {
+            !word.starts_with("--") && word.starts_with('-') && word[1..].contains(l)
+        });
+        let hit = long || clustered;
         if hit {
             found = Some(word.into_owned());
         }

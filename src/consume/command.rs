@@ -25,6 +25,15 @@ impl Outcome {
         matches!(self, Outcome::Exited(status) if status.success())
     }
 
+    /// True when the command ended because its output pipe was closed: killed by SIGPIPE,
+    /// or exited 141 (128 + SIGPIPE), as a shell whose last command was so killed does.
+    pub fn broken_pipe(&self) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(self, Outcome::Exited(status)
+            if status.signal() == Some(libc::SIGPIPE)
+                || status.code() == Some(128 + libc::SIGPIPE))
+    }
+
     /// A short description for warnings: `command exited with status 3`,
     /// `command killed by signal 9`, `cannot run command 'x': no such file or directory`.
     pub fn describe(&self) -> String {

@@ -49,6 +49,9 @@ pub struct Settings {
 /// SIGINT/SIGTERM: basic.cancel, the running command finishes and is acked if it succeeded,
 /// then [`Error::Silent`] with 128 + the signal number.
 ///
+/// A command killed by SIGPIPE or exiting 141 (its output pipe closed) stops the consumer quietly with
+/// [`Error::Silent`] 141, the delivery unacked.
+///
 /// Errors: `basic.qos`/`basic.consume`/`basic.ack`: CAUSE; the consumer cancelled by the
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
@@ -119,6 +122,19 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
                 _ = terminate.recv() => stop_signal = Some(libc::SIGTERM),
             }
         };
+        if let Outcome::NotStarted(why) = &outcome {
+            // As the original: a command that cannot be started stops the consumer; the
+            // delivery is not acked and returns to the queue when the channel closes.
+            return Err(Error::Message(why.clone()));
+        }
+        if outcome.broken_pipe() {
+            // The command's output pipe is closed (`amqp-consume ... | head`): stop quietly,
+            // as a Unix filter does; the delivery is not acked and returns to the queue.
+            let _ = channel
+                .basic_cancel(consumer_tag.clone(), BasicCancelOptions::default())
+                .await;
+            return Err(Error::Silent(128 + libc::SIGPIPE as u8));
+        }
         settle(
             &delivery,
             &outcome,
@@ -129,12 +145,23 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
         if stop_signal.is_some() {
             break;
         }
+        let more_wanted = settings.count.is_none_or(|n| handled < n);
+        if more_wanted && failures.window_full() {
+            return Err(failures.window_full_error());
+        }
     }
     if let Some(signal) = stop_signal {
         let _ = channel
             .basic_cancel(consumer_tag, BasicCancelOptions::default())
             .await;
         return Err(Error::Silent(128 + signal as u8));
+    }
+    if failures.failures() > 0 {
+        // Exit 0 means every delivery was handled; say how many were not.
+        return Err(Error::Message(format!(
+            "{} of {handled} deliveries failed: their commands did not exit 0",
+            failures.failures()
+        )));
     }
     Ok(())
 }

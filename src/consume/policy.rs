@@ -27,6 +27,7 @@ pub struct Tracker {
     policy: FailurePolicy,
     window: Option<u16>,
     unacked: u64,
+    failed: u64,
 }
 
 impl Tracker {
@@ -36,15 +37,37 @@ impl Tracker {
             policy,
             window,
             unacked: 0,
+            failed: 0,
         }
+    }
+
+    /// How many deliveries' commands failed so far.
+    pub fn failures(&self) -> u64 {
+        self.failed
+    }
+
+    /// True when deliveries left unacknowledged fill the prefetch window: the broker sends
+    /// nothing more, so waiting for another delivery would wait forever.
+    pub fn window_full(&self) -> bool {
+        self.window
+            .is_some_and(|window| self.unacked >= u64::from(window))
+    }
+
+    /// The error that stops a consumer whose window is full ([`Tracker::window_full`]).
+    pub fn window_full_error(&self) -> Error {
+        Error::Message(format!(
+            "stopping: {} failed deliveries are unacknowledged and fill the prefetch window of {}",
+            self.unacked,
+            self.window.unwrap_or_default()
+        ))
     }
 
     /// Handles a failed delivery: a warning line on stderr naming the delivery tag and the
     /// command's status, then the policy.
     ///
-    /// Errors: `basic.nack: CAUSE`; with [`FailurePolicy::Keep`], a stop once the unacked
-    /// failures fill the prefetch window.
+    /// Errors: `basic.nack: CAUSE`.
     pub async fn failed(&mut self, delivery: &Delivery, outcome: &Outcome) -> Result<(), Error> {
+        self.failed += 1;
         let tag = delivery.delivery_tag;
         let what = outcome.describe();
         match self.policy {
@@ -53,14 +76,6 @@ impl Tracker {
                 report(&format!(
                     "warning: delivery {tag}: {what}; not acknowledged (redelivered after the consumer closes)"
                 ));
-                if let Some(window) = self.window
-                    && self.unacked >= u64::from(window)
-                {
-                    return Err(Error::Message(format!(
-                        "stopping: {} failed deliveries are unacknowledged and fill the prefetch window of {window}",
-                        self.unacked
-                    )));
-                }
                 Ok(())
             }
             FailurePolicy::Requeue | FailurePolicy::Reject => {

@@ -1,0 +1,962 @@
+//! Shared helpers for the integration tests: run the real built binaries against the private
+//! RabbitMQ node that `scripts/test` starts, and look at the broker's state through lapin and
+//! `rabbitmqctl`.
+//!
+//! The tests need `AMQP_TEST_URL` (and `AMQP_TEST_CTL` for the few that ask rabbitmqctl); they
+//! fail, never skip, without them.
+#![allow(dead_code)]
+
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long any one run of a tool may take before it is killed and the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to wait for the broker to show some state (a consumer, a queue) before failing.
+pub const SETTLE: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+
+fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!(
+            "{name} is not set: run scripts/test, which starts the private broker \
+             (or start one with `scripts/rabbitmq start DIR` and `. DIR/env`)"
+        ),
+    }
+}
+
+/// The private broker's URL (`AMQP_TEST_URL`, e.g. `amqp://guest:guest@127.0.0.1:PORT`).
+/// Panics when it is missing: the tests need the broker and must not pass without it.
+pub fn broker_url() -> String {
+    required_env("AMQP_TEST_URL")
+}
+
+/// The private broker's port (`AMQP_TEST_PORT`, else the port of [`broker_url`]).
+pub fn broker_port() -> u16 {
+    if let Ok(port) = std::env::var("AMQP_TEST_PORT")
+        && let Ok(port) = port.parse()
+    {
+        return port;
+    }
+    let url = broker_url();
+    let authority = url.split("://").nth(1).unwrap_or("").split('/').next();
+    authority
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in AMQP_TEST_URL {url}"))
+}
+
+/// The broker's host as the tests name it.
+pub const HOST: &str = "127.0.0.1";
+
+/// A URL for the private broker with other credentials and vhost (`vhost` percent-encoded
+/// by the caller; `None` for the default vhost).
+pub fn url_with(user: &str, password: &str, vhost: Option<&str>) -> String {
+    let base = format!("amqp://{user}:{password}@{HOST}:{}", broker_port());
+    match vhost {
+        Some(v) => format!("{base}/{v}"),
+        None => base,
+    }
+}
+
+/// Path of one of our built binaries.
+pub fn bin(tool: &str) -> PathBuf {
+    let path = match tool {
+        "amqp-publish" => env!("CARGO_BIN_EXE_amqp-publish"),
+        "amqp-consume" => env!("CARGO_BIN_EXE_amqp-consume"),
+        "amqp-get" => env!("CARGO_BIN_EXE_amqp-get"),
+        "amqp-declare-queue" => env!("CARGO_BIN_EXE_amqp-declare-queue"),
+        "amqp-delete-queue" => env!("CARGO_BIN_EXE_amqp-delete-queue"),
+        other => panic!("unknown tool {other}"),
+    };
+    PathBuf::from(path)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the tools
+
+/// What a finished run of a tool left.
+pub struct Output {
+    /// Exit code; 128 + N when killed by signal N (as a shell reports it).
+    pub code: i32,
+    /// Everything written on standard output.
+    pub stdout: Vec<u8>,
+    /// Everything written on standard error (lossily decoded).
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output as text (lossily decoded).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// The lines written on standard error.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().collect()
+    }
+
+    /// The first line of standard error ("" when there is none).
+    pub fn first_stderr_line(&self) -> &str {
+        self.stderr.lines().next().unwrap_or("")
+    }
+
+    /// Asserts a successful run: exit 0.
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success, got {self:?}");
+        self
+    }
+
+    /// Asserts exit `code` and the exact first line of standard error.
+    #[track_caller]
+    pub fn assert_error(&self, code: i32, first_line: &str) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        assert_eq!(
+            self.first_stderr_line(),
+            first_line,
+            "unexpected error message: {self:?}"
+        );
+        self
+    }
+
+    /// Asserts exit `code` and a first line of standard error that starts with `prefix`.
+    #[track_caller]
+    pub fn assert_error_starts(&self, code: i32, prefix: &str) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        assert!(
+            self.first_stderr_line().starts_with(prefix),
+            "stderr should start with {prefix:?}: {self:?}"
+        );
+        self
+    }
+
+    /// Asserts that nothing was written on standard output.
+    #[track_caller]
+    pub fn assert_no_stdout(&self) -> &Self {
+        assert!(self.stdout.is_empty(), "unexpected stdout: {self:?}");
+        self
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = String::from_utf8_lossy(&self.stdout).into_owned();
+        if shown.len() > 2000 {
+            let mut cut = 2000;
+            while !shown.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            shown.truncate(cut);
+            shown.push_str(&format!("... ({} bytes)", self.stdout.len()));
+        }
+        write!(
+            f,
+            "exit {}\n--- stdout ---\n{shown}\n--- stderr ---\n{}",
+            self.code, self.stderr
+        )
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        _ => -1,
+    }
+}
+
+fn command<I, S>(tool: &str, args: I, env: &[(&str, &str)]) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(bin(tool));
+    command.args(args);
+    // The tools read AMQP_URL when no connection option is given: never let the test
+    // environment leak into a run that did not ask for it.
+    command.env_remove("AMQP_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// A tool started in the background; killed (and reaped) on drop if still running.
+pub struct Running {
+    what: String,
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>, done: mpsc::Sender<()>) {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buffer[..n]),
+            }
+        }
+        let _ = done.send(());
+    });
+}
+
+/// Starts `tool` with `args` and `env` (AMQP_URL removed unless set there). `stdin`: `None`
+/// for /dev/null, else these bytes (then closed).
+pub fn spawn<I, S>(tool: &str, args: I, stdin: Option<Vec<u8>>, env: &[(&str, &str)]) -> Running
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    spawn_command(command(tool, args, env), stdin)
+}
+
+/// Starts any command with piped stdout and stderr. `stdin`: `None` for /dev/null, else these
+/// bytes (then closed).
+pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
+    let what = format!("{command:?}");
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        std::thread::spawn(move || {
+            // The tool may exit without reading everything; that is for the test to judge.
+            let _ = pipe.write_all(&bytes);
+        });
+    }
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, done) = mpsc::channel();
+    drain(
+        child.stdout.take().expect("stdout pipe"),
+        stdout.clone(),
+        done_tx.clone(),
+    );
+    drain(
+        child.stderr.take().expect("stderr pipe"),
+        stderr.clone(),
+        done_tx,
+    );
+    Running {
+        what,
+        child,
+        stdout,
+        stderr,
+        done,
+    }
+}
+
+/// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
+/// [`TIMEOUT`] of every run.
+#[track_caller]
+pub fn run_sh<I, S>(script: &str, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env_remove("AMQP_URL");
+    spawn_command(command, None).wait()
+}
+
+impl Running {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Standard error written so far.
+    pub fn stderr_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Standard output written so far.
+    pub fn stdout_so_far(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits (up to [`SETTLE`]) for a line of standard error that starts with `prefix` and
+    /// returns it. Fails the test if the process exits or the time runs out first.
+    #[track_caller]
+    pub fn wait_for_stderr_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let text = self.stderr_so_far();
+            if let Some(line) = text.lines().find(|l| l.starts_with(prefix))
+                && (text.contains(&format!("{line}\n")))
+            {
+                return line.to_string();
+            }
+            if !self.is_running() || Instant::now() > deadline {
+                let what = self.what.clone();
+                let output = self.finish();
+                panic!("{what}: no stderr line starting with {prefix:?}: {output:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends signal `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) with a pid we started and have not reaped yet.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Waits for the process to exit (at most [`TIMEOUT`]) and returns what it left. On
+    /// timeout the process is killed and the test fails.
+    #[track_caller]
+    pub fn wait(mut self) -> Output {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let what = self.what.clone();
+                    let output = self.finish();
+                    panic!("{what} did not finish within {TIMEOUT:?}, killed: {output:?}");
+                }
+                Err(e) => panic!("waiting for {}: {e}", self.what),
+            }
+        }
+        self.finish()
+    }
+
+    /// Reaps the process (killing it if needed) and collects its output; the pipes are read
+    /// until EOF or for at most 5 s more (a grandchild may hold them open).
+    fn finish(&mut self) -> Output {
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => status,
+            _ => {
+                let _ = self.child.kill();
+                self.child.wait().expect("wait")
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for _ in 0..2 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.done.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        Output {
+            code: exit_code(status),
+            stdout: std::mem::take(&mut *self.stdout.lock().unwrap()),
+            stderr: String::from_utf8_lossy(&std::mem::take(&mut *self.stderr.lock().unwrap()))
+                .into_owned(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `tool` with `args`, `stdin` as its standard input and `env` added to its environment
+/// (AMQP_URL removed unless set there); fails the test if it runs longer than [`TIMEOUT`].
+#[track_caller]
+pub fn run<I, S>(tool: &str, args: I, stdin: &[u8], env: &[(&str, &str)]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    spawn(tool, args, Some(stdin.to_vec()), env).wait()
+}
+
+/// Runs `tool` against the private broker: `--url BROKER` followed by `args`, empty stdin.
+#[track_caller]
+pub fn amqp(tool: &str, args: &[&str]) -> Output {
+    amqp_stdin(tool, args, b"")
+}
+
+/// As [`amqp`], with `stdin` as standard input.
+#[track_caller]
+pub fn amqp_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let url = broker_url();
+    let mut all = vec!["--url", url.as_str()];
+    all.extend_from_slice(args);
+    run(tool, all, stdin, &[])
+}
+
+/// Starts `tool` against the private broker in the background: `--url BROKER` then `args`.
+pub fn amqp_spawn(tool: &str, args: &[&str]) -> Running {
+    let url = broker_url();
+    let mut all = vec!["--url", url.as_str()];
+    all.extend_from_slice(args);
+    spawn(tool, all, None, &[])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names, files, ports
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test, run or parallel run uses: prefix, pid, counter, time.
+pub fn unique_name(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "amqp-tools-test.{prefix}.{}.{n}.{nanos}",
+        std::process::id()
+    )
+}
+
+/// A queue name for a test; the queue (if any) is deleted when the guard drops.
+pub struct TestQueue {
+    name: String,
+}
+
+impl TestQueue {
+    /// A fresh name; nothing is declared (the tool under test may create it).
+    pub fn named(prefix: &str) -> Self {
+        TestQueue {
+            name: unique_name(prefix),
+        }
+    }
+
+    /// A fresh, declared (non-durable, not auto-delete) queue.
+    pub fn declare(prefix: &str) -> Self {
+        let queue = Self::named(prefix);
+        declare_queue(&queue.name);
+        queue
+    }
+
+    /// A guard for a name chosen elsewhere (e.g. by the server).
+    pub fn adopt(name: &str) -> Self {
+        TestQueue {
+            name: name.to_string(),
+        }
+    }
+
+    /// The queue name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestQueue {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Best effort; a queue already gone (auto-delete, exclusive) is fine.
+        let _ = try_with_channel(async move |channel: &Channel| {
+            channel
+                .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                .await
+        });
+    }
+}
+
+/// A fresh exchange of `kind`, deleted on drop.
+pub struct TestExchange {
+    name: String,
+}
+
+impl TestExchange {
+    /// Declares a non-durable exchange of `kind` under a unique name.
+    pub fn declare(prefix: &str, kind: ExchangeKind) -> Self {
+        let name = unique_name(prefix);
+        let declared = name.clone();
+        with_channel(async move |channel: &Channel| {
+            channel
+                .exchange_declare(
+                    declared.as_str().into(),
+                    kind,
+                    Default::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("exchange.declare")
+        });
+        TestExchange { name }
+    }
+
+    /// The exchange name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestExchange {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = try_with_channel(async move |channel: &Channel| {
+            channel
+                .exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+        });
+    }
+}
+
+/// A file in the temp directory with `contents`, removed on drop.
+pub struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    /// Writes `contents` to a fresh file.
+    pub fn new(contents: &[u8]) -> Self {
+        let path = std::env::temp_dir().join(unique_name("file"));
+        std::fs::write(&path, contents).expect("write temp file");
+        TempFile { path }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's path as text.
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A local TCP port with nothing listening on it (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind((HOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    port
+}
+
+/// Polls `probe` every 50 ms until it gives `Some`, for at most [`SETTLE`]; fails the test
+/// naming `what` otherwise.
+#[track_caller]
+pub fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The broker through lapin
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+/// Runs a future on the tests' shared runtime.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+async fn connect() -> lapin::Result<Connection> {
+    Connection::connect(
+        &broker_url(),
+        ConnectionProperties::default().with_connection_name("amqp-tools-tests".into()),
+    )
+    .await
+}
+
+/// Opens a connection and a channel, runs `work` on the channel, closes the connection.
+/// Connection failures are returned as errors.
+pub fn try_with_channel<T>(
+    work: impl AsyncFnOnce(&Channel) -> lapin::Result<T>,
+) -> lapin::Result<T> {
+    let deadline = TIMEOUT;
+    block_on(async move {
+        let attempt = async {
+            let connection = connect().await?;
+            let channel = connection.create_channel().await?;
+            let result = work(&channel).await;
+            let _ = connection.close(200, "OK".into()).await;
+            result
+        };
+        match tokio::time::timeout(deadline, attempt).await {
+            Ok(result) => result,
+            Err(_) => panic!("broker operation did not finish within {deadline:?}"),
+        }
+    })
+}
+
+/// As [`try_with_channel`] for work that cannot fail; a connection failure fails the test.
+#[track_caller]
+pub fn with_channel<T>(work: impl AsyncFnOnce(&Channel) -> T) -> T {
+    try_with_channel(async move |channel: &Channel| Ok(work(channel).await))
+        .unwrap_or_else(|e| panic!("cannot reach the broker at {}: {e}", broker_url()))
+}
+
+/// The AMQP reply code of a failed operation (404, 405, 406, ...), if it was one.
+pub fn reply_code(error: &lapin::Error) -> Option<u16> {
+    match error.kind() {
+        lapin::ErrorKind::ProtocolError(amqp) => Some(amqp.get_id()),
+        _ => None,
+    }
+}
+
+/// Declares a non-durable, non-exclusive, not auto-delete queue.
+pub fn declare_queue(name: &str) {
+    let name = name.to_string();
+    with_channel(async move |channel: &Channel| {
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue.declare");
+    });
+}
+
+/// Deletes a queue (no error if it does not exist).
+pub fn delete_queue(name: &str) {
+    let name = name.to_string();
+    with_channel(async move |channel: &Channel| {
+        channel
+            .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .expect("queue.delete");
+    });
+}
+
+/// Message and consumer counts of a queue from a passive queue.declare, or the reply code
+/// of the refusal (404 missing, 405 exclusive to another connection).
+pub fn queue_status(name: &str) -> Result<(u32, u32), u16> {
+    let owned = name.to_string();
+    let result = try_with_channel(async move |channel: &Channel| {
+        channel
+            .queue_declare(
+                owned.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+    });
+    match result {
+        Ok(queue) => Ok((queue.message_count(), queue.consumer_count())),
+        Err(error) => Err(reply_code(&error)
+            .unwrap_or_else(|| panic!("passive queue.declare of {name:?}: {error}"))),
+    }
+}
+
+/// True if the queue exists (including an exclusive queue of another connection).
+pub fn queue_exists(name: &str) -> bool {
+    match queue_status(name) {
+        Ok(_) => true,
+        Err(405) => true,
+        Err(404) => false,
+        Err(code) => panic!("passive queue.declare of {name:?}: reply code {code}"),
+    }
+}
+
+/// The number of ready messages in a queue; fails the test if the queue does not exist.
+#[track_caller]
+pub fn queue_message_count(name: &str) -> u32 {
+    match queue_status(name) {
+        Ok((messages, _)) => messages,
+        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
+    }
+}
+
+/// Waits (up to [`SETTLE`]) until `name` holds exactly `expected` ready messages: messages a
+/// closing consumer left unacknowledged return to the queue asynchronously.
+#[track_caller]
+pub fn wait_for_message_count(name: &str, expected: u32) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let count = queue_message_count(name);
+        if count == expected {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("queue {name:?} holds {count} messages, expected {expected}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The number of consumers of a queue; fails the test if the queue does not exist.
+#[track_caller]
+pub fn queue_consumer_count(name: &str) -> u32 {
+    match queue_status(name) {
+        Ok((_, consumers)) => consumers,
+        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
+    }
+}
+
+/// Waits until `name` has at least one consumer.
+#[track_caller]
+pub fn wait_for_consumer(name: &str) {
+    wait_until(&format!("a consumer on {name}"), || {
+        matches!(queue_status(name), Ok((_, n)) if n > 0).then_some(())
+    });
+}
+
+/// Publishes `body` to `exchange` with `routing_key`, waiting for the broker's confirm.
+pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
+    let (exchange, routing_key, body) =
+        (exchange.to_string(), routing_key.to_string(), body.to_vec());
+    with_channel(async move |channel: &Channel| {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        let confirm = channel
+            .basic_publish(
+                exchange.as_str().into(),
+                routing_key.as_str().into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default(),
+            )
+            .await
+            .expect("basic.publish");
+        assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
+    });
+}
+
+/// Publishes each body to `queue` through the default exchange, with confirms.
+pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
+    let queue = queue.to_string();
+    let bodies: Vec<Vec<u8>> = bodies.iter().map(|b| b.to_vec()).collect();
+    with_channel(async move |channel: &Channel| {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        let mut confirms = Vec::new();
+        for body in &bodies {
+            confirms.push(
+                channel
+                    .basic_publish(
+                        "".into(),
+                        queue.as_str().into(),
+                        BasicPublishOptions::default(),
+                        body,
+                        BasicProperties::default(),
+                    )
+                    .await
+                    .expect("basic.publish"),
+            );
+        }
+        for confirm in confirms {
+            assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
+        }
+    });
+}
+
+/// Publishes one message with `body` to `queue` through the default exchange.
+pub fn publish(queue: &str, body: &[u8]) {
+    publish_bodies(queue, &[body]);
+}
+
+/// A message taken from a queue, with the properties the tools set.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub body: Vec<u8>,
+    pub delivery_mode: Option<u8>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub reply_to: Option<String>,
+    pub headers: Option<BTreeMap<String, AMQPValue>>,
+    pub redelivered: bool,
+}
+
+impl Message {
+    /// A header's value as text, for string-valued headers.
+    pub fn header(&self, key: &str) -> Option<String> {
+        match self.headers.as_ref()?.get(key)? {
+            AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+            AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+            other => panic!("header {key} is not a string: {other:?}"),
+        }
+    }
+}
+
+fn to_message(message: lapin::message::BasicGetMessage) -> Message {
+    let delivery = message.delivery;
+    let p = &delivery.properties;
+    Message {
+        body: delivery.data.clone(),
+        delivery_mode: *p.delivery_mode(),
+        content_type: p.content_type().as_ref().map(|s| s.to_string()),
+        content_encoding: p.content_encoding().as_ref().map(|s| s.to_string()),
+        reply_to: p.reply_to().as_ref().map(|s| s.to_string()),
+        headers: p.headers().as_ref().map(|t| {
+            t.inner()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        }),
+        redelivered: delivery.redelivered,
+    }
+}
+
+/// Takes up to `limit` messages from `queue` (basic.get, no-ack) on one connection, in order,
+/// stopping early when the queue is empty. Fails the test if the queue does not exist.
+#[track_caller]
+pub fn get_messages(queue: &str, limit: usize) -> Vec<Message> {
+    let queue = queue.to_string();
+    with_channel(async move |channel: &Channel| {
+        let mut messages = Vec::new();
+        while messages.len() < limit {
+            let got = channel
+                .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap_or_else(|e| panic!("basic.get from {queue:?}: {e}"));
+            match got {
+                Some(message) => messages.push(to_message(message)),
+                None => break,
+            }
+        }
+        messages
+    })
+}
+
+/// Takes the next message from `queue` (basic.get, no-ack), or `None` if it is empty. Fails
+/// the test if the queue does not exist.
+#[track_caller]
+pub fn get_message(queue: &str) -> Option<Message> {
+    get_messages(queue, 1).into_iter().next()
+}
+
+/// Takes every message left in `queue`, in order.
+#[track_caller]
+pub fn drain_queue(queue: &str) -> Vec<Message> {
+    get_messages(queue, usize::MAX)
+}
+
+/// All 256 byte values, twice, with runs of NULs: a body no text handling survives.
+pub fn binary_body() -> Vec<u8> {
+    let mut body: Vec<u8> = (0..=255u8).collect();
+    body.extend_from_slice(&[0, 0, 0, b'\n', 0, b'\r', b'\n']);
+    body.extend((0..=255u8).rev());
+    body
+}
+
+// ---------------------------------------------------------------------------------------------
+// rabbitmqctl
+
+/// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
+/// fails or takes longer than [`TIMEOUT`]. Returns its standard output.
+#[track_caller]
+pub fn ctl(args: &[&str]) -> String {
+    let ctl = required_env("AMQP_TEST_CTL");
+    let mut child = Command::new(&ctl)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {ctl}: {e}"));
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (tx, done) = mpsc::channel();
+    drain(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
+    drain(child.stderr.take().unwrap(), stderr.clone(), tx);
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{ctl} {args:?} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for _ in 0..2 {
+        let _ = done.recv_timeout(Duration::from_secs(5));
+    }
+    let out = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+    let err = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert!(
+        status.success(),
+        "{ctl} {args:?} failed ({status}):\n{out}\n{err}"
+    );
+    out
+}
+
+/// Runs a rabbitmqctl listing command (`list_queues`, `list_bindings`, ...) with JSON output
+/// and returns its rows.
+#[track_caller]
+pub fn ctl_rows(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut all = vec!["-q", "--formatter", "json"];
+    all.extend_from_slice(args);
+    let out = ctl(&all);
+    let value: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("rabbitmqctl {args:?}: not JSON ({e}): {out}"));
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("rabbitmqctl {args:?}: not a JSON array: {out}"))
+        .iter()
+        .map(|row| row.as_object().expect("JSON object row").clone())
+        .collect()
+}

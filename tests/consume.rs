@@ -1,0 +1,548 @@
+//! amqp-consume against the private broker: the command per delivery, acks, counts, prefetch,
+//! queue declaration and binding, argument order.
+
+mod common;
+
+use common::*;
+use lapin::ExchangeKind;
+use std::collections::BTreeSet;
+
+const CONSUME: &str = "amqp-consume";
+
+#[test]
+fn runs_the_command_per_message_with_the_body_on_stdin() {
+    let queue = TestQueue::declare("con-cat");
+    publish_bodies(queue.name(), &[b"a", b"b", b"c"]);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "3", "cat"]);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"abc");
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn each_message_gets_its_own_process() {
+    let queue = TestQueue::declare("con-each");
+    publish_bodies(queue.name(), &[b"one", b"two", b"three"]);
+    let out = amqp(
+        CONSUME,
+        &[
+            "--queue",
+            queue.name(),
+            "--count=3",
+            "--",
+            "sh",
+            "-c",
+            r#"printf '[%s]\n' "$(cat)""#,
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "[one]\n[two]\n[three]\n");
+}
+
+#[test]
+fn binary_and_large_bodies_reach_the_command_intact() {
+    let queue = TestQueue::declare("con-binary");
+    let large: Vec<u8> = (0..2 * 1024 * 1024 + 3).map(|i| (i % 253) as u8).collect();
+    let binary = binary_body();
+    publish_bodies(queue.name(), &[&binary, &large]);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "2", "cat"]);
+    out.assert_ok();
+    let mut expected = binary.clone();
+    expected.extend_from_slice(&large);
+    assert_eq!(out.stdout.len(), expected.len());
+    assert!(out.stdout == expected, "bodies differ");
+}
+
+#[test]
+fn count_stops_after_n_messages_and_leaves_the_rest() {
+    let queue = TestQueue::declare("con-count");
+    publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "2", "cat"]);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"12");
+    wait_for_message_count(queue.name(), 3);
+    let rest: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(rest, vec![b"3".to_vec(), b"4".to_vec(), b"5".to_vec()]);
+}
+
+#[test]
+fn a_failing_command_leaves_its_message_on_the_queue() {
+    let queue = TestQueue::declare("con-fail");
+    publish_bodies(queue.name(), &[b"bad", b"good"]);
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            r#"test "$(cat)" = good"#,
+        ],
+    );
+    // Exit 1: not every delivery was handled.
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr_lines(),
+        vec![
+            "warning: delivery 1: command exited with status 1; not acknowledged (redelivered after the consumer closes)",
+            "1 of 2 deliveries failed: their commands did not exit 0",
+        ],
+        "{out:?}"
+    );
+    wait_for_message_count(queue.name(), 1);
+    let left = drain_queue(queue.name());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].body, b"bad");
+    assert!(left[0].redelivered);
+}
+
+#[test]
+fn a_failing_command_with_count_1_ends_and_keeps_the_message() {
+    let queue = TestQueue::declare("con-fail1");
+    publish(queue.name(), b"x");
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "false"]);
+    out.assert_error(
+        1,
+        "warning: delivery 1: command exited with status 1; not acknowledged (redelivered after the consumer closes)",
+    );
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
+fn a_command_that_does_not_exist_stops_and_keeps_the_message() {
+    let queue = TestQueue::declare("con-nocmd");
+    publish(queue.name(), b"x");
+    let missing = unique_name("no-such-command");
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", &missing]);
+    // As the original: the consumer stops at once; the delivery is not acked.
+    out.assert_error(
+        1,
+        &format!("posix_spawnp: {missing}: No such file or directory"),
+    );
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
+fn a_command_that_ignores_its_input_still_succeeds() {
+    let queue = TestQueue::declare("con-noread");
+    publish(queue.name(), &vec![b'z'; 1024 * 1024]);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "true"]);
+    out.assert_ok();
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn on_failure_requeue_puts_the_message_back_at_once() {
+    let queue = TestQueue::declare("con-requeue");
+    publish(queue.name(), b"again");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--on-failure",
+            "requeue",
+            "false",
+        ],
+    );
+    assert_eq!(
+        out.stderr_lines(),
+        vec![
+            "warning: delivery 1: command exited with status 1; requeued",
+            "1 of 1 deliveries failed: their commands did not exit 0",
+        ],
+        "{out:?}"
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
+fn on_failure_reject_drops_the_message() {
+    let queue = TestQueue::declare("con-reject");
+    publish(queue.name(), b"dropped");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--on-failure=reject",
+            "false",
+        ],
+    );
+    assert_eq!(
+        out.stderr_lines(),
+        vec![
+            "warning: delivery 1: command exited with status 1; rejected",
+            "1 of 1 deliveries failed: their commands did not exit 0",
+        ],
+        "{out:?}"
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn no_ack_with_count_removes_exactly_count_messages() {
+    let queue = TestQueue::declare("con-noack");
+    let bodies: Vec<Vec<u8>> = (0..50).map(|i| format!("m{i:02} ").into_bytes()).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
+    publish_bodies(queue.name(), &refs);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-A", "-c", "5", "cat"]);
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "m00 m01 m02 m03 m04 ");
+    wait_for_message_count(queue.name(), 45);
+    // Still 45 a moment later: nothing more was in flight.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(queue_message_count(queue.name()), 45);
+    let next = get_message(queue.name()).expect("a message");
+    assert_eq!(next.body, b"m05 ");
+}
+
+#[test]
+fn no_ack_failure_is_not_redelivered() {
+    let queue = TestQueue::declare("con-noack-fail");
+    publish(queue.name(), b"gone");
+    let out = amqp(
+        CONSUME,
+        &["-q", queue.name(), "--no-ack", "-c", "1", "false"],
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.first_stderr_line(),
+        "warning: delivery 1: command exited with status 1 (no-ack mode: the message is not redelivered)"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+/// One rabbitmqctl call for several consumers: -c and -p give basic.qos prefetch counts the
+/// broker records; -A alone is a no-ack consumer. SIGTERM/SIGINT end them with 128 + signal.
+#[test]
+fn count_and_prefetch_set_the_brokers_prefetch() {
+    let cases: Vec<(&[&str], u64, bool)> = vec![
+        (&["-c", "7", "-p", "3"], 3, true),
+        (&["-c", "3", "-p", "7"], 3, true),
+        (&["--prefetch-count", "4"], 4, true),
+        (&["--count=6"], 6, true),
+        (&["-c", "70000"], 0, true),
+        (&["-A"], 0, false),
+    ];
+    let mut running = Vec::new();
+    for (options, prefetch, ack) in &cases {
+        let queue = TestQueue::declare("con-qos");
+        let mut args = vec!["-q", queue.name()];
+        args.extend_from_slice(options);
+        args.push("cat");
+        let consumer = amqp_spawn(CONSUME, &args);
+        running.push((queue, consumer, *options, *prefetch, *ack));
+    }
+    for (queue, ..) in &running {
+        wait_for_consumer(queue.name());
+    }
+    let rows = ctl_rows(&[
+        "list_consumers",
+        "queue_name",
+        "prefetch_count",
+        "ack_required",
+    ]);
+    for (queue, _, options, prefetch, ack) in &running {
+        let row = rows
+            .iter()
+            .find(|r| r["queue_name"] == queue.name())
+            .unwrap_or_else(|| panic!("no consumer for {options:?}: {rows:?}"));
+        assert_eq!(row["prefetch_count"], *prefetch, "{options:?}: {row:?}");
+        assert_eq!(row["ack_required"], *ack, "{options:?}: {row:?}");
+    }
+    for (i, (queue, consumer, options, ..)) in running.into_iter().enumerate() {
+        let (signal, code) = if i % 2 == 0 {
+            (libc::SIGTERM, 143)
+        } else {
+            (libc::SIGINT, 130)
+        };
+        consumer.signal(signal);
+        let out = consumer.wait();
+        assert_eq!(out.code, code, "{options:?}: {out:?}");
+        out.assert_no_stdout();
+        drop(queue);
+    }
+}
+
+#[test]
+fn exchange_with_routing_keys_binds_once_per_key() {
+    let exchange = TestExchange::declare("con-direct", ExchangeKind::Direct);
+    let queue = TestQueue::named("con-bind");
+    let consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-e",
+            exchange.name(),
+            "-r",
+            "key.a,key.b",
+            "-c",
+            "2",
+            "cat",
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let keys: BTreeSet<String> = ctl_rows(&[
+        "list_bindings",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ])
+    .into_iter()
+    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
+    .map(|r| r["routing_key"].as_str().expect("key").to_string())
+    .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["key.a".to_string(), "key.b".to_string()])
+    );
+    publish_to(exchange.name(), "key.c", b"unbound ");
+    publish_to(exchange.name(), "key.a", b"A");
+    publish_to(exchange.name(), "key.b", b"B");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"AB");
+    // Declared auto-delete: gone once its consumer is.
+    wait_until("the auto-delete queue to go", || {
+        (!queue_exists(queue.name())).then_some(())
+    });
+}
+
+#[test]
+fn exchange_without_routing_key_binds_with_the_empty_key() {
+    let exchange = TestExchange::declare("con-direct-empty", ExchangeKind::Direct);
+    let queue = TestQueue::named("con-bind-empty");
+    let consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "--queue",
+            queue.name(),
+            "--exchange",
+            exchange.name(),
+            "--count",
+            "1",
+            "cat",
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let keys: Vec<String> = ctl_rows(&[
+        "list_bindings",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ])
+    .into_iter()
+    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
+    .map(|r| r["routing_key"].as_str().expect("key").to_string())
+    .collect();
+    assert_eq!(keys, vec![String::new()]);
+    publish_to(exchange.name(), "", b"empty key");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"empty key");
+}
+
+#[test]
+fn routing_key_without_exchange_is_an_error() {
+    let out = amqp(CONSUME, &["-q", "x", "-r", "k", "cat"]);
+    out.assert_error(
+        1,
+        "--routing-key option requires an exchange name to be provided with --exchange",
+    )
+    .assert_no_stdout();
+}
+
+#[test]
+fn without_queue_a_server_named_queue_is_announced() {
+    let mut consumer = amqp_spawn(CONSUME, &["-c", "1", "cat"]);
+    let line = consumer.wait_for_stderr_line("Server provided queue name: ");
+    let name = line
+        .strip_prefix("Server provided queue name: ")
+        .unwrap()
+        .to_string();
+    let _guard = TestQueue::adopt(&name);
+    assert!(name.starts_with("amq.gen-"), "{line}");
+    wait_for_consumer(&name);
+    publish(&name, b"to the server-named queue");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"to the server-named queue");
+    assert_eq!(out.stderr_lines(), vec![line.as_str()], "{out:?}");
+    wait_until("the auto-delete queue to go", || {
+        (!queue_exists(&name)).then_some(())
+    });
+}
+
+#[test]
+fn server_named_queue_can_be_bound_to_an_exchange() {
+    let exchange = TestExchange::declare("con-fanout", ExchangeKind::Fanout);
+    let mut consumer = amqp_spawn(CONSUME, &["-e", exchange.name(), "-c", "1", "cat"]);
+    let line = consumer.wait_for_stderr_line("Server provided queue name: ");
+    let name = line["Server provided queue name: ".len()..].to_string();
+    let _guard = TestQueue::adopt(&name);
+    wait_for_consumer(&name);
+    publish_to(exchange.name(), "any", b"fanned out");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"fanned out");
+}
+
+#[test]
+fn exclusive_declares_an_exclusive_queue() {
+    let queue = TestQueue::named("con-excl");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "-x", "-c", "1", "cat"]);
+    // Another connection cannot even look at an exclusive queue: 405 RESOURCE_LOCKED.
+    wait_until("the exclusive queue", || {
+        (queue_status(queue.name()) == Err(405)).then_some(())
+    });
+    publish(queue.name(), b"exclusive");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"exclusive");
+    wait_until("the exclusive queue to go", || {
+        (!queue_exists(queue.name())).then_some(())
+    });
+}
+
+#[test]
+fn exclusive_long_option() {
+    let queue = TestQueue::named("con-excl-long");
+    let consumer = amqp_spawn(
+        CONSUME,
+        &["--queue", queue.name(), "--exclusive", "-c", "1", "cat"],
+    );
+    wait_until("the exclusive queue", || {
+        (queue_status(queue.name()) == Err(405)).then_some(())
+    });
+    publish(queue.name(), b"x");
+    consumer.wait().assert_ok();
+}
+
+#[test]
+fn declare_flag_declares_an_auto_delete_queue() {
+    let queue = TestQueue::named("con-declare");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "-d", "-c", "1", "cat"]);
+    wait_for_consumer(queue.name());
+    // Not exclusive: another connection may inspect it.
+    assert_eq!(queue_status(queue.name()), Ok((0, 1)));
+    publish(queue.name(), b"declared");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, b"declared");
+    wait_until("the auto-delete queue to go", || {
+        (!queue_exists(queue.name())).then_some(())
+    });
+}
+
+#[test]
+fn missing_queue_without_declare_is_the_servers_404() {
+    let queue = unique_name("con-missing");
+    let out = amqp(CONSUME, &["-q", &queue, "-c", "1", "cat"]);
+    out.assert_error(
+        1,
+        &format!(
+            "basic.consume: server channel error 404, message: NOT_FOUND - no queue '{queue}' in vhost '/'"
+        ),
+    )
+    .assert_no_stdout();
+    assert!(!queue_exists(&queue));
+}
+
+#[test]
+fn options_may_follow_the_command() {
+    let queue = TestQueue::declare("con-after");
+    publish(queue.name(), b"after");
+    let out = amqp(CONSUME, &["cat", "-q", queue.name(), "-c", "1"]);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"after");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn double_dash_passes_options_to_the_command() {
+    let queue = TestQueue::declare("con-dashdash");
+    publish(queue.name(), b"through sh");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo; echo \"$0 $1\"; exit 0",
+            "-x",
+            "--queue",
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "through sh\n-x --queue\n");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn no_command_is_an_error_with_usage() {
+    let out = amqp(CONSUME, &["-q", "whatever"]);
+    out.assert_error(1, "consuming command not specified")
+        .assert_no_stdout();
+    let lines = out.stderr_lines();
+    assert!(
+        lines.len() >= 2 && lines[1].starts_with("Usage: amqp-consume"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn sigterm_lets_the_running_command_finish_and_acks_it() {
+    let queue = TestQueue::declare("con-sigterm");
+    publish(queue.name(), b"in flight");
+    let consumer = amqp_spawn(
+        CONSUME,
+        &["-q", queue.name(), "--", "sh", "-c", "cat; sleep 1"],
+    );
+    // The command has the body (and is sleeping) once its output shows.
+    wait_until("the command to start", || {
+        (consumer.stdout_so_far() == b"in flight").then_some(())
+    });
+    consumer.signal(libc::SIGTERM);
+    let out = consumer.wait();
+    assert_eq!(out.code, 143, "{out:?}");
+    assert_eq!(out.stdout, b"in flight");
+    // Acked: it does not come back.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn deleting_the_queue_ends_the_consumer_with_an_error() {
+    let queue = TestQueue::declare("con-deleted");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
+    wait_for_consumer(queue.name());
+    delete_queue(queue.name());
+    let out = consumer.wait();
+    out.assert_error(
+        1,
+        &format!(
+            "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
+            queue.name()
+        ),
+    )
+    .assert_no_stdout();
+}

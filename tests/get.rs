@@ -1,0 +1,125 @@
+//! amqp-get against the private broker: body on stdout, empty queue, missing queue.
+
+mod common;
+
+use common::*;
+
+const GET: &str = "amqp-get";
+
+#[test]
+fn writes_the_body_exactly_and_removes_the_message() {
+    let queue = TestQueue::declare("get-binary");
+    let body = binary_body();
+    publish(queue.name(), &body);
+    let out = amqp(GET, &["-q", queue.name()]);
+    out.assert_ok();
+    assert_eq!(out.stdout, body, "no byte may change, no newline added");
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn text_body_gets_no_newline_added() {
+    let queue = TestQueue::declare("get-text");
+    publish(queue.name(), b"hello");
+    let out = amqp(GET, &["--queue", queue.name()]);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"hello");
+}
+
+#[test]
+fn takes_one_message_at_a_time_in_order() {
+    let queue = TestQueue::declare("get-order");
+    publish_bodies(queue.name(), &[b"one", b"two", b"three"]);
+    let queue_option = format!("--queue={}", queue.name());
+    for (expected, left) in [(&b"one"[..], 2), (b"two", 1), (b"three", 0)] {
+        let out = amqp(GET, &[&queue_option]);
+        out.assert_ok();
+        assert_eq!(out.stdout, expected);
+        assert_eq!(queue_message_count(queue.name()), left);
+    }
+}
+
+#[test]
+fn empty_message_gives_empty_output_and_exit_0() {
+    let queue = TestQueue::declare("get-emptybody");
+    publish(queue.name(), b"");
+    let out = amqp(GET, &["-q", queue.name()]);
+    out.assert_ok().assert_no_stdout();
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn empty_queue_exits_2_silently() {
+    let queue = TestQueue::declare("get-empty");
+    let out = amqp(GET, &["-q", queue.name()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    out.assert_no_stdout();
+    assert_eq!(out.stderr, "", "{out:?}");
+}
+
+#[test]
+fn missing_queue_is_the_servers_404() {
+    let queue = unique_name("get-missing");
+    let out = amqp(GET, &["-q", &queue]);
+    out.assert_error(
+        1,
+        &format!(
+            "basic.get: server channel error 404, message: NOT_FOUND - no queue '{queue}' in vhost '/'"
+        ),
+    )
+    .assert_no_stdout();
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+}
+
+#[test]
+fn missing_queue_option_is_an_error() {
+    let out = amqp(GET, &[]);
+    out.assert_error(1, "queue not specified")
+        .assert_no_stdout();
+}
+
+#[test]
+fn large_body_is_written_whole() {
+    let queue = TestQueue::declare("get-large");
+    let body: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 251) as u8).collect();
+    publish(queue.name(), &body);
+    let out = amqp(GET, &["-q", queue.name()]);
+    out.assert_ok();
+    assert_eq!(out.stdout.len(), body.len());
+    assert!(out.stdout == body, "large body differs");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn closed_stdout_leaves_the_message_on_the_queue() {
+    // The message is acked only after it was written: with stdout a pipe nobody reads, the
+    // write fails (EPIPE or SIGPIPE), the tool fails, and the message goes back to the queue.
+    let queue = TestQueue::declare("get-epipe");
+    let body = vec![b'x'; 1024 * 1024];
+    publish(queue.name(), &body);
+    let script = r#"{ "$0" --url "$1" -q "$2"; echo "status $?" >&2; } | true"#;
+    let get = bin(GET);
+    let url = broker_url();
+    let out = run_sh(
+        script,
+        [get.as_os_str(), url.as_ref(), queue.name().as_ref()],
+    );
+    let status = out
+        .stderr_lines()
+        .iter()
+        .find_map(|l| l.strip_prefix("status "))
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| panic!("no status from sh: {out:?}"));
+    assert_ne!(
+        status, "0",
+        "amqp-get must fail on a closed stdout: {out:?}"
+    );
+    wait_until("the unacked message to return", || {
+        (queue_message_count(queue.name()) == 1).then_some(())
+    });
+    let message = get_message(queue.name()).expect("message back on the queue");
+    assert_eq!(message.body, body);
+    assert!(message.redelivered);
+}

@@ -1,0 +1,451 @@
+//! amqp-publish against the private broker: targets, properties, headers, bodies, line mode.
+
+mod common;
+
+use common::*;
+use lapin::ExchangeKind;
+use lapin::options::QueueBindOptions;
+use lapin::types::FieldTable;
+
+const PUBLISH: &str = "amqp-publish";
+
+fn only_message(queue: &TestQueue) -> Message {
+    let messages = drain_queue(queue.name());
+    assert_eq!(messages.len(), 1, "expected one message: {messages:?}");
+    messages.into_iter().next().unwrap()
+}
+
+fn bind(queue: &str, exchange: &str, key: &str) {
+    let (queue, exchange, key) = (queue.to_string(), exchange.to_string(), key.to_string());
+    with_channel(async move |channel: &lapin::Channel| {
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.as_str().into(),
+                key.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue.bind")
+    });
+}
+
+#[test]
+fn neither_exchange_nor_routing_key_is_an_error() {
+    let out = amqp(PUBLISH, &["-b", "x"]);
+    out.assert_error(1, "neither exchange nor routing key specified")
+        .assert_no_stdout();
+}
+
+#[test]
+fn routing_key_publishes_through_the_default_exchange() {
+    let queue = TestQueue::declare("pub-rk");
+    let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "hello"]);
+    out.assert_ok().assert_no_stdout();
+    assert_eq!(out.stderr, "", "{out:?}");
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"hello");
+    // Without -p the original sets delivery mode 1 (non-persistent); no other properties.
+    assert_eq!(message.delivery_mode, Some(1));
+    assert_eq!(message.content_type, None);
+    assert_eq!(message.content_encoding, None);
+    assert_eq!(message.reply_to, None);
+    assert_eq!(message.headers, None);
+}
+
+#[test]
+fn exchange_and_routing_key_route_through_the_exchange() {
+    let exchange = TestExchange::declare("pub-direct", ExchangeKind::Direct);
+    let queue = TestQueue::declare("pub-ex");
+    bind(queue.name(), exchange.name(), "key-a");
+    amqp(
+        PUBLISH,
+        &["-e", exchange.name(), "-r", "key-a", "-b", "routed"],
+    )
+    .assert_ok();
+    // A key with no binding is dropped by the broker; the publish still succeeds.
+    amqp(
+        PUBLISH,
+        &[
+            "--exchange",
+            exchange.name(),
+            "--routing-key",
+            "other",
+            "--body",
+            "lost",
+        ],
+    )
+    .assert_ok();
+    assert_eq!(only_message(&queue).body, b"routed");
+}
+
+#[test]
+fn exchange_alone_publishes_with_an_empty_routing_key() {
+    let exchange = TestExchange::declare("pub-fanout", ExchangeKind::Fanout);
+    let queue = TestQueue::declare("pub-fan");
+    bind(queue.name(), exchange.name(), "");
+    amqp(PUBLISH, &["-e", exchange.name(), "-b", "fanned"]).assert_ok();
+    assert_eq!(only_message(&queue).body, b"fanned");
+}
+
+#[test]
+fn missing_exchange_fails_with_the_servers_404() {
+    let exchange = unique_name("no-such-exchange");
+    let out = amqp(PUBLISH, &["-e", &exchange, "-r", "k", "-b", "x"]);
+    out.assert_error_starts(
+        1,
+        &format!(
+            "basic.publish: server channel error 404, message: NOT_FOUND - no exchange '{exchange}'"
+        ),
+    );
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+}
+
+#[test]
+fn persistent_sets_delivery_mode_2() {
+    let queue = TestQueue::declare("pub-persist");
+    amqp(PUBLISH, &["-r", queue.name(), "-p", "-b", "short"]).assert_ok();
+    amqp(PUBLISH, &["-r", queue.name(), "--persistent", "-b", "long"]).assert_ok();
+    amqp(PUBLISH, &["-r", queue.name(), "-b", "transient"]).assert_ok();
+    let modes: Vec<(Vec<u8>, Option<u8>)> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| (m.body, m.delivery_mode))
+        .collect();
+    assert_eq!(
+        modes,
+        vec![
+            (b"short".to_vec(), Some(2)),
+            (b"long".to_vec(), Some(2)),
+            (b"transient".to_vec(), Some(1)),
+        ]
+    );
+}
+
+#[test]
+fn short_options_set_content_type_encoding_and_reply_to() {
+    let queue = TestQueue::declare("pub-props-short");
+    amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "-C",
+            "application/json",
+            "-E",
+            "gzip",
+            "-t",
+            "reply.queue",
+            "-b",
+            "{}",
+        ],
+    )
+    .assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"{}");
+    assert_eq!(message.content_type.as_deref(), Some("application/json"));
+    assert_eq!(message.content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(message.reply_to.as_deref(), Some("reply.queue"));
+    assert_eq!(message.delivery_mode, Some(1));
+}
+
+#[test]
+fn long_options_with_equals_set_every_property() {
+    let queue = TestQueue::declare("pub-props-long");
+    let routing = format!("--routing-key={}", queue.name());
+    amqp(
+        PUBLISH,
+        &[
+            "--exchange=",
+            &routing,
+            "--persistent",
+            "--content-type=text/plain",
+            "--content-encoding=utf-8",
+            "--reply-to=replies.here",
+            "--header=x-one: 1",
+            "--body=long form",
+        ],
+    )
+    .assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"long form");
+    assert_eq!(message.delivery_mode, Some(2));
+    assert_eq!(message.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(message.content_encoding.as_deref(), Some("utf-8"));
+    assert_eq!(message.reply_to.as_deref(), Some("replies.here"));
+    assert_eq!(message.header("x-one").as_deref(), Some("1"));
+}
+
+#[test]
+fn long_options_with_separate_values() {
+    let queue = TestQueue::declare("pub-props-sep");
+    amqp(
+        PUBLISH,
+        &[
+            "--routing-key",
+            queue.name(),
+            "--content-type",
+            "text/csv",
+            "--content-encoding",
+            "identity",
+            "--reply-to",
+            "rq",
+            "--header",
+            "k: v",
+            "--body",
+            "a,b",
+        ],
+    )
+    .assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"a,b");
+    assert_eq!(message.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(message.content_encoding.as_deref(), Some("identity"));
+    assert_eq!(message.reply_to.as_deref(), Some("rq"));
+    assert_eq!(message.header("k").as_deref(), Some("v"));
+}
+
+#[test]
+fn bundled_short_flags_take_the_value_of_the_last() {
+    let queue = TestQueue::declare("pub-bundle");
+    amqp(
+        PUBLISH,
+        &["-r", queue.name(), "-pC", "text/plain", "-b", "bundled"],
+    )
+    .assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"bundled");
+    assert_eq!(message.delivery_mode, Some(2));
+    assert_eq!(message.content_type.as_deref(), Some("text/plain"));
+}
+
+#[test]
+fn short_options_with_attached_values() {
+    let queue = TestQueue::declare("pub-attached");
+    let routing = format!("-r{}", queue.name());
+    amqp(PUBLISH, &[&routing, "-Ctext/x", "-bglued"]).assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"glued");
+    assert_eq!(message.content_type.as_deref(), Some("text/x"));
+}
+
+#[test]
+fn headers_are_repeatable_string_values() {
+    let queue = TestQueue::declare("pub-headers");
+    let out = amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "-H",
+            "x-first: one",
+            "-H",
+            "x-second:two",
+            "-H",
+            "x-url:   http://a:b/c",
+            "-H",
+            "x-empty:",
+            "-b",
+            "with headers",
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    let message = only_message(&queue);
+    let headers = message.headers.clone().expect("headers");
+    assert_eq!(headers.len(), 4, "{headers:?}");
+    assert_eq!(message.header("x-first").as_deref(), Some("one"));
+    assert_eq!(message.header("x-second").as_deref(), Some("two"));
+    // Split at the first ':'; leading spaces of the value skipped.
+    assert_eq!(message.header("x-url").as_deref(), Some("http://a:b/c"));
+    assert_eq!(message.header("x-empty").as_deref(), Some(""));
+}
+
+#[test]
+fn header_without_colon_warns_and_still_publishes() {
+    let queue = TestQueue::declare("pub-badheader");
+    let out = amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "-H",
+            "nocolon",
+            "-H",
+            "x-good: yes",
+            "-b",
+            "published anyway",
+        ],
+    );
+    out.assert_ok().assert_no_stdout();
+    assert_eq!(
+        out.stderr_lines(),
+        vec!["Ignored header definition missing ':' delimiter in \"nocolon\""],
+        "{out:?}"
+    );
+    let message = only_message(&queue);
+    assert_eq!(message.body, b"published anyway");
+    let headers = message.headers.clone().expect("headers");
+    assert_eq!(headers.len(), 1, "{headers:?}");
+    assert_eq!(message.header("x-good").as_deref(), Some("yes"));
+}
+
+#[test]
+fn stdin_body_keeps_every_byte() {
+    let queue = TestQueue::declare("pub-binary");
+    let body = binary_body();
+    amqp_stdin(PUBLISH, &["-r", queue.name()], &body).assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body, body);
+}
+
+#[test]
+fn body_option_keeps_utf8_and_spaces() {
+    let queue = TestQueue::declare("pub-utf8");
+    let body = "  héllo wörld ✓ \t\n";
+    amqp(PUBLISH, &["-r", queue.name(), "-b", body]).assert_ok();
+    assert_eq!(only_message(&queue).body, body.as_bytes());
+}
+
+#[test]
+fn empty_stdin_publishes_one_empty_message() {
+    let queue = TestQueue::declare("pub-empty");
+    amqp_stdin(PUBLISH, &["-r", queue.name()], b"").assert_ok();
+    let message = only_message(&queue);
+    assert!(message.body.is_empty(), "{message:?}");
+}
+
+#[test]
+fn empty_body_option_publishes_one_empty_message() {
+    let queue = TestQueue::declare("pub-empty-b");
+    amqp(PUBLISH, &["-r", queue.name(), "-b", ""]).assert_ok();
+    let message = only_message(&queue);
+    assert!(message.body.is_empty(), "{message:?}");
+}
+
+#[test]
+fn sixteen_mebibyte_body_arrives_intact() {
+    let queue = TestQueue::declare("pub-16m");
+    // Deterministic, non-repeating-looking bytes (xorshift), NULs included.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let body: Vec<u8> = (0..16 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    amqp_stdin(PUBLISH, &["-r", queue.name()], &body).assert_ok();
+    let message = only_message(&queue);
+    assert_eq!(message.body.len(), body.len());
+    assert!(message.body == body, "16 MiB body differs");
+}
+
+#[test]
+fn line_mode_publishes_each_line_with_its_newline() {
+    let queue = TestQueue::declare("pub-lines");
+    let input = b"first\n\nthird has \0 a NUL\r\n\nlast without newline";
+    let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], input);
+    out.assert_ok().assert_no_stdout();
+    let bodies: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            b"first\n".to_vec(),
+            b"\n".to_vec(),
+            b"third has \0 a NUL\r\n".to_vec(),
+            b"\n".to_vec(),
+            b"last without newline".to_vec(),
+        ]
+    );
+}
+
+#[test]
+fn line_mode_long_option_and_properties_on_every_line() {
+    let queue = TestQueue::declare("pub-lines-long");
+    amqp_stdin(
+        PUBLISH,
+        &[
+            "--routing-key",
+            queue.name(),
+            "--line-buffered",
+            "-p",
+            "-C",
+            "text/plain",
+        ],
+        b"a\nb\n",
+    )
+    .assert_ok();
+    let messages = drain_queue(queue.name());
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for (message, body) in messages.iter().zip([b"a\n", b"b\n"]) {
+        assert_eq!(message.body, body);
+        assert_eq!(message.delivery_mode, Some(2));
+        assert_eq!(message.content_type.as_deref(), Some("text/plain"));
+    }
+}
+
+#[test]
+fn line_mode_many_lines_keep_their_order() {
+    let queue = TestQueue::declare("pub-lines-many");
+    let input: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], input.as_bytes()).assert_ok();
+    assert_eq!(queue_message_count(queue.name()), 2000);
+    let bodies: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    let expected: Vec<Vec<u8>> = (0..2000)
+        .map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    assert!(bodies == expected, "lines out of order or lost");
+}
+
+#[test]
+fn line_mode_with_empty_stdin_publishes_nothing() {
+    let queue = TestQueue::declare("pub-lines-empty");
+    amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"").assert_ok();
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn line_mode_with_body_publishes_nothing() {
+    let queue = TestQueue::declare("pub-lines-body");
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "-l", "-b", "ignored"],
+        b"also\nignored\n",
+    );
+    out.assert_ok().assert_no_stdout();
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn body_option_ignores_stdin() {
+    let queue = TestQueue::declare("pub-b-stdin");
+    amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "-b", "from -b"],
+        b"from stdin",
+    )
+    .assert_ok();
+    assert_eq!(only_message(&queue).body, b"from -b");
+}
+
+#[test]
+fn mandatory_unroutable_message_is_an_error() {
+    let key = unique_name("nowhere");
+    let out = amqp(PUBLISH, &["--mandatory", "-r", &key, "-b", "x"]);
+    out.assert_error_starts(1, "basic.return: 312 NO_ROUTE");
+}
+
+#[test]
+fn no_confirm_still_publishes() {
+    let queue = TestQueue::declare("pub-noconfirm");
+    amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "fire"]).assert_ok();
+    assert_eq!(only_message(&queue).body, b"fire");
+}
