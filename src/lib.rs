@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! amqp-tools: command-line AMQP 0-9-1 clients for RabbitMQ, a drop-in replacement for the
 //! rabbitmq-c tools (`amqp-publish`, `amqp-consume`, `amqp-get`, `amqp-declare-queue`,
 //! `amqp-delete-queue`).

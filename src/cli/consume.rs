@@ -14,6 +14,7 @@ use clap::Parser;
     about = "Consume messages from a queue on an AMQP server and run a command for each"
 )]
 pub struct Options {
+    /// The connection options shared by every tool.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue to consume from
@@ -50,6 +51,7 @@ pub struct Options {
     /// time, or an interval back from now (10m, 2h, 7D)
     #[arg(long, value_name = "offset", value_parser = crate::consume::stream_offset::parse)]
     pub stream_offset: Option<lapin::types::AMQPValue>,
+    /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
     /// the command to run for each message, and its arguments

@@ -11,6 +11,7 @@ use clap::Parser;
     about = "Declare (create or assert the existence of) a queue on an AMQP server"
 )]
 pub struct Options {
+    /// The connection options shared by every tool.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue name to declare (an empty name asks the server to choose one)
@@ -34,6 +35,7 @@ pub struct Options {
     /// x-dead-letter-exchange=dlx; may be given several times
     #[arg(long = "arg", value_name = "key=value")]
     pub arguments: Vec<String>,
+    /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
 }

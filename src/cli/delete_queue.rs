@@ -11,6 +11,7 @@ use clap::Parser;
     about = "Delete a queue from an AMQP server"
 )]
 pub struct Options {
+    /// The connection options shared by every tool.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue name to delete
@@ -22,6 +23,7 @@ pub struct Options {
     /// do not delete unless queue is empty
     #[arg(short = 'e', long)]
     pub if_empty: bool,
+    /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
 }

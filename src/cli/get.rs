@@ -11,11 +11,13 @@ use clap::Parser;
     about = "Get a message from a queue on an AMQP server"
 )]
 pub struct Options {
+    /// The connection options shared by every tool.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue to consume from
     #[arg(short = 'q', long, value_name = "queue")]
     pub queue: Option<String>,
+    /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -8,6 +8,7 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "amqp-publish", about = "Publish a message on an AMQP server")]
 pub struct Options {
+    /// The connection options shared by every tool.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the exchange to publish to
@@ -71,6 +72,7 @@ pub struct Options {
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<String>,
+    /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
 }
