@@ -70,10 +70,10 @@ where
         Ok(matches) => matches,
         Err(error) => return clap_outcome(error, &args, &command),
     };
-    if let Ok(Some(mut operands)) = matches.try_get_many::<String>(OPERANDS) {
-        if let Some(first) = operands.next() {
-            return Err(Error::Usage(format!("unexpected operand: {first}")));
-        }
+    if let Ok(Some(mut operands)) = matches.try_get_many::<String>(OPERANDS)
+        && let Some(first) = operands.next()
+    {
+        return Err(Error::Usage(format!("unexpected operand: {first}")));
     }
     let parsed = T::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
     if usage_requested(&parsed) {
