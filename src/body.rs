@@ -67,6 +67,39 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+/// Lines of standard input read on a thread of their own and handed over through a bounded
+/// channel, so that waiting for input (a quiet pipe, `tail -f | amqp-publish -l`) never blocks
+/// the runtime that runs the connection's heartbeats. The channel ends after the last line,
+/// or after a read error, which is its last item.
+pub fn spawn_stdin_lines() -> tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+    std::thread::spawn(move || {
+        let mut lines = Lines::new(io::BufReader::with_capacity(64 * 1024, io::stdin()));
+        loop {
+            let item = match lines.next_line() {
+                Ok(Some(line)) => Ok(line),
+                Ok(None) => return,
+                Err(error) => Err(error),
+            };
+            let failed = item.is_err();
+            if sender.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// Reads all of standard input ([`read_stdin`]) on a blocking thread, so the runtime keeps
+/// serving the connection (heartbeats) while a slow producer writes.
+///
+/// Errors: the read error.
+pub async fn read_stdin_off_runtime() -> io::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(read_stdin)
+        .await
+        .map_err(io::Error::other)?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

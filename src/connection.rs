@@ -21,6 +21,46 @@ pub struct Session {
     pub connection: Connection,
     /// The channel the tool works on.
     pub channel: Channel,
+    /// The connection's error events, to name the server's reason when a call fails only
+    /// with "the channel is not open".
+    pub errors: std::sync::Arc<ErrorWatch>,
+}
+
+/// Watches a connection's error events (lapin's `Event::Error`), so that a failure seen later
+/// (a publish on a channel already closed) can name the server's reason, e.g.
+/// `server connection error 320, message: CONNECTION_FORCED - ...`.
+pub struct ErrorWatch {
+    events: Mutex<std::pin::Pin<Box<dyn futures_lite::Stream<Item = lapin::Event> + Send>>>,
+    last: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for ErrorWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorWatch").finish_non_exhaustive()
+    }
+}
+
+impl ErrorWatch {
+    fn new(connection: &Connection) -> Self {
+        ErrorWatch {
+            events: Mutex::new(Box::pin(connection.events_listener())),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The last connection error reported so far, rendered as [`describe_amqp`] does.
+    pub fn reason(&self) -> Option<String> {
+        use std::task::{Context, Poll, Waker};
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let mut context = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(event)) = events.as_mut().poll_next(&mut context) {
+            if let lapin::Event::Error(error) = event {
+                last.replace(describe_amqp(&error));
+            }
+        }
+        last.clone()
+    }
 }
 
 /// What the socket step of a connection attempt came to, shared with lapin's connect closure.
@@ -151,10 +191,12 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
             });
         }
     };
+    let errors = std::sync::Arc::new(ErrorWatch::new(&connection));
     let channel = connection.create_channel().await.step("opening channel")?;
     Ok(Session {
         connection,
         channel,
+        errors,
     })
 }
 

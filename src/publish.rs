@@ -5,10 +5,15 @@
 //! succeeds only once the broker has confirmed every message. Many publishes stay in flight
 //! at once, so line mode does not pay a round trip per line.
 
+use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 /// How many messages may await their confirm at once before the publisher waits for the
 /// oldest. Bounds memory in line mode while keeping the connection busy.
@@ -31,6 +36,7 @@ pub struct Target {
 #[derive(Debug)]
 pub struct Publisher {
     channel: Channel,
+    errors: Arc<ErrorWatch>,
     target: Target,
     confirms: bool,
     in_flight: VecDeque<PublisherConfirm>,
@@ -41,7 +47,8 @@ impl Publisher {
     /// Prepares publishing on `channel`; with `confirms`, puts the channel in confirm mode.
     ///
     /// Errors: `confirm.select: CAUSE`.
-    pub async fn new(channel: Channel, target: Target, confirms: bool) -> Result<Self, Error> {
+    pub async fn new(session: &Session, target: Target, confirms: bool) -> Result<Self, Error> {
+        let channel = session.channel.clone();
         if confirms {
             channel
                 .confirm_select(ConfirmSelectOptions::default())
@@ -50,6 +57,7 @@ impl Publisher {
         }
         Ok(Publisher {
             channel,
+            errors: session.errors.clone(),
             target,
             confirms,
             in_flight: VecDeque::new(),
@@ -62,6 +70,7 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish(&mut self, body: &[u8]) -> Result<(), Error> {
+        self.collect_arrived()?;
         if self.in_flight.len() >= CONFIRM_WINDOW {
             let oldest = self.in_flight.pop_front();
             if let Some(confirm) = oldest {
@@ -82,7 +91,11 @@ impl Publisher {
                 self.target.properties.clone(),
             )
             .await
-            .map_err(|e| self.failure(&describe_amqp(&e), 0))?;
+            .map_err(|e| {
+                // This message was not published: it counts as not confirmed.
+                self.published += 1;
+                self.failure(&e, 1)
+            })?;
         self.published += 1;
         if self.confirms {
             self.in_flight.push_back(confirm);
@@ -104,8 +117,40 @@ impl Publisher {
         Ok(self.published)
     }
 
+    /// Takes the confirms that have already arrived off the front of the queue, without
+    /// waiting, so the count of unconfirmed messages stays true.
+    fn collect_arrived(&mut self) -> Result<(), Error> {
+        while let Some(front) = self.in_flight.front_mut() {
+            let mut context = Context::from_waker(Waker::noop());
+            match Pin::new(front).poll(&mut context) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(outcome) => {
+                    self.in_flight.pop_front();
+                    self.judge(outcome)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Error> {
-        match confirm.await {
+        let outcome = confirm.await;
+        self.judge(outcome)
+    }
+
+    fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Error> {
+        // A return or a nack; an error is surveyed by `failure` (a confirm is polled once).
+        let failed = matches!(
+            outcome,
+            Ok(Confirmation::Ack(Some(_))) | Ok(Confirmation::Nack(_))
+        );
+        let suffix = if failed {
+            let unconfirmed = self.survey().0 + 1;
+            self.suffix(unconfirmed)
+        } else {
+            String::new()
+        };
+        match outcome {
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => Ok(()),
             Ok(Confirmation::Ack(Some(returned))) | Ok(Confirmation::Nack(Some(returned))) => {
                 Err(Error::Message(format!(
@@ -114,32 +159,66 @@ impl Publisher {
                     returned.reply_text,
                     returned.delivery.exchange,
                     returned.delivery.routing_key,
-                    self.unconfirmed_suffix(1)
+                    suffix
                 )))
             }
             Ok(Confirmation::Nack(None)) => Err(Error::Message(format!(
                 "basic.nack: the server refused a message{}",
-                self.unconfirmed_suffix(1)
+                suffix
             ))),
-            Err(e) => Err(self.failure(&describe_amqp(&e), 1)),
+            Err(e) => Err(self.failure(&e, 1)),
         }
     }
 
-    fn failure(&self, cause: &str, extra: usize) -> Error {
+    /// The error for a failed publish or confirm: `basic.publish: CAUSE (N of M messages not
+    /// confirmed)`. When lapin only says the channel is not open, the cause named is the
+    /// server's reason: a protocol error an in-flight confirm holds, else the connection's
+    /// last error event.
+    fn failure(&mut self, error: &lapin::Error, extra: usize) -> Error {
+        let (unconfirmed, protocol_error) = self.survey();
+        let closed = matches!(
+            error.kind(),
+            lapin::ErrorKind::InvalidChannelState(..) | lapin::ErrorKind::InvalidConnectionState(_)
+        );
+        let cause = match (closed, protocol_error) {
+            (true, Some(reason)) => reason,
+            (true, None) => self.errors.reason().unwrap_or_else(|| describe_amqp(error)),
+            (false, _) => describe_amqp(error),
+        };
         Error::Message(format!(
             "basic.publish: {cause}{}",
-            self.unconfirmed_suffix(extra)
+            self.suffix(unconfirmed + extra)
         ))
     }
 
-    /// ` (N of M messages not confirmed)`, counting `extra` already-settled failures.
-    fn unconfirmed_suffix(&self, extra: usize) -> String {
+    /// Polls every in-flight confirm once: how many are not (yet) a plain ack, and the first
+    /// protocol error among them.
+    fn survey(&mut self) -> (usize, Option<String>) {
+        let mut context = Context::from_waker(Waker::noop());
+        let mut unconfirmed = 0;
+        let mut protocol_error = None;
+        for confirm in self.in_flight.iter_mut() {
+            match Pin::new(confirm).poll(&mut context) {
+                Poll::Ready(Ok(Confirmation::Ack(None))) => {}
+                Poll::Ready(Err(error)) => {
+                    unconfirmed += 1;
+                    if protocol_error.is_none() && error.is_amqp_error() {
+                        protocol_error = Some(describe_amqp(&error));
+                    }
+                }
+                _ => unconfirmed += 1,
+            }
+        }
+        (unconfirmed, protocol_error)
+    }
+
+    /// ` (N of M messages not confirmed)` with confirms on, else nothing.
+    fn suffix(&self, unconfirmed: usize) -> String {
         if !self.confirms {
             return String::new();
         }
-        let pending = self.in_flight.len() + extra;
         let total = self.published;
         let noun = if total == 1 { "message" } else { "messages" };
-        format!(" ({pending} of {total} {noun} not confirmed)")
+        format!(" ({unconfirmed} of {total} {noun} not confirmed)")
     }
 }

@@ -3,7 +3,6 @@
 use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
 use amqp_tools::{Error, address, body, connection, properties, tool};
-use std::io::BufReader;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,27 +22,34 @@ async fn run(options: Options) -> anyhow::Result<()> {
         mandatory: options.mandatory,
         properties,
     };
-    let mut publisher =
-        Publisher::new(session.channel.clone(), target, !options.no_confirm).await?;
+    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     match (&options.body, options.line_buffered) {
         // The original publishes nothing when -l and -b are both given.
         (Some(_), true) => {}
         (Some(text), false) => publisher.publish(text.as_bytes()).await?,
         (None, false) => {
-            let data = body::read_stdin().map_err(|e| Error::step("reading standard input", e))?;
+            let data = body::read_stdin_off_runtime()
+                .await
+                .map_err(|e| Error::step("reading standard input", e))?;
             publisher.publish(&data).await?;
         }
         (None, true) => {
-            let mut lines = body::Lines::new(BufReader::with_capacity(64 * 1024, std::io::stdin()));
-            while let Some(line) = lines
-                .next_line()
-                .map_err(|e| Error::step("reading standard input", e))?
-            {
+            let mut lines = body::spawn_stdin_lines();
+            while let Some(line) = lines.recv().await {
+                let line = line.map_err(|e| Error::step("reading standard input", e))?;
                 publisher.publish(&line).await?;
             }
         }
     }
     publisher.finish().await?;
-    session.close().await?;
+    if let Err(error) = session.close().await {
+        if options.no_confirm {
+            return Err(error.into());
+        }
+        // Every message was confirmed: the work is done, and a retry would duplicate it.
+        tool::report(&format!(
+            "warning: {error} (every message was confirmed by the server)"
+        ));
+    }
     Ok(())
 }

@@ -214,10 +214,11 @@ fn popt_message(error: &clap::Error, args: &[OsString], command: &clap::Command)
                 .source()
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "invalid value".to_string());
-            let word = value
-                .as_deref()
-                .and_then(|v| value_word(args, &arg, v))
-                .unwrap_or_else(|| value.clone().unwrap_or(arg));
+            // An empty value has no word of its own: name the option as typed.
+            let word = match value.as_deref() {
+                None | Some("") => typed(&arg),
+                Some(v) => value_word(args, &arg, v).unwrap_or_else(|| v.to_string()),
+            };
             format!("{word}: {reason}")
         }
         _ => first_line(&error.render().to_string()),

@@ -17,7 +17,7 @@ use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
-use lapin::{Channel, message::Delivery};
+use lapin::{Channel, Consumer, message::Delivery};
 use policy::FailurePolicy;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -108,9 +108,14 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
                 )));
             }
         };
+        if !channel.status().connected() {
+            // A delivery received before the channel closed: its command must not run, since
+            // it could not be acked and the broker redelivers the message.
+            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        }
         handled += 1;
-        if plan.ack_on_receipt {
-            ack(&delivery).await?;
+        if plan.ack_on_receipt && !ack(&delivery).await? {
+            return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
         let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
         tokio::pin!(running);
@@ -135,13 +140,16 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
                 .await;
             return Err(Error::Silent(128 + libc::SIGPIPE as u8));
         }
-        settle(
+        let settled = settle(
             &delivery,
             &outcome,
             plan.ack_on_receipt || plan.broker_no_ack,
             &mut failures,
         )
         .await?;
+        if !settled {
+            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        }
         if stop_signal.is_some() {
             break;
         }
@@ -166,22 +174,44 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
     Ok(())
 }
 
-async fn ack(delivery: &Delivery) -> Result<(), Error> {
+/// Acks a delivery; `false` when the channel is already closed (lapin's acker then sends
+/// nothing) and the broker will redeliver the message.
+async fn ack(delivery: &Delivery) -> Result<bool, Error> {
     delivery
         .acker
         .ack(BasicAckOptions::default())
         .await
-        .map(|_| ())
         .step("basic.ack")
 }
 
-/// Acks a delivery whose command succeeded; applies the failure policy otherwise.
+/// The error for a channel that closed under the consumer, with the server's reason when the
+/// consumer holds it (e.g. `406 PRECONDITION_FAILED - delivery acknowledgement ... timed out`,
+/// `320 CONNECTION_FORCED`); deliveries still buffered are skipped, unacked.
+async fn channel_gone(consumer: &mut Consumer, queue: &str) -> Error {
+    let step = format!("consuming from queue '{queue}'");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        match tokio::time::timeout_at(deadline, consumer.next()).await {
+            Ok(Some(Ok(_buffered))) => continue,
+            Ok(Some(Err(error))) => return Error::step(step, describe_amqp(&error)),
+            Ok(None) | Err(_) => {
+                return Error::step(
+                    step,
+                    "the channel was closed; unacknowledged deliveries return to the queue",
+                );
+            }
+        }
+    }
+}
+
+/// Acks a delivery whose command succeeded; applies the failure policy otherwise. `false`
+/// when the ack could not be sent because the channel is closed.
 async fn settle(
     delivery: &Delivery,
     outcome: &Outcome,
     already_settled: bool,
     failures: &mut policy::Tracker,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     if already_settled {
         if !outcome.success() {
             report(&format!(
@@ -190,10 +220,11 @@ async fn settle(
                 outcome.describe()
             ));
         }
-        return Ok(());
+        return Ok(true);
     }
     if outcome.success() {
         return ack(delivery).await;
     }
-    failures.failed(delivery, outcome).await
+    failures.failed(delivery, outcome).await?;
+    Ok(true)
 }
