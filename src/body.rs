@@ -45,6 +45,91 @@ fn stdin_size_hint() -> usize {
     }
 }
 
+/// Reads all of `input` as one body cut into pieces of `piece` bytes (the last one shorter, none
+/// for an empty input), for [`crate::publish::Publisher::publish_pieces`]: a piece of at most
+/// one frame's payload goes out as that frame without being copied, so even a large body is
+/// held in memory once, and each piece is freed once written. A piece's unused capacity is
+/// never touched, so it costs no memory.
+///
+/// Errors: the read error, e.g. when standard input is a directory.
+pub fn read_pieces(mut input: impl Read, piece: usize) -> io::Result<Vec<Vec<u8>>> {
+    let piece = piece.max(1);
+    let mut pieces = Vec::new();
+    loop {
+        let mut buffer = Vec::with_capacity(piece);
+        (&mut input).take(piece as u64).read_to_end(&mut buffer)?;
+        let full = buffer.len() == piece;
+        if !buffer.is_empty() {
+            pieces.push(buffer);
+        }
+        if !full {
+            return Ok(pieces);
+        }
+    }
+}
+
+/// As [`spawn_stdin_lines`], handing over the lines in batches: all the complete lines a read
+/// of standard input brought (up to 1024), so that the runtime is woken once per read rather
+/// than once per line.
+pub fn spawn_stdin_line_batches() -> tokio::sync::mpsc::Receiver<io::Result<Vec<Vec<u8>>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        let mut lines = Lines::new(io::BufReader::with_capacity(64 * 1024, io::stdin()));
+        let mut batch = Vec::new();
+        loop {
+            let (end, error) = match lines.next_line() {
+                Ok(Some(line)) => {
+                    batch.push(line);
+                    (false, None)
+                }
+                Ok(None) => (true, None),
+                Err(error) => (true, Some(error)),
+            };
+            if !batch.is_empty()
+                && (end || lines.buffered() == 0 || batch.len() >= 1024)
+                && sender
+                    .blocking_send(Ok(std::mem::take(&mut batch)))
+                    .is_err()
+            {
+                return;
+            }
+            if let Some(error) = error {
+                let _ = sender.blocking_send(Err(error));
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// [`read_pieces`] of standard input, on a blocking thread, so the runtime keeps serving the
+/// connection (heartbeats) while a slow producer writes.
+///
+/// Errors: the read error.
+pub async fn read_stdin_pieces_off_runtime(piece: usize) -> io::Result<Vec<Vec<u8>>> {
+    tokio::task::spawn_blocking(move || read_pieces(io::stdin().lock(), piece))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// The size of the pieces [`read_pieces`] should cut for frames carrying at most
+/// `frame_payload` bytes: that, less what makes a piece's allocation end past a page boundary.
+/// The C library gives an allocation this large pages of its own, after a 16-byte header; a
+/// 131064-byte piece (a 128 KiB frame's payload) would thus spill 8 bytes into a 33rd page,
+/// 2 MiB more memory for a 64 MiB body. 131056-byte pieces fill exactly 32 pages.
+pub fn piece_size(frame_payload: usize) -> usize {
+    const PAGE: usize = 4096;
+    const HEADER: usize = 16;
+    let fitted = ((frame_payload + HEADER) & !(PAGE - 1)).saturating_sub(HEADER);
+    if fitted == 0 {
+        frame_payload
+    } else {
+        fitted.min(frame_payload)
+    }
+}
+
 /// Splits `input` into lines for `-l`: each line with its `\n` kept, as the original
 /// publishes them; a last line without `\n` is a line too. Lines may hold any bytes,
 /// NUL included, and be of any length.
@@ -100,9 +185,36 @@ pub async fn read_stdin_off_runtime() -> io::Result<Vec<u8>> {
         .map_err(io::Error::other)?
 }
 
+impl<R: Read> Lines<io::BufReader<R>> {
+    /// How many bytes are buffered: 0 when the next line needs a read from the input.
+    pub fn buffered(&self) -> usize {
+        self.input.buffer().len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_end_on_a_page_boundary() {
+        assert_eq!(piece_size(131_064), 131_056);
+        assert_eq!(piece_size(8_184), 8_176);
+        assert_eq!(piece_size(100), 100);
+    }
+
+    #[test]
+    fn cuts_the_input_into_pieces() {
+        let data: Vec<u8> = (0..=255).collect();
+        let pieces = read_pieces(&data[..], 100).unwrap();
+        assert_eq!(
+            pieces.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 56]
+        );
+        assert_eq!(pieces.concat(), data);
+        assert_eq!(read_pieces(&data[..], 128).unwrap().len(), 2);
+        assert!(read_pieces(&b""[..], 100).unwrap().is_empty());
+    }
 
     fn lines(input: &[u8]) -> Vec<Vec<u8>> {
         let mut reader = Lines::new(input);

@@ -3,8 +3,10 @@
 use amqp_tools::cli::get::Options;
 use amqp_tools::{Error, StepExt, address, connection, tool};
 use lapin::options::{BasicAckOptions, BasicGetOptions};
+use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
+use std::task::{Context, Poll, Waker};
 
 /// Exit status when the queue is empty, as the original.
 const EXIT_EMPTY: u8 = 2;
@@ -46,12 +48,20 @@ async fn run(options: Options) -> anyhow::Result<()> {
         )
         .into());
     }
-    message
-        .delivery
-        .acker
-        .ack(BasicAckOptions::default())
-        .await
-        .step("basic.ack")?;
+    // basic.ack has no reply. Queued on the channel now, by the first poll, it goes out ahead of
+    // channel.close (lapin writes frames in the order they are queued), so waiting for it to be
+    // written before closing (two thread hand-offs, to lapin's I/O thread and back) buys
+    // nothing; its outcome is collected after the close.
+    let channel = session.channel.clone();
+    let mut ack = std::pin::pin!(
+        channel.basic_ack(message.delivery.delivery_tag, BasicAckOptions::default())
+    );
+    let queued = ack.as_mut().poll(&mut Context::from_waker(Waker::noop()));
     session.close().await?;
+    match queued {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => ack.await,
+    }
+    .step("basic.ack")?;
     Ok(())
 }

@@ -28,16 +28,19 @@ async fn run(options: Options) -> anyhow::Result<()> {
         (Some(_), true) => {}
         (Some(text), false) => publisher.publish(text.as_bytes()).await?,
         (None, false) => {
-            let data = body::read_stdin_off_runtime()
+            let piece = body::piece_size(publisher.piece_max());
+            let pieces = body::read_stdin_pieces_off_runtime(piece)
                 .await
                 .map_err(|e| Error::step("reading standard input", e))?;
-            publisher.publish(&data).await?;
+            publisher.publish_pieces(pieces).await?;
         }
         (None, true) => {
-            let mut lines = body::spawn_stdin_lines();
-            while let Some(line) = lines.recv().await {
-                let line = line.map_err(|e| Error::step("reading standard input", e))?;
-                publisher.publish(&line).await?;
+            let mut batches = body::spawn_stdin_line_batches();
+            while let Some(batch) = batches.recv().await {
+                let batch = batch.map_err(|e| Error::step("reading standard input", e))?;
+                for line in batch {
+                    publisher.publish_pieces(vec![line]).await?;
+                }
             }
         }
     }

@@ -19,6 +19,9 @@ use futures_lite::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
 use lapin::{Channel, Consumer, message::Delivery};
 use policy::FailurePolicy;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Everything `amqp-consume` needs besides the connection.
@@ -87,6 +90,9 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
     let mut failures = policy::Tracker::new(settings.on_failure, plan.prefetch);
     let mut handled: u64 = 0;
     let mut stop_signal: Option<i32> = None;
+    // The last ack sent: not waited for when sent, checked before the next command runs and
+    // before any return.
+    let mut acking: Option<Settling> = None;
     while settings.count.is_none_or(|n| handled < n) {
         let next = tokio::select! {
             next = consumer.next() => next,
@@ -114,7 +120,10 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
             return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
         handled += 1;
-        if plan.ack_on_receipt && !ack(&delivery).await? {
+        if !settled(&mut acking).await? {
+            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        }
+        if plan.ack_on_receipt && !start(ack(&delivery), &mut acking)? {
             return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
         let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
@@ -127,6 +136,9 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
                 _ = terminate.recv() => stop_signal = Some(libc::SIGTERM),
             }
         };
+        if !settled(&mut acking).await? {
+            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        }
         if let Outcome::NotStarted(why) = &outcome {
             // As the original: a command that cannot be started stops the consumer; the
             // delivery is not acked and returns to the queue when the channel closes.
@@ -140,14 +152,15 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
                 .await;
             return Err(Error::Silent(128 + libc::SIGPIPE as u8));
         }
-        let settled = settle(
+        let sent = settle(
             &delivery,
             &outcome,
             plan.ack_on_receipt || plan.broker_no_ack,
             &mut failures,
+            &mut acking,
         )
         .await?;
-        if !settled {
+        if !sent {
             return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
         if stop_signal.is_some() {
@@ -155,8 +168,12 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
         }
         let more_wanted = settings.count.is_none_or(|n| handled < n);
         if more_wanted && failures.window_full() {
+            settled(&mut acking).await?;
             return Err(failures.window_full_error());
         }
+    }
+    if !settled(&mut acking).await? {
+        return Err(channel_gone(&mut consumer, &settings.queue).await);
     }
     if let Some(signal) = stop_signal {
         let _ = channel
@@ -174,14 +191,42 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
     Ok(())
 }
 
-/// Acks a delivery; `false` when the channel is already closed (lapin's acker then sends
-/// nothing) and the broker will redeliver the message.
-async fn ack(delivery: &Delivery) -> Result<bool, Error> {
-    delivery
-        .acker
-        .ack(BasicAckOptions::default())
-        .await
-        .step("basic.ack")
+/// An ack handed to lapin: `false` when the channel is already closed (lapin's acker then
+/// sends nothing) and the broker will redeliver the message.
+type Settling = Pin<Box<dyn Future<Output = Result<bool, Error>>>>;
+
+/// basic.ack for `delivery`, to be started with [`start`].
+fn ack(delivery: &Delivery) -> Settling {
+    let acker = delivery.acker.clone();
+    Box::pin(async move {
+        acker
+            .ack(BasicAckOptions::default())
+            .await
+            .step("basic.ack")
+    })
+}
+
+/// Hands an ack to lapin without waiting for it to be written: that wait costs two thread
+/// hand-offs (to lapin's I/O thread and back) per delivery, on the path from one command to
+/// the next. The first poll (with a no-op waker) decides whether the ack is sent at all
+/// (`false`: the channel is closed) and queues it; the runtime carries it on while the next
+/// command runs, and [`settled`] collects its outcome from `acking`.
+fn start(mut ack: Settling, acking: &mut Option<Settling>) -> Result<bool, Error> {
+    match ack.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => {
+            *acking = Some(ack);
+            Ok(true)
+        }
+    }
+}
+
+/// Waits for the ack in `acking`, if any, and gives its outcome (`true` without one).
+async fn settled(acking: &mut Option<Settling>) -> Result<bool, Error> {
+    match acking.take() {
+        Some(ack) => ack.await,
+        None => Ok(true),
+    }
 }
 
 /// The error for a channel that closed under the consumer, with the server's reason when the
@@ -204,13 +249,15 @@ async fn channel_gone(consumer: &mut Consumer, queue: &str) -> Error {
     }
 }
 
-/// Acks a delivery whose command succeeded; applies the failure policy otherwise. `false`
-/// when the ack could not be sent because the channel is closed.
+/// Acks a delivery whose command succeeded (started into `acking`, see [`start`]); applies
+/// the failure policy otherwise. `false` when the ack could not be sent because the channel
+/// is closed.
 async fn settle(
     delivery: &Delivery,
     outcome: &Outcome,
     already_settled: bool,
     failures: &mut policy::Tracker,
+    acking: &mut Option<Settling>,
 ) -> Result<bool, Error> {
     if already_settled {
         if !outcome.success() {
@@ -223,7 +270,7 @@ async fn settle(
         return Ok(true);
     }
     if outcome.success() {
-        return ack(delivery).await;
+        return start(ack(delivery), acking);
     }
     failures.failed(delivery, outcome).await?;
     Ok(true)
