@@ -31,6 +31,9 @@ pub struct TlsFiles {
     pub key: Option<PathBuf>,
     /// `--no-default-cert-paths`: trust only `--cacert`, not the system's trust store.
     pub no_default_cert_paths: bool,
+    /// `verify=verify_none` in the URL's query (RabbitMQ URI specification): the server's
+    /// certificate and name are not verified. Never the default.
+    pub verify_none: bool,
 }
 
 /// Where to connect and as whom: the parsed URI plus TLS files.
@@ -200,6 +203,10 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
             cert: args.cert.clone(),
             key: args.key.clone(),
             no_default_cert_paths: args.no_default_cert_paths,
+            verify_none: match &url {
+                Some(url) => verify_none(url)?,
+                None => false,
+            },
         },
     })
 }
@@ -278,6 +285,33 @@ pub fn parse_url(text: &str) -> Result<AMQPUri, Error> {
         _ => uri.authority.host = "localhost".to_string(),
     }
     Ok(uri)
+}
+
+/// Whether the URL's query says `verify=verify_none` (the TLS parameter of the RabbitMQ URI
+/// specification, also read by RabbitMQ's own clients; `verify_peer` is the default). The
+/// original reads no query parameter and always verifies.
+///
+/// Errors: `Parsing URL 'URL': verify must be verify_peer or verify_none` (password masked).
+fn verify_none(text: &str) -> Result<bool, Error> {
+    let Ok(parsed) = url::Url::parse(text) else {
+        return Ok(false);
+    };
+    let mut verify_none = false;
+    for (key, value) in parsed.query_pairs() {
+        if key == "verify" {
+            verify_none = match value.as_ref() {
+                "verify_none" => true,
+                "verify_peer" => false,
+                _ => {
+                    return Err(Error::Usage(format!(
+                        "Parsing URL '{}': verify must be verify_peer or verify_none",
+                        mask_password(text)
+                    )));
+                }
+            };
+        }
+    }
+    Ok(verify_none)
 }
 
 /// The RabbitMQ URI specification's rules that the URL parser lets through: every `%` starts

@@ -17,8 +17,9 @@
 
 use crate::address::TlsFiles;
 use crate::error::describe_io;
+use crate::tls_verify::{self, LegacyFailure, ServerVerifier};
 use lapin::tcp::RustlsConnector;
-use rustls::client::ResolvesClientCert;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
@@ -60,7 +61,18 @@ impl ClientTls {
     /// trust at all.
     pub fn new(files: &TlsFiles) -> Result<Self, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = trusted_roots(files)?;
+        let algorithms = provider.signature_verification_algorithms;
+        let verifier = if files.verify_none {
+            warn_verify_none();
+            ServerVerifier::verify_none(algorithms)
+        } else {
+            let (roots, root_ders) = trusted_roots(files)?;
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| format!("setting up TLS: {e}"))?;
+            ServerVerifier::new(webpki, root_ders, algorithms)
+        };
         let key = client_identity(files, &provider)?;
         let client_cert = Arc::new(ClientCert {
             key,
@@ -69,7 +81,8 @@ impl ClientTls {
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("setting up TLS: {e}"))?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
             .with_client_cert_resolver(client_cert.clone());
         Ok(ClientTls {
             config: Arc::new(config),
@@ -166,6 +179,34 @@ impl ClientTls {
                  (is this a plain AMQP port? use amqp:// then)"
                     .to_string()
             }
+            E::InappropriateHandshakeMessage { .. } => {
+                "SSL handshake failed: the server sent an unexpected handshake message".to_string()
+            }
+            E::PeerIncompatible(why) => format!(
+                "SSL handshake failed: the server is incompatible: {}",
+                variant_words(&format!("{why:?}"))
+            ),
+            E::PeerMisbehaved(why) => format!(
+                "SSL handshake failed: the server misbehaved: {}",
+                variant_words(&format!("{why:?}"))
+            ),
+            E::InvalidCertRevocationList(why) => format!(
+                "SSL handshake failed: invalid certificate revocation list: {}",
+                variant_words(&format!("{why:?}"))
+            ),
+            E::InvalidEncryptedClientHello(why) => format!(
+                "SSL handshake failed: encrypted client hello failed: {}",
+                variant_words(&format!("{why:?}"))
+            ),
+            E::InconsistentKeys(_) => {
+                "SSL handshake failed: the client certificate does not match its key".to_string()
+            }
+            E::NoCertificatesPresented => {
+                "SSL handshake failed: the server sent no certificate".to_string()
+            }
+            E::General(what) => format!("SSL handshake failed: {what}"),
+            E::Other(other) => format!("SSL handshake failed: {other}"),
+            // The rest are displayed by rustls in words.
             other => format!("SSL handshake failed: {other}"),
         }
     }
@@ -216,10 +257,32 @@ impl ClientTls {
             C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
                 format!("{verify} is not meant for a TLS server (extendedKeyUsage)")
             }
-            other => format!(
-                "{verify} was rejected: {}",
-                rustls::Error::from(other.clone())
-            ),
+            C::UnhandledCriticalExtension => {
+                format!("{verify} has an unsupported critical extension")
+            }
+            C::UnknownRevocationStatus => format!("{verify} has an unknown revocation status"),
+            C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+                format!("{verify} is checked against an expired revocation list")
+            }
+            #[allow(deprecated)]
+            C::UnsupportedSignatureAlgorithm | C::UnsupportedSignatureAlgorithmContext { .. } => {
+                format!("{verify} is signed with an unsupported algorithm")
+            }
+            C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                format!("{verify} is signed with an algorithm its issuer's key does not use")
+            }
+            C::InvalidOcspResponse => format!("{verify} came with an invalid OCSP response"),
+            C::ApplicationVerificationFailure => format!("{verify} was rejected"),
+            C::Other(rustls::OtherError(inner)) => {
+                if let Some(pki) = inner.downcast_ref::<webpki::Error>() {
+                    format!("{verify} {}", webpki_words(pki))
+                } else if let Some(openssl) = inner.downcast_ref::<LegacyFailure>() {
+                    format!("{verify} was rejected: {openssl}")
+                } else {
+                    format!("{verify} was rejected: {inner}")
+                }
+            }
+            _ => format!("{verify} was rejected"),
         }
     }
 
@@ -363,6 +426,77 @@ fn words(camel: &str) -> String {
     out
 }
 
+/// The words of an enum variant's debug text, without its fields:
+/// `NoCipherSuitesInCommon` → `no cipher suites in common`.
+fn variant_words(debug: &str) -> String {
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
+    words(name)
+}
+
+/// What webpki found wrong with the server's certificate, after "the server's certificate".
+#[allow(deprecated)]
+fn webpki_words(error: &webpki::Error) -> &'static str {
+    use webpki::Error as W;
+    match error {
+        W::BadDer | W::BadDerTime | W::TrailingData(_) => "is malformed",
+        W::CaUsedAsEndEntity => "is a CA certificate, not a server certificate",
+        W::CertDistrusted => "is distrusted",
+        W::CertExpired { .. } => "has expired",
+        W::InvalidCertValidity => "has an invalid validity period",
+        W::CertNotValidForName(_) => "does not name the host",
+        W::CertNotValidYet { .. } => "is not valid yet",
+        W::CertRevoked => "has been revoked",
+        W::UnknownIssuer => "is not signed by a trusted CA",
+        W::UnknownRevocationStatus => "has an unknown revocation status",
+        W::EmptyEkuExtension => "has an empty extendedKeyUsage",
+        W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) => {
+            "is not meant for a TLS server (extendedKeyUsage)"
+        }
+        W::EndEntityUsedAsCa => "chain uses a certificate that is not a CA as a CA",
+        W::ExtensionValueInvalid => "has an invalid extension value",
+        W::MalformedExtensions => "has malformed extensions",
+        W::UnsupportedCriticalExtension => "has an unsupported critical extension",
+        W::InvalidSerialNumber => "has an invalid serial number",
+        W::InvalidSignatureForPublicKey => "has a bad signature",
+        W::SignatureAlgorithmMismatch => "names two different signature algorithms",
+        W::UnsupportedSignatureAlgorithm
+        | W::UnsupportedSignatureAlgorithmContext(_)
+        | W::UnsupportedSignatureAlgorithmForPublicKey
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "is signed with an unsupported algorithm"
+        }
+        W::UnsupportedCertVersion => "has an unsupported X.509 version",
+        W::MalformedDnsIdentifier => "has a malformed DNS name",
+        W::UnsupportedNameType => "names the host in an unsupported form",
+        W::MalformedNameConstraint | W::InvalidNetworkMaskConstraint => {
+            "chain has a malformed name constraint"
+        }
+        W::NameConstraintViolation => "violates a name constraint of its CA",
+        W::PathLenConstraintViolated => "chain is longer than a CA allows",
+        W::MaximumNameConstraintComparisonsExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::MaximumPathDepthExceeded
+        | W::MaximumSignatureChecksExceeded => "chain is too long or too complex to verify",
+        W::CrlExpired { .. }
+        | W::InvalidCrlNumber
+        | W::InvalidCrlSignatureForPublicKey
+        | W::IssuerNotCrlSigner
+        | W::UnsupportedCrlIssuingDistributionPoint
+        | W::UnsupportedCrlVersion
+        | W::UnsupportedDeltaCrl
+        | W::UnsupportedIndirectCrl
+        | W::UnsupportedRevocationReason
+        | W::UnsupportedRevocationReasonsPartitioning
+        | W::UnsupportedCrlSignatureAlgorithm
+        | W::UnsupportedCrlSignatureAlgorithmContext(_)
+        | W::UnsupportedCrlSignatureAlgorithmForPublicKey
+        | W::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_) => {
+            "is checked against an unusable revocation list"
+        }
+        _ => "is not accepted",
+    }
+}
+
 /// A certificate time as `YYYY-MM-DD HH:MM:SS UTC`.
 fn utc(time: UnixTime) -> String {
     let secs = time.as_secs();
@@ -413,12 +547,17 @@ fn pem_error(option: &str, path: &Path, error: &pem::Error) -> String {
     format!("{option} {}: malformed PEM: {error}", path.display())
 }
 
-/// The CAs to trust: `--cacert` plus, unless `--no-default-cert-paths`, the system's.
-fn trusted_roots(files: &TlsFiles) -> Result<RootCertStore, String> {
+/// The CAs to trust: `--cacert` plus, unless `--no-default-cert-paths`, the system's; also as
+/// DER, for OpenSSL's verification of legacy certificates.
+fn trusted_roots(
+    files: &TlsFiles,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), String> {
     let mut roots = RootCertStore::empty();
+    let mut ders = Vec::new();
     if let Some(path) = &files.cacert {
         let data = read("--cacert", path)?;
         let certs = pem_certificates("--cacert", path, &data)?;
+        ders.extend(certs.iter().cloned());
         let (added, _ignored) = roots.add_parsable_certificates(certs);
         if added == 0 {
             return Err(format!(
@@ -430,6 +569,7 @@ fn trusted_roots(files: &TlsFiles) -> Result<RootCertStore, String> {
     if !files.no_default_cert_paths {
         // Unreadable entries of the system store are skipped, as OpenSSL does.
         let native = rustls_native_certs::load_native_certs();
+        ders.extend(native.certs.iter().cloned());
         roots.add_parsable_certificates(native.certs);
     }
     if roots.is_empty() {
@@ -441,7 +581,18 @@ fn trusted_roots(files: &TlsFiles) -> Result<RootCertStore, String> {
                 .to_string()
         });
     }
-    Ok(roots)
+    Ok((roots, ders))
+}
+
+/// Says once per run, on stderr, that `verify=verify_none` turned verification off.
+fn warn_verify_none() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        crate::tool::report(
+            "warning: verify=verify_none in the URL: the server's certificate and host name \
+             are not verified",
+        )
+    });
 }
 
 /// The client certificate and key from `--cert` and `--key` (the key may also be in the
@@ -490,12 +641,23 @@ fn client_identity(
         )
     })?;
     let certified = CertifiedKey::new(certs, signing_key);
-    match certified.keys_match() {
+    match keys_match(&certified) {
         Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
         Err(rustls::Error::InconsistentKeys(_)) => {
             return Err(format!(
                 "{key_option} {} does not match the certificate in --cert {}",
                 key_path.display(),
+                cert_path.display()
+            ));
+        }
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            inner,
+        )))) if inner.is::<webpki::Error>() => {
+            let pki = inner
+                .downcast_ref::<webpki::Error>()
+                .map_or("", webpki_words);
+            return Err(format!(
+                "--cert {}: the certificate {pki}",
                 cert_path.display()
             ));
         }
@@ -507,6 +669,25 @@ fn client_identity(
         }
     }
     Ok(Some(Arc::new(certified)))
+}
+
+/// Whether the private key is the certificate's: rustls' check, or for an X.509 v1
+/// certificate (which rustls cannot parse, and OpenSSL and the original accept) the same
+/// comparison of public keys with the certificate's key as OpenSSL reads it.
+fn keys_match(certified: &CertifiedKey) -> Result<(), rustls::Error> {
+    let Some(cert) = certified.cert.first() else {
+        return certified.keys_match();
+    };
+    if !tls_verify::is_version_1(cert) {
+        return certified.keys_match();
+    }
+    let Some(key) = certified.key.public_key() else {
+        return Err(rustls::InconsistentKeys::Unknown.into());
+    };
+    match tls_verify::public_key(cert)? == key {
+        true => Ok(()),
+        false => Err(rustls::InconsistentKeys::KeyMismatch.into()),
+    }
 }
 
 #[cfg(test)]
@@ -540,6 +721,174 @@ mod tests {
             ))),
             "2024-02-29 12:34:56 UTC"
         );
+    }
+
+    /// Rust debug text in a message: `Name(`, `Name {`, `::` or a quoted field.
+    fn debug_shape(message: &str) -> Option<&str> {
+        let bytes = message.as_bytes();
+        for (i, window) in bytes.windows(2).enumerate() {
+            if window[0].is_ascii_alphanumeric() && window[1] == b'(' {
+                return Some(&message[i..]);
+            }
+        }
+        ["::", " {", "\"", "Other"]
+            .into_iter()
+            .find(|shape| message.contains(shape))
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn every_tls_error_is_described_in_words() {
+        use rustls::pki_types::ServerName;
+        let tls = ClientTls::new(&TlsFiles {
+            verify_none: true,
+            ..TlsFiles::default()
+        })
+        .unwrap();
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+        let webpki_errors = [
+            webpki::Error::BadDer,
+            webpki::Error::BadDerTime,
+            webpki::Error::CaUsedAsEndEntity,
+            webpki::Error::CertDistrusted,
+            webpki::Error::CertExpired {
+                time,
+                not_after: time,
+            },
+            webpki::Error::CertNotValidYet {
+                time,
+                not_before: time,
+            },
+            webpki::Error::CertRevoked,
+            webpki::Error::CrlExpired {
+                time,
+                next_update: time,
+            },
+            webpki::Error::EmptyEkuExtension,
+            webpki::Error::EndEntityUsedAsCa,
+            webpki::Error::ExtensionValueInvalid,
+            webpki::Error::InvalidCertValidity,
+            webpki::Error::InvalidCrlNumber,
+            webpki::Error::InvalidNetworkMaskConstraint,
+            webpki::Error::InvalidSerialNumber,
+            webpki::Error::InvalidCrlSignatureForPublicKey,
+            webpki::Error::InvalidSignatureForPublicKey,
+            webpki::Error::IssuerNotCrlSigner,
+            webpki::Error::MalformedDnsIdentifier,
+            webpki::Error::MalformedExtensions,
+            webpki::Error::MalformedNameConstraint,
+            webpki::Error::MaximumNameConstraintComparisonsExceeded,
+            webpki::Error::MaximumPathBuildCallsExceeded,
+            webpki::Error::MaximumPathDepthExceeded,
+            webpki::Error::MaximumSignatureChecksExceeded,
+            webpki::Error::NameConstraintViolation,
+            webpki::Error::PathLenConstraintViolated,
+            webpki::Error::RequiredEkuNotFound,
+            webpki::Error::SignatureAlgorithmMismatch,
+            webpki::Error::UnknownIssuer,
+            webpki::Error::UnknownRevocationStatus,
+            webpki::Error::UnsupportedCertVersion,
+            webpki::Error::UnsupportedCriticalExtension,
+            webpki::Error::UnsupportedCrlIssuingDistributionPoint,
+            webpki::Error::UnsupportedCrlVersion,
+            webpki::Error::UnsupportedDeltaCrl,
+            webpki::Error::UnsupportedIndirectCrl,
+            webpki::Error::UnsupportedNameType,
+            webpki::Error::UnsupportedRevocationReason,
+            webpki::Error::UnsupportedRevocationReasonsPartitioning,
+            webpki::Error::UnsupportedCrlSignatureAlgorithm,
+            webpki::Error::UnsupportedSignatureAlgorithm,
+            webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKey,
+            webpki::Error::UnsupportedSignatureAlgorithmForPublicKey,
+        ];
+        let mut certificate_errors: Vec<CertificateError> = webpki_errors
+            .into_iter()
+            .map(|e| CertificateError::Other(rustls::OtherError(Arc::new(e))))
+            .collect();
+        certificate_errors.extend([
+            CertificateError::BadEncoding,
+            CertificateError::Expired,
+            CertificateError::ExpiredContext {
+                time,
+                not_after: time,
+            },
+            CertificateError::NotValidYet,
+            CertificateError::NotValidYetContext {
+                time,
+                not_before: time,
+            },
+            CertificateError::Revoked,
+            CertificateError::UnhandledCriticalExtension,
+            CertificateError::UnknownIssuer,
+            CertificateError::UnknownRevocationStatus,
+            CertificateError::ExpiredRevocationList,
+            CertificateError::ExpiredRevocationListContext {
+                time,
+                next_update: time,
+            },
+            CertificateError::BadSignature,
+            CertificateError::UnsupportedSignatureAlgorithm,
+            CertificateError::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: vec![1, 2],
+                supported_algorithms: Vec::new(),
+            },
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1],
+                public_key_algorithm_id: vec![2],
+            },
+            CertificateError::NotValidForName,
+            CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("example.com").unwrap(),
+                presented: vec!["DnsName(\"other.example\")".into()],
+            },
+            CertificateError::NotValidForNameContext {
+                expected: ServerName::try_from("example.com").unwrap(),
+                presented: Vec::new(),
+            },
+            CertificateError::InvalidPurpose,
+            CertificateError::InvalidOcspResponse,
+            CertificateError::ApplicationVerificationFailure,
+            CertificateError::Other(rustls::OtherError(Arc::new(LegacyFailure(
+                "invalid CA certificate".into(),
+            )))),
+        ]);
+        let mut errors: Vec<rustls::Error> = certificate_errors
+            .into_iter()
+            .map(rustls::Error::InvalidCertificate)
+            .collect();
+        errors.extend([
+            rustls::Error::InappropriateHandshakeMessage {
+                expect_types: vec![rustls::HandshakeType::ServerHello],
+                got_type: rustls::HandshakeType::Finished,
+            },
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            rustls::Error::PeerIncompatible(
+                rustls::PeerIncompatible::ServerRejectedEncryptedClientHello(None),
+            ),
+            rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::IncorrectBinder),
+            rustls::Error::InvalidCertRevocationList(rustls::CertRevocationListError::BadSignature),
+            rustls::Error::AlertReceived(AlertDescription::HandshakeFailure),
+            rustls::Error::NoCertificatesPresented,
+            rustls::Error::UnsupportedNameType,
+            rustls::Error::DecryptError,
+            rustls::Error::EncryptError,
+            rustls::Error::PeerSentOversizedRecord,
+            rustls::Error::HandshakeNotComplete,
+            rustls::Error::NoApplicationProtocol,
+            rustls::Error::FailedToGetCurrentTime,
+            rustls::Error::FailedToGetRandomBytes,
+            rustls::Error::BadMaxFragmentSize,
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch),
+            rustls::Error::General("internal error".into()),
+        ]);
+        for error in &errors {
+            let message = tls.describe_rustls(error);
+            assert!(
+                debug_shape(&message).is_none(),
+                "{error:?} is described with debug text: {message}"
+            );
+            assert!(message.starts_with("SSL "), "{message}");
+        }
     }
 
     #[test]

@@ -1,0 +1,350 @@
+//! Verification of the server's certificate: webpki first, OpenSSL for the legacy certificates
+//! the original tools (OpenSSL) accept and webpki refuses.
+//!
+//! The original verifies with OpenSSL (`verify_peer` and `verify_hostname` of rabbitmq-c's
+//! `amqp_openssl.c`). webpki, which rustls uses, is stricter in three ways that break common
+//! setups:
+//! - a self-signed certificate made with `openssl req -x509` (marked `CA:TRUE`) given as
+//!   `--cacert` and used by the server: `CaUsedAsEndEntity`;
+//! - X.509 version 1 certificates (`openssl x509 -req` without an extension file): webpki does
+//!   not parse them (`UnsupportedCertVersion`);
+//! - a host name only in the subject CN, no subjectAltName: OpenSSL's `X509_check_host` falls
+//!   back to the CN when the certificate has no DNS name (RFC 6125 section 6.4.4).
+//!
+//! Only those webpki verdicts are handed to OpenSSL (the `openssl` crate), which then does what
+//! the original does: `X509_verify_cert` against the same trusted CAs, with the purpose
+//! `ssl_server` and the host checked by `X509_check_host` (no partial wildcards) or
+//! `X509_check_ip`. Every other verdict (unknown CA, wrong host in a subjectAltName, expired)
+//! is webpki's. No signature or chain is checked here by hand: the chain by OpenSSL, the
+//! handshake signatures by webpki (ring), from the certificate's public key as OpenSSL reads it
+//! when webpki cannot parse the certificate.
+//!
+//! `?verify=verify_none` (RabbitMQ URI specification) skips the certificate checks; the
+//! handshake signatures are still verified, as OpenSSL does with `SSL_VERIFY_NONE`.
+
+use openssl::stack::Stack;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::{X509CheckFlags, X509VerifyParam};
+use openssl::x509::{X509, X509PurposeId, X509StoreContext, X509VerifyResult};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
+use std::fmt;
+use std::sync::Arc;
+
+/// The server certificate verifier of a TLS connection (see the module documentation).
+pub struct ServerVerifier {
+    /// `None` with `verify=verify_none`.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    /// The trusted CAs (DER), for OpenSSL's store (built only when webpki refuses a legacy
+    /// certificate).
+    roots: Arc<Vec<CertificateDer<'static>>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl fmt::Debug for ServerVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerVerifier")
+            .field("verify_peer", &self.webpki.is_some())
+            .field("roots", &self.roots.len())
+            .finish()
+    }
+}
+
+impl ServerVerifier {
+    /// A verifier trusting `roots` (already known to hold at least one CA webpki accepts).
+    pub fn new(
+        webpki: Arc<WebPkiServerVerifier>,
+        roots: Vec<CertificateDer<'static>>,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> Self {
+        ServerVerifier {
+            webpki: Some(webpki),
+            roots: Arc::new(roots),
+            algorithms,
+        }
+    }
+
+    /// A verifier that accepts any certificate (`verify=verify_none`) but still checks the
+    /// handshake signatures against it.
+    pub fn verify_none(algorithms: WebPkiSupportedAlgorithms) -> Self {
+        ServerVerifier {
+            webpki: None,
+            roots: Arc::new(Vec::new()),
+            algorithms,
+        }
+    }
+
+    /// OpenSSL's verification of a certificate webpki refused for a legacy reason.
+    fn verify_with_openssl(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+    ) -> Result<(), Error> {
+        let other = |cause: String| other_error(LegacyFailure(cause));
+        let store = openssl_store(&self.roots, server_name).map_err(other)?;
+        let cert = X509::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
+        let mut chain = Stack::new().map_err(|e| other(e.to_string()))?;
+        for der in intermediates {
+            let intermediate = X509::from_der(der).map_err(|_| CertificateError::BadEncoding)?;
+            chain.push(intermediate).map_err(|e| other(e.to_string()))?;
+        }
+        let mut context = X509StoreContext::new().map_err(|e| other(e.to_string()))?;
+        let result = context
+            .init(&store, &cert, &chain, |context| {
+                context.verify_cert()?;
+                Ok(context.error())
+            })
+            .map_err(|e| other(e.to_string()))?;
+        if result == X509VerifyResult::OK {
+            return Ok(());
+        }
+        Err(openssl_verdict(result, &cert, server_name))
+    }
+}
+
+impl ServerCertVerifier for ServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(Error::InvalidCertificate(error)) if is_legacy(&error, server_name) => {
+                self.verify_with_openssl(end_entity, intermediates, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            verdict => verdict,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        if !is_version_1(cert) {
+            return verify_tls12_signature(message, cert, dss, &self.algorithms);
+        }
+        // TLS 1.2 does not tie a scheme to one algorithm: try each candidate, as rustls does.
+        let key = public_key(cert)?;
+        let key = webpki::RawPublicKeyEntity::try_from(&key).map_err(pki_error)?;
+        let mut last = None;
+        for algorithm in self.candidates(dss.scheme)? {
+            match key.verify_signature(*algorithm, message, dss.signature()) {
+                Ok(()) => return Ok(HandshakeSignatureValid::assertion()),
+                Err(e @ webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)) => {
+                    last = Some(e)
+                }
+                Err(e) => return Err(pki_error(e)),
+            }
+        }
+        Err(last.map_or_else(
+            || rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into(),
+            pki_error,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        if !is_version_1(cert) {
+            return verify_tls13_signature(message, cert, dss, &self.algorithms);
+        }
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &public_key(cert)?,
+            dss,
+            &self.algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ServerVerifier {
+    /// The signature algorithms a TLS 1.2 scheme may stand for.
+    fn candidates(
+        &self,
+        scheme: SignatureScheme,
+    ) -> Result<&'static [&'static dyn rustls::pki_types::SignatureVerificationAlgorithm], Error>
+    {
+        self.algorithms
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map(|(_, algorithms)| *algorithms)
+            .ok_or_else(|| rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into())
+    }
+}
+
+/// Whether webpki refused the certificate for a reason OpenSSL does not share: a CA
+/// certificate used as the server's, an X.509 v1 certificate, or a name mismatch on a
+/// certificate without DNS names in its subjectAltName (OpenSSL then reads the subject CN).
+fn is_legacy(error: &CertificateError, server_name: &ServerName<'_>) -> bool {
+    match error {
+        CertificateError::Other(OtherError(inner)) => matches!(
+            inner.downcast_ref::<webpki::Error>(),
+            Some(webpki::Error::CaUsedAsEndEntity | webpki::Error::UnsupportedCertVersion)
+        ),
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            matches!(server_name, ServerName::DnsName(_))
+                && !presented.iter().any(|name| name.starts_with("DnsName("))
+        }
+        _ => false,
+    }
+}
+
+/// True when webpki cannot parse `cert` because it is an X.509 version 1 certificate.
+pub fn is_version_1(cert: &CertificateDer<'_>) -> bool {
+    matches!(
+        webpki::EndEntityCert::try_from(cert),
+        Err(webpki::Error::UnsupportedCertVersion)
+    )
+}
+
+/// The SubjectPublicKeyInfo of a certificate, read by OpenSSL (for the v1 certificates webpki
+/// cannot parse).
+pub fn public_key(cert: &CertificateDer<'_>) -> Result<SubjectPublicKeyInfoDer<'static>, Error> {
+    X509::from_der(cert)
+        .and_then(|cert| cert.public_key())
+        .and_then(|key| key.public_key_to_der())
+        .map(SubjectPublicKeyInfoDer::from)
+        .map_err(|_| CertificateError::BadEncoding.into())
+}
+
+/// OpenSSL's store of trusted CAs, checking `server_name` as the original does (purpose
+/// `ssl_server`, `X509_check_host` without partial wildcards, or `X509_check_ip`).
+fn openssl_store(
+    roots: &[CertificateDer<'static>],
+    server_name: &ServerName<'_>,
+) -> Result<X509Store, String> {
+    let mut builder = X509StoreBuilder::new().map_err(|e| e.to_string())?;
+    for der in roots {
+        // Certificates OpenSSL cannot read are skipped, as it skips them in its own stores.
+        if let Ok(cert) = X509::from_der(der) {
+            let _ = builder.add_cert(cert);
+        }
+    }
+    let mut param = X509VerifyParam::new().map_err(|e| e.to_string())?;
+    param
+        .set_purpose(X509PurposeId::SSL_SERVER)
+        .map_err(|e| e.to_string())?;
+    match server_name {
+        ServerName::DnsName(name) => {
+            param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
+            param.set_host(name.as_ref()).map_err(|e| e.to_string())?;
+        }
+        ServerName::IpAddress(ip) => {
+            param
+                .set_ip(std::net::IpAddr::from(*ip))
+                .map_err(|e| e.to_string())?;
+        }
+        _ => return Err("unsupported kind of server name".to_string()),
+    }
+    builder.set_param(&param).map_err(|e| e.to_string())?;
+    Ok(builder.build())
+}
+
+/// OpenSSL's verdict as the certificate error webpki would have given, so that it is described
+/// the same way; other verdicts keep OpenSSL's own words.
+fn openssl_verdict(result: X509VerifyResult, cert: &X509, server_name: &ServerName<'_>) -> Error {
+    use openssl_sys as ffi;
+    match result.as_raw() {
+        ffi::X509_V_ERR_HOSTNAME_MISMATCH | ffi::X509_V_ERR_IP_ADDRESS_MISMATCH => {
+            CertificateError::NotValidForNameContext {
+                expected: server_name.to_owned(),
+                presented: names(cert),
+            }
+        }
+        ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+        | ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+        | ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+        | ffi::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+        | ffi::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN => CertificateError::UnknownIssuer,
+        ffi::X509_V_ERR_CERT_HAS_EXPIRED => CertificateError::Expired,
+        ffi::X509_V_ERR_CERT_NOT_YET_VALID => CertificateError::NotValidYet,
+        ffi::X509_V_ERR_CERT_SIGNATURE_FAILURE => CertificateError::BadSignature,
+        ffi::X509_V_ERR_CERT_REVOKED => CertificateError::Revoked,
+        ffi::X509_V_ERR_INVALID_PURPOSE => CertificateError::InvalidPurpose,
+        _ => return other_error(LegacyFailure(result.error_string().to_string())),
+    }
+    .into()
+}
+
+/// The names a certificate is for, as OpenSSL matches them: the DNS names and IP addresses
+/// of its subjectAltName, or else the subject CNs.
+fn names(cert: &X509) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(alt_names) = cert.subject_alt_names() {
+        for name in alt_names.iter() {
+            if let Some(dns) = name.dnsname() {
+                names.push(dns.to_string());
+            } else if let Some(ip) = name.ipaddress() {
+                match ip.len() {
+                    4 => names.push(
+                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip).unwrap_or_default())
+                            .to_string(),
+                    ),
+                    16 => names.push(
+                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip).unwrap_or_default())
+                            .to_string(),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if names.is_empty() {
+        for entry in cert
+            .subject_name()
+            .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        {
+            if let Ok(cn) = entry.data().to_string() {
+                names.push(cn);
+            }
+        }
+    }
+    names
+}
+
+/// A verdict of OpenSSL's with no webpki equivalent, in OpenSSL's words
+/// (`X509_verify_cert_error_string`).
+#[derive(Debug)]
+pub struct LegacyFailure(pub String);
+
+impl fmt::Display for LegacyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LegacyFailure {}
+
+fn other_error(error: impl std::error::Error + Send + Sync + 'static) -> Error {
+    CertificateError::Other(OtherError(Arc::new(error))).into()
+}
+
+/// webpki's verdict on a handshake signature as a rustls error.
+fn pki_error(error: webpki::Error) -> Error {
+    match error {
+        webpki::Error::InvalidSignatureForPublicKey => CertificateError::BadSignature.into(),
+        other => other_error(other),
+    }
+}
