@@ -505,3 +505,286 @@ fn tls_files_are_ignored_without_tls() {
     );
     assert_declared(&out, &queue);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Legacy certificates: what OpenSSL, so the original, accepts (certificates made by each test
+// with `openssl`, served by a TLS front for the node's plain port)
+
+/// Runs the original C tool (`/usr/bin/amqp-declare-queue`) with `args`, as the compat tests
+/// do: it connects where ours must.
+#[track_caller]
+fn c_declare(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("/usr/bin/amqp-declare-queue")
+        .args(args)
+        .env_remove("AMQP_URL")
+        .output()
+        .expect("the original amqp-declare-queue (/usr/bin)")
+}
+
+/// `amqps://guest:guest@HOST:PORT` + `rest`.
+fn url_at(host: &str, port: u16, rest: &str) -> String {
+    format!("amqps://guest:guest@{host}:{port}{rest}")
+}
+
+#[test]
+fn self_signed_server_certificate_given_as_cacert_is_accepted() {
+    // The common `openssl req -x509 -subj /CN=localhost`: CA:TRUE, the name only in the CN.
+    let certs = Certs::new("tls-self-signed");
+    let (cert, key) = certs.self_signed("self", "localhost");
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let url = url_at("localhost", proxy.port(), "");
+    let queue = TestQueue::named("tls-self-signed");
+    let out = declare(&["--url", &url, "--cacert", &cert], queue.name());
+    assert_declared(&out, &queue);
+    assert_eq!(out.stderr, "", "{out:?}");
+    // The original connects too.
+    let c = c_declare(&[
+        "--ssl",
+        "--url",
+        &url,
+        "--cacert",
+        &cert,
+        "-q",
+        queue.name(),
+    ]);
+    assert!(c.status.success(), "C: {c:?}");
+    // Still verified: the name, and the trust.
+    let other_url = url_at("127.0.0.1", proxy.port(), "");
+    declare(&["--url", &other_url, "--cacert", &cert], "tls-self-signed").assert_error(
+        1,
+        &format!(
+            "{}SSL hostname verification failed: the server's certificate is for localhost, \
+             not 127.0.0.1",
+            socket_step("127.0.0.1", proxy.port())
+        ),
+    );
+    let ca = pki("ca.pem");
+    let out = declare(
+        &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
+        "tls-self-signed",
+    );
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: --cacert {ca} only)",
+            socket_step("localhost", proxy.port())
+        ),
+    );
+}
+
+#[test]
+fn version_1_server_certificate_is_accepted() {
+    // `openssl x509 -req` without an extension file: X.509 v1, the name in the CN.
+    let certs = Certs::new("tls-v1-server");
+    let ca = pki("ca.pem");
+    for key_type in ["rsa:2048", "ec"] {
+        let (cert, key) = certs.signed("v1", "localhost", "ca", None, key_type);
+        assert_eq!(x509_version(&cert), "1");
+        // TLS 1.3, and TLS 1.2 where the certificate's key signs the key exchange.
+        for versions in [Versions::Default, Versions::Tls12] {
+            let proxy = TlsProxy::start(&cert, &key, versions);
+            let url = url_at("localhost", proxy.port(), "");
+            let queue = TestQueue::named("tls-v1-server");
+            let out = declare(&["--url", &url, "--cacert", &ca], queue.name());
+            assert_declared(&out, &queue);
+            if versions == Versions::Default && key_type == "ec" {
+                let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", queue.name()]);
+                assert!(c.status.success(), "C: {c:?}");
+            }
+        }
+    }
+    // Signed by a CA not trusted: refused with the usual reason.
+    let (cert, key) = certs.signed("v1-other", "localhost", "other-ca", None, "rsa:2048");
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let url = url_at("localhost", proxy.port(), "");
+    declare(&["--url", &url, "--cacert", &ca], "tls-v1-server").assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: --cacert {ca} and the system's CAs)",
+            socket_step("localhost", proxy.port())
+        ),
+    );
+}
+
+#[test]
+fn a_server_signing_with_a_key_not_its_certificates_is_refused() {
+    // The certificate is good; the handshake signature is made with another key.
+    let certs = Certs::new("tls-v1-wrong-key");
+    let (cert, _) = certs.signed("v1", "localhost", "ca", None, "rsa:2048");
+    let (_, other_key) = certs.signed("other", "localhost", "ca", None, "rsa:2048");
+    let ca = pki("ca.pem");
+    for versions in [Versions::Default, Versions::Tls12] {
+        let proxy = TlsProxy::start(&cert, &other_key, versions);
+        for rest in ["", "?verify=verify_none"] {
+            let url = url_at("localhost", proxy.port(), rest);
+            let out = declare(&["--url", &url, "--cacert", &ca], "tls-v1-wrong-key");
+            assert_eq!(out.code, 1, "{out:?}");
+            assert_eq!(
+                out.stderr_lines().last().copied(),
+                Some(
+                    format!(
+                        "{}SSL peer cert verification failed: the server's certificate has a \
+                         bad signature",
+                        socket_step("localhost", proxy.port())
+                    )
+                    .as_str()
+                ),
+                "{out:?}"
+            );
+            out.assert_no_stdout();
+        }
+    }
+}
+
+#[test]
+fn host_name_only_in_the_subject_cn_is_accepted() {
+    // Version 3, no subjectAltName: OpenSSL falls back to the CN (RFC 6125 6.4.4).
+    let certs = Certs::new("tls-cn-only");
+    let ca = pki("ca.pem");
+    let (cert, key) = certs.signed(
+        "cn",
+        "localhost",
+        "ca",
+        Some("basicConstraints=CA:FALSE"),
+        "rsa:2048",
+    );
+    assert_eq!(x509_version(&cert), "3");
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let url = url_at("localhost", proxy.port(), "");
+    let queue = TestQueue::named("tls-cn-only");
+    assert_declared(
+        &declare(&["--url", &url, "--cacert", &ca], queue.name()),
+        &queue,
+    );
+    let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", queue.name()]);
+    assert!(c.status.success(), "C: {c:?}");
+    // Another name in the CN: refused.
+    let (cert, key) = certs.signed(
+        "cn-wrong",
+        "wrong-host.invalid",
+        "ca",
+        Some("basicConstraints=CA:FALSE"),
+        "rsa:2048",
+    );
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let url = url_at("localhost", proxy.port(), "");
+    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
+        1,
+        &format!(
+            "{}SSL hostname verification failed: the server's certificate is for \
+             wrong-host.invalid, not localhost",
+            socket_step("localhost", proxy.port())
+        ),
+    );
+    // A DNS name in the subjectAltName wins over the CN: refused.
+    let (cert, key) = certs.signed(
+        "san-first",
+        "localhost",
+        "ca",
+        Some("subjectAltName=DNS:other.invalid"),
+        "rsa:2048",
+    );
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let url = url_at("localhost", proxy.port(), "");
+    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
+        1,
+        &format!(
+            "{}SSL hostname verification failed: the server's certificate is for \
+             other.invalid, not localhost",
+            socket_step("localhost", proxy.port())
+        ),
+    );
+    let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", "tls-cn-only"]);
+    assert!(!c.status.success(), "C: {c:?}");
+}
+
+#[test]
+fn version_1_client_certificate_is_presented() {
+    let certs = Certs::new("tls-v1-client");
+    let (cert, key) = certs.signed("client", "amqp-tools-v1-client", "ca", None, "rsa:2048");
+    assert_eq!(x509_version(&cert), "1");
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    let queue = TestQueue::named("tls-v1-client");
+    let out = declare(
+        &[
+            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
+        ],
+        queue.name(),
+    );
+    assert_declared(&out, &queue);
+    let c = c_declare(&[
+        "--ssl",
+        "--url",
+        &url,
+        "--cacert",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "-q",
+        queue.name(),
+    ]);
+    assert!(c.status.success(), "C: {c:?}");
+    // A key that is not the certificate's is still caught before connecting.
+    let other_key = pki("client.key");
+    declare(
+        &[
+            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &other_key,
+        ],
+        "tls-v1-client",
+    )
+    .assert_error(
+        1,
+        &format!(
+            "{}--key {other_key} does not match the certificate in --cert {cert}",
+            socket_step("localhost", tls_port())
+        ),
+    );
+}
+
+#[test]
+fn verify_none_in_the_url_turns_verification_off_with_a_warning() {
+    // A certificate for another host, from a CA not trusted.
+    let certs = Certs::new("tls-verify-none");
+    let (cert, key) = certs.signed(
+        "untrusted",
+        "wrong-host.invalid",
+        "other-ca",
+        Some("subjectAltName=DNS:wrong-host.invalid"),
+        "rsa:2048",
+    );
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let queue = TestQueue::named("tls-verify-none");
+    let url = url_at("localhost", proxy.port(), "?verify=verify_none");
+    let out = declare(&["--url", &url], queue.name());
+    assert_declared(&out, &queue);
+    assert_eq!(
+        out.stderr,
+        "warning: verify=verify_none in the URL: the server's certificate and host name are not \
+         verified\n"
+    );
+    // Never the default, and verify_peer says so explicitly.
+    for rest in ["", "?verify=verify_peer"] {
+        let url = url_at("localhost", proxy.port(), rest);
+        declare(&["--url", &url], "tls-verify-none").assert_error_starts(
+            1,
+            &format!(
+                "{}SSL peer cert verification failed: ",
+                socket_step("localhost", proxy.port())
+            ),
+        );
+    }
+    let url = url_at("localhost", proxy.port(), "?verify=no");
+    declare(&["--url", &url], "tls-verify-none").assert_error(
+        1,
+        &format!(
+            "Parsing URL 'amqps://guest:****@localhost:{}?verify=no': verify must be \
+             verify_peer or verify_none",
+            proxy.port()
+        ),
+    );
+}
