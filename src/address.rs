@@ -337,26 +337,37 @@ fn well_formed(text: &str) -> bool {
     escapes_ok && !empty_port && !path.contains('/')
 }
 
-/// Replaces the password of a URL-like text with `****`, for error messages.
+/// Replaces the password of a URL-like text with `****`, for error messages, whatever the
+/// text's shape.
+///
+/// The user information ends at the text's last `@` (a password may hold an unescaped `/`,
+/// `?`, `#` or `@`, which end the authority for a URL parser, so the first `@` after them is
+/// not the end). After `scheme://`, the user name up to the first `:` stays and the rest is
+/// masked (`amqp://user:****@host`); without `://` (`amqp:user:pass@host`,
+/// `amqp:/user:pass@host`, `user:pass@host`) everything from the first `:` to that `@` is
+/// masked (`amqp:****@host`), or all of it when there is no `:`. A masked URL may hide more
+/// than the password (a vhost holding `@`), never less.
 pub fn mask_password(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
+    let Some(at) = text.rfind('@') else {
         return text.to_string();
     };
-    let rest_start = scheme_end + 3;
-    let rest = &text[rest_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return text.to_string();
+    let is_scheme = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
     };
-    let userinfo = &authority[..at];
+    let (start, userinfo) = match text.find("://") {
+        Some(scheme_end) if scheme_end < at && is_scheme(&text[..scheme_end]) => {
+            (scheme_end + 3, &text[scheme_end + 3..at])
+        }
+        _ => match text[..at].find(':') {
+            Some(colon) => return format!("{}****{}", &text[..=colon], &text[at..]),
+            None => return format!("****{}", &text[at..]),
+        },
+    };
     match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:****{}",
-            &text[..rest_start],
-            &userinfo[..colon],
-            &text[rest_start + at..]
-        ),
+        Some(colon) => format!("{}:****{}", &text[..start + colon], &text[at..]),
         None => text.to_string(),
     }
 }
@@ -430,6 +441,28 @@ mod tests {
             "Parsing URL 'http://u:****@h/': could not parse AMQP URL"
         );
         assert_eq!(mask_password("amqp://u@h"), "amqp://u@h");
+    }
+
+    #[test]
+    fn passwords_are_masked_whatever_the_url_shape() {
+        for (url, masked) in [
+            ("amqp://u:se/cret@h/v", "amqp://u:****@h/v"),
+            ("amqp://u:se?cret@h", "amqp://u:****@h"),
+            ("amqp://u:se#cret@h:5672", "amqp://u:****@h:5672"),
+            ("amqp://u:se@cret@h", "amqp://u:****@h"),
+            ("amqp://u:secret@h/a@b", "amqp://u:****@b"),
+            ("amqp:u:secret@h", "amqp:****@h"),
+            ("amqp:/u:secret@h", "amqp:****@h"),
+            ("u:secret@h", "u:****@h"),
+            ("secret@h", "****@h"),
+            ("amqp:/:se://cret@h", "amqp:****@h"),
+            ("amqp://h/v", "amqp://h/v"),
+        ] {
+            assert_eq!(mask_password(url), masked, "{url}");
+            if let Err(error) = parse_url(url) {
+                assert!(!error.to_string().contains("cret"), "{error}");
+            }
+        }
     }
 
     #[test]

@@ -43,6 +43,30 @@ proptest! {
     }
 
     #[test]
+    fn passwords_holding_url_delimiters_never_show(
+        scheme in prop_oneof!["amqp://", "amqps://", "http://", "amqp:/", "amqp:", ""],
+        user in "[a-z]{0,8}",
+        first in "[JKXZ]{3,6}",
+        delimiters in proptest::collection::vec(
+            proptest::sample::select(&["/", "?", "#", "@", ":", "%", "%2f", "//", "[", "]"][..]),
+            1..4,
+        ),
+        last in "[JKXZ]{3,6}",
+        host in "[a-z0-9.]{0,10}",
+        rest in "[a-z0-9:/?#=&@%\\[\\]]{0,16}",
+    ) {
+        // The password's pieces are made of capitals that no error text uses.
+        let url = format!("{scheme}{user}:{first}{}{last}@{host}{rest}", delimiters.concat());
+        let mut shown = vec![mask_password(&url)];
+        if let Err(error) = parse_url(&url) {
+            shown.push(error.to_string());
+        }
+        for text in shown {
+            prop_assert!(!text.contains(&first) && !text.contains(&last), "{url} -> {text}");
+        }
+    }
+
+    #[test]
     fn headers_split_at_the_first_colon(key in "[^:]{0,20}", value in "\\PC{0,40}") {
         let entry = format!("{key}:{value}");
         let header = headers::parse(&entry).expect("has a colon");
@@ -80,5 +104,42 @@ proptest! {
     #[test]
     fn decimal_ints_round_trip(n in any::<i32>()) {
         prop_assert_eq!(parse_int(&n.to_string()), Ok(i64::from(n)));
+    }
+}
+
+/// The real binary, given URLs whose password holds URL delimiters (or that lack `//`), on the
+/// command line and in `AMQP_URL`: the error names the URL, never the password. These fail to
+/// parse, so no broker is needed.
+#[test]
+fn the_tools_never_print_a_password_from_a_malformed_url() {
+    let get = env!("CARGO_BIN_EXE_amqp-get");
+    for url in [
+        "amqp://guest:PASS/WORD@127.0.0.1:5672/",
+        "amqp://guest:PASS?WORD@127.0.0.1",
+        "amqp://guest:PASS#WORD@127.0.0.1",
+        "amqps://guest:PASS/WORD@localhost/%2f",
+        "amqp:guest:PASSWORD@127.0.0.1",
+        "amqp:/guest:PASSWORD@127.0.0.1",
+        "guest:PASSWORD@127.0.0.1",
+    ] {
+        let by_option = std::process::Command::new(get)
+            .args(["--url", url, "-q", "x"])
+            .env_remove("AMQP_URL")
+            .output()
+            .expect("amqp-get");
+        let by_env = std::process::Command::new(get)
+            .args(["-q", "x"])
+            .env("AMQP_URL", url)
+            .output()
+            .expect("amqp-get");
+        for out in [by_option, by_env] {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+            assert!(stderr.starts_with("Parsing URL '"), "{url}: {stderr}");
+            assert!(
+                !stderr.contains("PASS") && !stderr.contains("WORD"),
+                "{url}: {stderr}"
+            );
+        }
     }
 }

@@ -191,6 +191,9 @@ fn serve(config: Arc<ServerConfig>, mut tcp: TcpStream, after_failure: AfterFail
 // ---------------------------------------------------------------------------------------------
 // Certificates made by a test
 
+/// Numbers the [`Certs`] directories of one test process.
+static NEXT_CERTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A directory of certificates a test makes with `openssl` (removed when dropped), some signed
 /// by the test PKI's CAs (`ca`, `other-ca`).
 pub struct Certs {
@@ -201,9 +204,9 @@ impl Certs {
     /// An empty directory for the certificates of one test.
     pub fn new(label: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
-            "amqp-tools-{label}-{}-{:?}",
+            "amqp-tools-{label}-{}-{}",
             std::process::id(),
-            std::thread::current().id()
+            NEXT_CERTS.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("certificate directory");
