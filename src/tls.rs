@@ -1,8 +1,10 @@
 //! TLS for `amqps://` and `--ssl`: the rustls client configuration built from `--cacert`,
 //! `--cert`, `--key` and `--no-default-cert-paths`, and one-line descriptions of what failed.
 //!
-//! rustls with the ring provider (no OpenSSL, no aws-lc). The server's certificate chain and
-//! name are always verified (the original's `verify_peer` and `verify_hostname`): the trusted
+//! rustls with the ring provider. The server's certificate chain and name are verified (the
+//! original's `verify_peer` and `verify_hostname`) by [`ServerVerifier`]: webpki, and OpenSSL
+//! for the legacy certificates the original accepts and webpki refuses; only
+//! `verify=verify_none` in the URL turns this off, with a warning on stderr. The trusted
 //! CAs are the `--cacert` PEM file plus the system's trust store (rustls-native-certs: Debian's
 //! `/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), the latter left out with
 //! `--no-default-cert-paths`. The name checked is the host as given, a DNS name or an IP
