@@ -32,6 +32,7 @@ use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_t
 use rustls::pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The server certificate verifier of a TLS connection (see the module documentation).
@@ -252,9 +253,7 @@ fn openssl_store(
             param.set_host(name.as_ref()).map_err(|e| e.to_string())?;
         }
         ServerName::IpAddress(ip) => {
-            param
-                .set_ip(std::net::IpAddr::from(*ip))
-                .map_err(|e| e.to_string())?;
+            param.set_ip(IpAddr::from(*ip)).map_err(|e| e.to_string())?;
         }
         _ => return Err("unsupported kind of server name".to_string()),
     }
@@ -289,36 +288,31 @@ fn openssl_verdict(result: X509VerifyResult, cert: &X509, server_name: &ServerNa
 }
 
 /// The names a certificate is for, as OpenSSL matches them: the DNS names and IP addresses
-/// of its subjectAltName, or else the subject CNs.
+/// of its subjectAltName, and the subject CNs when it has no DNS name.
 fn names(cert: &X509) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    if let Some(alt_names) = cert.subject_alt_names() {
-        for name in alt_names.iter() {
-            if let Some(dns) = name.dnsname() {
-                names.push(dns.to_string());
-            } else if let Some(ip) = name.ipaddress() {
-                match ip.len() {
-                    4 => names.push(
-                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(ip).unwrap_or_default())
-                            .to_string(),
-                    ),
-                    16 => names.push(
-                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(ip).unwrap_or_default())
-                            .to_string(),
-                    ),
-                    _ => {}
-                }
-            }
+    let mut dns_names = false;
+    for name in cert
+        .subject_alt_names()
+        .iter()
+        .flat_map(|names| names.iter())
+    {
+        if let Some(dns) = name.dnsname() {
+            dns_names = true;
+            names.push(dns.to_string());
+        } else if let Some(ip) = name.ipaddress() {
+            let ip = match ip.len() {
+                4 => <[u8; 4]>::try_from(ip).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(ip).ok().map(IpAddr::from),
+                _ => None,
+            };
+            names.extend(ip.map(|ip| ip.to_string()));
         }
     }
-    if names.is_empty() {
-        for entry in cert
-            .subject_name()
-            .entries_by_nid(openssl::nid::Nid::COMMONNAME)
-        {
-            if let Ok(cn) = entry.data().to_string() {
-                names.push(cn);
-            }
+    if !dns_names {
+        let subject = cert.subject_name();
+        for entry in subject.entries_by_nid(openssl::nid::Nid::COMMONNAME) {
+            names.extend(entry.data().to_string().ok());
         }
     }
     names
