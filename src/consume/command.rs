@@ -58,9 +58,14 @@ fn strerror(error: &std::io::Error) -> String {
     }
 }
 
-/// Runs `argv` with the delivery's body on its standard input and its metadata in the
-/// environment ([`super::environment`]), and waits for it.
-pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Outcome {
+/// Runs `argv` with `input` (the delivery's body) on its standard input and the delivery's
+/// metadata in the environment ([`super::environment`]), and waits for it.
+pub async fn run(
+    argv: &[String],
+    input: &[u8],
+    delivery: &Delivery,
+    consumer_tag: &str,
+) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
@@ -84,7 +89,7 @@ pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Ou
     };
     if let Some(mut stdin) = child.stdin.take() {
         // A command that stops reading (EPIPE) is judged by its exit status alone.
-        let _ = stdin.write_all(&delivery.data).await;
+        let _ = stdin.write_all(input).await;
         drop(stdin);
     }
     match child.wait().await {

@@ -10,6 +10,7 @@ pub mod environment;
 pub mod policy;
 pub mod qos;
 pub mod queue;
+pub mod signals;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
@@ -17,12 +18,12 @@ use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
-use lapin::{Channel, Consumer, message::Delivery};
+use lapin::{Channel, message::Delivery};
 use policy::FailurePolicy;
+use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// Everything `amqp-consume` needs besides the connection.
 #[derive(Debug, Clone)]
@@ -59,136 +60,261 @@ pub struct Settings {
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
 pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
-    let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
-    if settings.stream_offset.is_some() && plan.prefetch.is_none() {
-        plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
+    let mut consumer = Consumer::start(channel, settings).await?;
+    match consumer.consume().await {
+        Ok(()) => consumer.finish().await,
+        Err(Halt::ChannelGone) => Err(consumer.channel_gone().await),
+        Err(Halt::Failed(error)) => Err(error),
     }
-    if let Some(prefetch) = plan.prefetch {
-        channel
-            .basic_qos(prefetch, Default::default())
+}
+
+/// Why the consumer stopped before its normal end.
+enum Halt {
+    /// The channel closed under the consumer: one error, built by [`Consumer::channel_gone`]
+    /// with the server's reason.
+    ChannelGone,
+    /// Any other failure, or a quiet stop ([`Error::Silent`]).
+    Failed(Error),
+}
+
+impl From<Error> for Halt {
+    fn from(error: Error) -> Self {
+        Halt::Failed(error)
+    }
+}
+
+/// One consumer on the channel: its deliveries, the signals that stop it, the failures and
+/// acks in progress. [`run`] drives it through its steps: [`Consumer::start`], then
+/// [`Consumer::next_delivery`] and [`Consumer::handle`] for each delivery, then
+/// [`Consumer::finish`].
+struct Consumer<'a> {
+    channel: &'a Channel,
+    settings: &'a Settings,
+    plan: qos::Plan,
+    deliveries: lapin::Consumer,
+    tag: String,
+    signals: Signals,
+    failures: policy::Tracker,
+    /// Deliveries taken so far (`-c` counts them).
+    handled: u64,
+    /// The last ack sent: not waited for when sent, checked before the next command runs and
+    /// before the consumer ends.
+    acking: Option<Settling>,
+}
+
+impl<'a> Consumer<'a> {
+    /// basic.qos as [`qos::plan`] says, basic.consume, and the signal handlers.
+    async fn start(channel: &'a Channel, settings: &'a Settings) -> Result<Self, Error> {
+        let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
+        if settings.stream_offset.is_some() && plan.prefetch.is_none() {
+            plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
+        }
+        if let Some(prefetch) = plan.prefetch {
+            channel
+                .basic_qos(prefetch, Default::default())
+                .await
+                .step("basic.qos")?;
+        }
+        let options = BasicConsumeOptions {
+            no_ack: plan.broker_no_ack,
+            ..Default::default()
+        };
+        let deliveries = channel
+            .basic_consume(
+                settings.queue.as_str().into(),
+                "".into(),
+                options,
+                stream_offset::arguments(settings.stream_offset.as_ref()),
+            )
             .await
-            .step("basic.qos")?;
+            .step("basic.consume")?;
+        let tag = deliveries.tag().to_string();
+        let signals = Signals::install()?;
+        Ok(Consumer {
+            channel,
+            settings,
+            plan,
+            deliveries,
+            tag,
+            signals,
+            failures: policy::Tracker::new(settings.on_failure, plan.prefetch),
+            handled: 0,
+            acking: None,
+        })
     }
-    let options = BasicConsumeOptions {
-        no_ack: plan.broker_no_ack,
-        ..Default::default()
-    };
-    let mut consumer = channel
-        .basic_consume(
-            settings.queue.as_str().into(),
-            "".into(),
-            options,
-            stream_offset::arguments(settings.stream_offset.as_ref()),
-        )
-        .await
-        .step("basic.consume")?;
-    let consumer_tag = consumer.tag();
-    let mut interrupt = signal(SignalKind::interrupt())
-        .map_err(|e| Error::step("installing the SIGINT handler", e))?;
-    let mut terminate = signal(SignalKind::terminate())
-        .map_err(|e| Error::step("installing the SIGTERM handler", e))?;
-    let mut failures = policy::Tracker::new(settings.on_failure, plan.prefetch);
-    let mut handled: u64 = 0;
-    let mut stop_signal: Option<i32> = None;
-    // The last ack sent: not waited for when sent, checked before the next command runs and
-    // before any return.
-    let mut acking: Option<Settling> = None;
-    while settings.count.is_none_or(|n| handled < n) {
+
+    /// True while `-c` is not reached.
+    fn wants_more(&self) -> bool {
+        self.settings.count.is_none_or(|n| self.handled < n)
+    }
+
+    /// Takes and handles deliveries until `-c` is reached or a signal asks to stop.
+    async fn consume(&mut self) -> Result<(), Halt> {
+        while self.wants_more() {
+            let Some(delivery) = self.next_delivery().await? else {
+                break;
+            };
+            self.handle(delivery).await?;
+            if self.signals.received().is_some() {
+                break;
+            }
+            if self.wants_more() && self.failures.window_full() {
+                // The window error is the one to report, whatever became of the last ack.
+                if let Err(Halt::Failed(error)) = self.settled().await {
+                    return Err(error.into());
+                }
+                return Err(self.failures.window_full_error().into());
+            }
+        }
+        self.settled().await
+    }
+
+    /// The next delivery, or `None` when a stop signal came first.
+    ///
+    /// Errors: the consumer's stream failed (`consuming from queue 'Q': CAUSE`) or the server
+    /// cancelled the consumer.
+    async fn next_delivery(&mut self) -> Result<Option<Delivery>, Halt> {
         let next = tokio::select! {
-            next = consumer.next() => next,
-            _ = interrupt.recv() => { stop_signal = Some(libc::SIGINT); break; }
-            _ = terminate.recv() => { stop_signal = Some(libc::SIGTERM); break; }
+            next = self.deliveries.next() => next,
+            _ = self.signals.next() => return Ok(None),
         };
-        let delivery = match next {
-            Some(Ok(delivery)) => delivery,
-            Some(Err(error)) => {
-                return Err(Error::step(
-                    format!("consuming from queue '{}'", settings.queue),
-                    describe_amqp(&error),
-                ));
-            }
-            None => {
-                return Err(Error::Message(format!(
-                    "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
-                    settings.queue
-                )));
-            }
-        };
-        if !channel.status().connected() {
-            // A delivery received before the channel closed: its command must not run, since
-            // it could not be acked and the broker redelivers the message.
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        match next {
+            Some(Ok(delivery)) => Ok(Some(delivery)),
+            Some(Err(error)) => Err(Error::step(self.step(), describe_amqp(&error)).into()),
+            None => Err(Error::Message(format!(
+                "{}: the server cancelled the consumer (was the queue deleted?)",
+                self.step()
+            ))
+            .into()),
         }
-        handled += 1;
-        if !settled(&mut acking).await? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+    }
+
+    /// Handles one delivery: runs the command, then acks the delivery or applies the failure
+    /// policy. No command is run for a delivery of a closed channel: it could not be acked
+    /// and the broker redelivers the message.
+    async fn handle(&mut self, delivery: Delivery) -> Result<(), Halt> {
+        if !self.channel.status().connected() {
+            return Err(Halt::ChannelGone);
         }
-        if plan.ack_on_receipt && !start(ack(&delivery), &mut acking)? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        self.handled += 1;
+        self.settled().await?;
+        if self.plan.ack_on_receipt {
+            self.start_ack(&delivery)?;
         }
-        let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
+        let outcome = self.run_command(&delivery, &delivery.data).await;
+        self.settled().await?;
+        self.settle(&delivery, &outcome).await
+    }
+
+    /// Runs the command for `delivery` with `input` on its standard input. A signal while it
+    /// runs is remembered; the command is let finish.
+    async fn run_command(&mut self, delivery: &Delivery, input: &[u8]) -> Outcome {
+        let running = command::run(&self.settings.command, input, delivery, &self.tag);
         tokio::pin!(running);
-        // A signal while the command runs is remembered; the command is let finish.
-        let outcome = loop {
+        loop {
             tokio::select! {
-                outcome = &mut running => break outcome,
-                _ = interrupt.recv() => stop_signal = Some(libc::SIGINT),
-                _ = terminate.recv() => stop_signal = Some(libc::SIGTERM),
+                outcome = &mut running => return outcome,
+                _ = self.signals.next() => {}
             }
-        };
-        if !settled(&mut acking).await? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
-        if let Outcome::NotStarted(why) = &outcome {
-            // As the original: a command that cannot be started stops the consumer; the
-            // delivery is not acked and returns to the queue when the channel closes.
-            return Err(Error::Message(why.clone()));
+    }
+
+    /// Acks a delivery whose command succeeded, applies the failure policy otherwise.
+    ///
+    /// A command that cannot be started stops the consumer, as the original; its delivery is
+    /// not acked and returns to the queue when the channel closes. A command whose output pipe
+    /// is closed (`amqp-consume ... | head`) stops it quietly with 141, as a Unix filter
+    /// stops; the delivery is not acked either.
+    async fn settle(&mut self, delivery: &Delivery, outcome: &Outcome) -> Result<(), Halt> {
+        if let Outcome::NotStarted(why) = outcome {
+            return Err(Error::Message(why.clone()).into());
         }
         if outcome.broken_pipe() {
-            // The command's output pipe is closed (`amqp-consume ... | head`): stop quietly,
-            // as a Unix filter does; the delivery is not acked and returns to the queue.
-            let _ = channel
-                .basic_cancel(consumer_tag.clone(), BasicCancelOptions::default())
-                .await;
-            return Err(Error::Silent(128 + libc::SIGPIPE as u8));
+            self.cancel().await;
+            return Err(Error::Silent(128 + libc::SIGPIPE as u8).into());
         }
-        let sent = settle(
-            &delivery,
-            &outcome,
-            plan.ack_on_receipt || plan.broker_no_ack,
-            &mut failures,
-            &mut acking,
-        )
-        .await?;
-        if !sent {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        if self.plan.ack_on_receipt || self.plan.broker_no_ack {
+            if !outcome.success() {
+                report(&format!(
+                    "warning: delivery {}: {} (no-ack mode: the message is not redelivered)",
+                    delivery.delivery_tag,
+                    outcome.describe()
+                ));
+            }
+            return Ok(());
         }
-        if stop_signal.is_some() {
-            break;
+        if outcome.success() {
+            return self.start_ack(delivery);
         }
-        let more_wanted = settings.count.is_none_or(|n| handled < n);
-        if more_wanted && failures.window_full() {
-            settled(&mut acking).await?;
-            return Err(failures.window_full_error());
+        self.failures.failed(delivery, outcome).await?;
+        Ok(())
+    }
+
+    /// Starts basic.ack for `delivery` (see [`start`]).
+    fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
+        match start(ack(delivery), &mut self.acking)? {
+            true => Ok(()),
+            false => Err(Halt::ChannelGone),
         }
     }
-    if !settled(&mut acking).await? {
-        return Err(channel_gone(&mut consumer, &settings.queue).await);
+
+    /// Waits for the ack in flight, if any.
+    async fn settled(&mut self) -> Result<(), Halt> {
+        match settled(&mut self.acking).await? {
+            true => Ok(()),
+            false => Err(Halt::ChannelGone),
+        }
     }
-    if let Some(signal) = stop_signal {
-        let _ = channel
-            .basic_cancel(consumer_tag, BasicCancelOptions::default())
+
+    /// basic.cancel, best effort: the consumer is ending anyway.
+    async fn cancel(&self) {
+        let _ = self
+            .channel
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
             .await;
-        return Err(Error::Silent(128 + signal as u8));
     }
-    if failures.failures() > 0 {
-        // Exit 0 means every delivery was handled; say how many were not.
-        return Err(Error::Message(format!(
-            "{} of {handled} deliveries failed: their commands did not exit 0",
-            failures.failures()
-        )));
+
+    /// The normal end: after a stop signal basic.cancel and exit 128 + the signal; else exit 0
+    /// when every command succeeded, or one line saying how many failed.
+    async fn finish(self) -> Result<(), Error> {
+        if let Some(signal) = self.signals.received() {
+            self.cancel().await;
+            return Err(Error::Silent(128 + signal as u8));
+        }
+        if self.failures.failures() > 0 {
+            // Exit 0 means every delivery was handled; say how many were not.
+            return Err(Error::Message(format!(
+                "{} of {} deliveries failed: their commands did not exit 0",
+                self.failures.failures(),
+                self.handled
+            )));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// The step named in the consumer's errors: `consuming from queue 'Q'`.
+    fn step(&self) -> String {
+        format!("consuming from queue '{}'", self.settings.queue)
+    }
+
+    /// The error for a channel that closed under the consumer, with the server's reason when
+    /// the consumer holds it (e.g. `406 PRECONDITION_FAILED - delivery acknowledgement ...
+    /// timed out`, `320 CONNECTION_FORCED`); deliveries still buffered are skipped, unacked.
+    async fn channel_gone(&mut self) -> Error {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            match tokio::time::timeout_at(deadline, self.deliveries.next()).await {
+                Ok(Some(Ok(_buffered))) => continue,
+                Ok(Some(Err(error))) => return Error::step(self.step(), describe_amqp(&error)),
+                Ok(None) | Err(_) => {
+                    return Error::step(
+                        self.step(),
+                        "the channel was closed; unacknowledged deliveries return to the queue",
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// An ack handed to lapin: `false` when the channel is already closed (lapin's acker then
@@ -227,51 +353,4 @@ async fn settled(acking: &mut Option<Settling>) -> Result<bool, Error> {
         Some(ack) => ack.await,
         None => Ok(true),
     }
-}
-
-/// The error for a channel that closed under the consumer, with the server's reason when the
-/// consumer holds it (e.g. `406 PRECONDITION_FAILED - delivery acknowledgement ... timed out`,
-/// `320 CONNECTION_FORCED`); deliveries still buffered are skipped, unacked.
-async fn channel_gone(consumer: &mut Consumer, queue: &str) -> Error {
-    let step = format!("consuming from queue '{queue}'");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
-    loop {
-        match tokio::time::timeout_at(deadline, consumer.next()).await {
-            Ok(Some(Ok(_buffered))) => continue,
-            Ok(Some(Err(error))) => return Error::step(step, describe_amqp(&error)),
-            Ok(None) | Err(_) => {
-                return Error::step(
-                    step,
-                    "the channel was closed; unacknowledged deliveries return to the queue",
-                );
-            }
-        }
-    }
-}
-
-/// Acks a delivery whose command succeeded (started into `acking`, see [`start`]); applies
-/// the failure policy otherwise. `false` when the ack could not be sent because the channel
-/// is closed.
-async fn settle(
-    delivery: &Delivery,
-    outcome: &Outcome,
-    already_settled: bool,
-    failures: &mut policy::Tracker,
-    acking: &mut Option<Settling>,
-) -> Result<bool, Error> {
-    if already_settled {
-        if !outcome.success() {
-            report(&format!(
-                "warning: delivery {}: {} (no-ack mode: the message is not redelivered)",
-                delivery.delivery_tag,
-                outcome.describe()
-            ));
-        }
-        return Ok(true);
-    }
-    if outcome.success() {
-        return start(ack(delivery), acking);
-    }
-    failures.failed(delivery, outcome).await?;
-    Ok(true)
 }
