@@ -7,7 +7,11 @@
 
 use lapin::message::Delivery;
 use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+
+/// How long a command that timed out is given to end after SIGTERM before SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// How a command run ended.
 #[derive(Debug)]
@@ -17,6 +21,8 @@ pub enum Outcome {
     /// The command could not be started (not found, not executable): the original's
     /// `posix_spawnp: CMD: REASON` line.
     NotStarted(String),
+    /// The command ran longer than `--command-timeout` (this long) and was killed.
+    TimedOut(Duration),
 }
 
 impl Outcome {
@@ -45,6 +51,9 @@ impl Outcome {
                 _ => "command ended abnormally".to_string(),
             },
             Outcome::NotStarted(why) => why.clone(),
+            Outcome::TimedOut(limit) => {
+                format!("command timed out after {}", super::policy::seconds(*limit))
+            }
         }
     }
 }
@@ -60,17 +69,25 @@ fn strerror(error: &std::io::Error) -> String {
 
 /// Runs `argv` with `input` (the delivery's body) on its standard input and the delivery's
 /// metadata in the environment ([`super::environment`]), and waits for it.
+///
+/// With a `timeout` (`--command-timeout`) the command runs in a process group of its own; once
+/// the time is up (feeding its input included) the group gets SIGTERM, then SIGKILL after
+/// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`].
 pub async fn run(
     argv: &[String],
     input: &[u8],
     delivery: &Delivery,
     consumer_tag: &str,
+    timeout: Option<Duration>,
 ) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
     let mut command = tokio::process::Command::new(program);
     command.args(args).stdin(Stdio::piped());
+    if timeout.is_some() {
+        command.process_group(0);
+    }
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
@@ -87,16 +104,45 @@ pub async fn run(
             return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
         }
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that stops reading (EPIPE) is judged by its exit status alone.
-        let _ = stdin.write_all(input).await;
-        drop(stdin);
-    }
-    match child.wait().await {
+    let mut stdin = child.stdin.take();
+    let work = async {
+        if let Some(mut stdin) = stdin.take() {
+            // A command that stops reading (EPIPE) is judged by its exit status alone.
+            let _ = stdin.write_all(input).await;
+        }
+        child.wait().await
+    };
+    let waited = match timeout {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(waited) => waited,
+            Err(_) => {
+                kill_group(&mut child, KILL_GRACE).await;
+                return Outcome::TimedOut(limit);
+            }
+        },
+    };
+    match waited {
         Ok(status) => Outcome::Exited(status),
         Err(error) => Outcome::NotStarted(format!(
             "waiting for command '{program}': {}",
             crate::error::describe_io(&error)
         )),
+    }
+}
+
+/// SIGTERM to the process group led by `child`, SIGKILL after `grace` if the command has not
+/// ended by then; reaps it.
+async fn kill_group(child: &mut tokio::process::Child, grace: Duration) {
+    let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the group the child leads (it was spawned
+    // with process_group(0), so its group id is its pid); no memory is touched.
+    unsafe { libc::kill(-pid, libc::SIGTERM) };
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        // SAFETY: as above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = child.wait().await;
     }
 }

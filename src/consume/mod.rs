@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod environment;
+pub mod holds;
 pub mod policy;
 pub mod qos;
 pub mod queue;
@@ -17,13 +18,16 @@ use crate::error::{Error, StepExt, describe_amqp};
 use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
+use holds::Holds;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
 use lapin::{Channel, message::Delivery};
 use policy::FailurePolicy;
+use policy::{Action, Settled};
 use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// Everything `amqp-consume` needs besides the connection.
 #[derive(Debug, Clone)]
@@ -38,8 +42,19 @@ pub struct Settings {
     pub prefetch_count: Option<u64>,
     /// The command and its arguments, run once per delivery.
     pub command: Vec<String>,
-    /// What to do with a delivery whose command failed.
+    /// What to do with a delivery whose command failed, unless `on_exit` says otherwise.
     pub on_failure: FailurePolicy,
+    /// `--on-exit`: actions by exit status, in command-line order.
+    pub on_exit: Vec<policy::ExitRules>,
+    /// `--max-redeliveries`: reject instead of requeueing once a message was redelivered this
+    /// many times.
+    pub max_redeliveries: Option<u64>,
+    /// `--retry-delay`: hold a delivery to be requeued this long first.
+    pub retry_delay: Option<Duration>,
+    /// `--command-timeout`: kill a command that runs longer.
+    pub command_timeout: Option<Duration>,
+    /// `--idle-timeout`: stop when no delivery arrived for this long.
+    pub idle_timeout: Option<Duration>,
     /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
     pub stream_offset: Option<lapin::types::AMQPValue>,
 }
@@ -95,8 +110,12 @@ struct Consumer<'a> {
     tag: String,
     signals: Signals,
     failures: policy::Tracker,
+    /// Failed deliveries waiting for `--retry-delay` before their requeue.
+    holds: Holds,
     /// Deliveries taken so far (`-c` counts them).
     handled: u64,
+    /// True once `--idle-timeout` passed with no delivery.
+    idle: bool,
     /// The last ack sent: not waited for when sent, checked before the next command runs and
     /// before the consumer ends.
     acking: Option<Settling>,
@@ -137,8 +156,15 @@ impl<'a> Consumer<'a> {
             deliveries,
             tag,
             signals,
-            failures: policy::Tracker::new(settings.on_failure, plan.prefetch),
+            failures: policy::Tracker::new(
+                policy::ExitTable::new(&settings.on_exit, settings.on_failure),
+                settings.max_redeliveries,
+                settings.retry_delay,
+                plan.prefetch,
+            ),
+            holds: Holds::default(),
             handled: 0,
+            idle: false,
             acking: None,
         })
     }
@@ -169,14 +195,34 @@ impl<'a> Consumer<'a> {
         self.settled().await
     }
 
-    /// The next delivery, or `None` when a stop signal came first.
+    /// The next delivery, or `None` when a stop signal came first or `--idle-timeout` passed
+    /// while waiting. Held deliveries whose retry delay ends meanwhile are requeued.
     ///
     /// Errors: the consumer's stream failed (`consuming from queue 'Q': CAUSE`) or the server
-    /// cancelled the consumer.
+    /// cancelled the consumer; `basic.reject: CAUSE` for a held delivery.
     async fn next_delivery(&mut self) -> Result<Option<Delivery>, Halt> {
-        let next = tokio::select! {
-            next = self.deliveries.next() => next,
-            _ = self.signals.next() => return Ok(None),
+        let idle_deadline = self
+            .settings
+            .idle_timeout
+            .map(|idle| tokio::time::Instant::now() + idle);
+        let idle = async {
+            match idle_deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(idle);
+        let next = loop {
+            tokio::select! {
+                biased;
+                next = self.deliveries.next() => break next,
+                _ = self.signals.next() => return Ok(None),
+                _ = self.holds.next_due() => self.holds.release_due().await?,
+                _ = &mut idle => {
+                    self.idle = true;
+                    return Ok(None);
+                }
+            }
         };
         match next {
             Some(Ok(delivery)) => Ok(Some(delivery)),
@@ -203,13 +249,19 @@ impl<'a> Consumer<'a> {
         }
         let outcome = self.run_command(&delivery, &delivery.data).await;
         self.settled().await?;
-        self.settle(&delivery, &outcome).await
+        self.settle(delivery, &outcome).await
     }
 
     /// Runs the command for `delivery` with `input` on its standard input. A signal while it
     /// runs is remembered; the command is let finish.
     async fn run_command(&mut self, delivery: &Delivery, input: &[u8]) -> Outcome {
-        let running = command::run(&self.settings.command, input, delivery, &self.tag);
+        let running = command::run(
+            &self.settings.command,
+            input,
+            delivery,
+            &self.tag,
+            self.settings.command_timeout,
+        );
         tokio::pin!(running);
         loop {
             tokio::select! {
@@ -219,13 +271,14 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Acks a delivery whose command succeeded, applies the failure policy otherwise.
+    /// Acks a delivery whose command succeeded, applies the exit table ([`policy`])
+    /// otherwise.
     ///
     /// A command that cannot be started stops the consumer, as the original; its delivery is
-    /// not acked and returns to the queue when the channel closes. A command whose output pipe
-    /// is closed (`amqp-consume ... | head`) stops it quietly with 141, as a Unix filter
-    /// stops; the delivery is not acked either.
-    async fn settle(&mut self, delivery: &Delivery, outcome: &Outcome) -> Result<(), Halt> {
+    /// not acked and returns to the queue when the channel closes (so does a delivery whose
+    /// action is `stop`). A command whose output pipe is closed (`amqp-consume ... | head`)
+    /// stops it quietly with 141, as a Unix filter stops; the delivery is not acked either.
+    async fn settle(&mut self, delivery: Delivery, outcome: &Outcome) -> Result<(), Halt> {
         if let Outcome::NotStarted(why) = outcome {
             return Err(Error::Message(why.clone()).into());
         }
@@ -243,11 +296,24 @@ impl<'a> Consumer<'a> {
             }
             return Ok(());
         }
-        if outcome.success() {
-            return self.start_ack(delivery);
+        match self.failures.action(outcome) {
+            Action::Ack => self.start_ack(&delivery),
+            Action::Stop => Err(Error::Message(format!(
+                "stopping: delivery {}: {} ({})",
+                delivery.delivery_tag,
+                outcome.describe(),
+                self.failures.stop_reason(outcome)
+            ))
+            .into()),
+            action => {
+                if let Settled::Hold(delay) =
+                    self.failures.failed(&delivery, outcome, action).await?
+                {
+                    self.holds.hold(delivery, delay);
+                }
+                Ok(())
+            }
         }
-        self.failures.failed(delivery, outcome).await?;
-        Ok(())
     }
 
     /// Starts basic.ack for `delivery` (see [`start`]).
@@ -274,12 +340,22 @@ impl<'a> Consumer<'a> {
             .await;
     }
 
-    /// The normal end: after a stop signal basic.cancel and exit 128 + the signal; else exit 0
-    /// when every command succeeded, or one line saying how many failed.
-    async fn finish(self) -> Result<(), Error> {
+    /// The normal end: held deliveries requeued once due; after a stop signal basic.cancel
+    /// and exit 128 + the signal; else exit 0 when every command succeeded, or one line saying
+    /// how many failed, or (`--idle-timeout` before `-c N`) how many were handled.
+    async fn finish(mut self) -> Result<(), Error> {
+        self.holds.release_all().await?;
         if let Some(signal) = self.signals.received() {
             self.cancel().await;
             return Err(Error::Silent(128 + signal as u8));
+        }
+        if let Some(count) = self.settings.count.filter(|_| self.idle) {
+            self.cancel().await;
+            return Err(Error::Message(format!(
+                "stopped by --idle-timeout after {} of {count} deliveries ({} failed)",
+                self.handled,
+                self.failures.failures()
+            )));
         }
         if self.failures.failures() > 0 {
             // Exit 0 means every delivery was handled; say how many were not.
