@@ -65,7 +65,7 @@ pub struct ExitRules(pub Vec<(Option<i32>, Action)>);
 
 /// Parses an `--on-exit` value: `CODE=ACTION` (CODE 0 to 255, or `*` for any other non-zero
 /// status, a signal or a timeout), or the preset `rabbitmq-cli-consumer`: the strict exit code
-/// table of rabbitmq-cli-consumer (`--strict-exit-code`): 0 ack, 3 reject, 4 reject and
+/// table of rabbitmq-cli-consumer (its strict exit code mode): 0 ack, 3 reject, 4 reject and
 /// requeue, 5 nack, 6 nack and requeue, any other status stops the consumer. A nack of a
 /// single delivery is the same as a reject, so 5 and 6 map like 3 and 4.
 ///
