@@ -491,3 +491,153 @@ fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
     assert!(!out.stderr.contains("basic.nack"), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
+
+/// A fresh empty directory, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(unique_name("dir"));
+        std::fs::create_dir(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path_str(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+
+    fn entries(&self) -> usize {
+        std::fs::read_dir(&self.0).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A command that marks its message as started in `dir`, then waits (at most 20 s) until
+/// `n` commands have started: it exits 0 only when `n` commands ran at the same time. Then
+/// it writes two lines of its own on stdout.
+fn barrier_command(dir: &TempDir, n: usize) -> String {
+    format!(
+        "b=$(cat); touch {dir}/$b; i=0; \
+         while [ $(ls {dir} | wc -l) -lt {n} ]; do \
+           i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.1; \
+         done; \
+         printf 'first %s\\n' $b; sleep 0.1; printf 'second %s\\n' $b",
+        dir = dir.path_str()
+    )
+}
+
+#[test]
+fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
+    let queue = TestQueue::declare("jobs-concurrency");
+    publish_bodies(
+        queue.name(),
+        &[b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8"],
+    );
+    let dir = TempDir::new();
+    // -p 1 is raised to 4: otherwise the broker would send one message at a time.
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "8",
+            "-p",
+            "1",
+            "--concurrency",
+            "4",
+            "--",
+            "sh",
+            "-c",
+            &barrier_command(&dir, 4),
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stderr, "");
+    let text = out.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 16, "{text}");
+    // Each command's two lines are together, never split by another command's.
+    for pair in lines.chunks(2) {
+        let first = pair[0].strip_prefix("first ").expect("a first line");
+        assert_eq!(pair[1], format!("second {first}"), "{text}");
+    }
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn sigterm_waits_for_every_running_command() {
+    let queue = TestQueue::declare("jobs-concurrency-term");
+    publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
+    let started = TempDir::new();
+    let done = TempFile::new(b"");
+    let script = format!(
+        "b=$(cat); touch {}/$b; sleep 2; echo $b >> {}",
+        started.path_str(),
+        done.path_str()
+    );
+    let consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--concurrency",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    wait_until("three commands running", || {
+        (started.entries() == 3).then_some(())
+    });
+    consumer.signal(libc::SIGTERM);
+    let out = consumer.wait();
+    assert_eq!(out.code, 143, "{out:?}");
+    assert_eq!(log_lines(&done).len(), 3, "{out:?}");
+    // Every command finished and was acked.
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn idle_timeout_waits_for_the_running_commands() {
+    let queue = TestQueue::declare("jobs-concurrency-idle");
+    publish(queue.name(), b"slow");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--concurrency",
+            "2",
+            "--idle-timeout",
+            "0.5",
+            "--",
+            "sh",
+            "-c",
+            "sleep 2; cat",
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "slow");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn concurrency_counts_completions_and_stops_at_count() {
+    let queue = TestQueue::declare("jobs-concurrency-count");
+    publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
+    let out = amqp(
+        CONSUME,
+        &["-q", queue.name(), "-c", "3", "--concurrency", "2", "cat"],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text().len(), 3, "{out:?}");
+    wait_for_message_count(queue.name(), 2);
+}

@@ -32,7 +32,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .into());
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-consume").await?;
+    let session = connection::open(&address, "amqp-consume")
+    .await?;
     let queue = consume::queue::setup(&session.channel, &spec).await?;
     let settings = consume::Settings {
         queue,
@@ -47,6 +48,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         retry_delay: options.retry_delay,
         command_timeout: options.command_timeout,
         idle_timeout: options.idle_timeout,
+        concurrency: options.concurrency,
         stream_offset: options.stream_offset.clone(),
     };
     let outcome = consume::run(&session.channel, &settings).await;

@@ -7,6 +7,14 @@ use crate::consume::policy::{ExitRules, FailurePolicy, parse_exit_rule};
 use clap::Parser;
 use std::time::Duration;
 
+/// Parses `--concurrency`: 1 to 65535 (a prefetch count must cover it).
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match parse_count(text) {
+        Ok(n @ 1..=65535) => Ok(n as usize),
+        _ => Err(format!("'{text}' is not a number of commands (1 to 65535)")),
+    }
+}
+
 /// Consume messages from a queue on an AMQP server, running COMMAND for each one with the
 /// message body on its standard input
 #[derive(Parser, Debug)]
@@ -72,6 +80,10 @@ pub struct Options {
     /// exit)
     #[arg(long, value_name = "seconds", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
+    /// run up to this many commands at once (the prefetch count is raised to at least this);
+    /// each command's output is then written whole when it ends
+    #[arg(long, value_name = "commands", default_value_t = 1, value_parser = parse_concurrency)]
+    pub concurrency: usize,
     /// where to start in a stream queue: first, last, next, an offset, @SECONDS or an RFC 3339
     /// time, or an interval back from now (10m, 2h, 7D)
     #[arg(long, value_name = "offset", value_parser = crate::consume::stream_offset::parse)]

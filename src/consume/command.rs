@@ -8,7 +8,7 @@
 use lapin::message::Delivery;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long a command that timed out is given to end after SIGTERM before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -23,6 +23,20 @@ pub enum Outcome {
     NotStarted(String),
     /// The command ran longer than `--command-timeout` (this long) and was killed.
     TimedOut(Duration),
+    /// The command's output, captured, could not be written: the consumer's standard output is
+    /// a closed pipe.
+    OutputClosed,
+}
+
+/// Where a command's standard output and error go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Inherited from the consumer, as the original (one command at a time).
+    Inherit,
+    /// Captured, and written whole to the consumer's standard output and error when the
+    /// command ends, so that the output of commands run at once never interleaves
+    /// (`--concurrency`). Held in memory meanwhile.
+    Whole,
 }
 
 impl Outcome {
@@ -35,7 +49,8 @@ impl Outcome {
     /// or exited 141 (128 + SIGPIPE), as a shell whose last command was so killed does.
     pub fn broken_pipe(&self) -> bool {
         use std::os::unix::process::ExitStatusExt;
-        matches!(self, Outcome::Exited(status)
+        matches!(self, Outcome::OutputClosed)
+            || matches!(self, Outcome::Exited(status)
             if status.signal() == Some(libc::SIGPIPE)
                 || status.code() == Some(128 + libc::SIGPIPE))
     }
@@ -54,6 +69,7 @@ impl Outcome {
             Outcome::TimedOut(limit) => {
                 format!("command timed out after {}", super::policy::seconds(*limit))
             }
+            Outcome::OutputClosed => "the output pipe is closed".to_string(),
         }
     }
 }
@@ -72,19 +88,24 @@ fn strerror(error: &std::io::Error) -> String {
 ///
 /// With a `timeout` (`--command-timeout`) the command runs in a process group of its own; once
 /// the time is up (feeding its input included) the group gets SIGTERM, then SIGKILL after
-/// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`].
+/// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`]. With [`Output::Whole`] what the
+/// command wrote (until it ended or was killed) is written out when it ends.
 pub async fn run(
     argv: &[String],
     input: &[u8],
     delivery: &Delivery,
     consumer_tag: &str,
     timeout: Option<Duration>,
+    output: Output,
 ) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
     let mut command = tokio::process::Command::new(program);
     command.args(args).stdin(Stdio::piped());
+    if output == Output::Whole {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
     if timeout.is_some() {
         command.process_group(0);
     }
@@ -105,30 +126,65 @@ pub async fn run(
         }
     };
     let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
     let work = async {
-        if let Some(mut stdin) = stdin.take() {
-            // A command that stops reading (EPIPE) is judged by its exit status alone.
-            let _ = stdin.write_all(input).await;
-        }
+        let feed = async {
+            if let Some(mut stdin) = stdin.take() {
+                // A command that stops reading (EPIPE) is judged by its exit status alone.
+                let _ = stdin.write_all(input).await;
+            }
+        };
+        let read_out = async {
+            if let Some(pipe) = stdout.as_mut() {
+                let _ = pipe.read_to_end(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(pipe) = stderr.as_mut() {
+                let _ = pipe.read_to_end(&mut err).await;
+            }
+        };
+        tokio::join!(feed, read_out, read_err);
         child.wait().await
     };
     let waited = match timeout {
-        None => work.await,
-        Some(limit) => match tokio::time::timeout(limit, work).await {
-            Ok(waited) => waited,
-            Err(_) => {
-                kill_group(&mut child, KILL_GRACE).await;
-                return Outcome::TimedOut(limit);
-            }
-        },
+        None => Some(work.await),
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
     };
-    match waited {
-        Ok(status) => Outcome::Exited(status),
-        Err(error) => Outcome::NotStarted(format!(
+    let outcome = match waited {
+        Some(Ok(status)) => Outcome::Exited(status),
+        Some(Err(error)) => Outcome::NotStarted(format!(
             "waiting for command '{program}': {}",
             crate::error::describe_io(&error)
         )),
+        None => {
+            kill_group(&mut child, KILL_GRACE).await;
+            Outcome::TimedOut(timeout.unwrap_or_default())
+        }
+    };
+    if output == Output::Whole && !write_whole(&out, &err) {
+        return Outcome::OutputClosed;
     }
+    outcome
+}
+
+/// Writes a command's captured output whole, each stream with one locked write (nothing else
+/// runs on the consumer's thread meanwhile, so two commands' output never interleaves).
+/// `false` when standard output is a closed pipe.
+fn write_whole(out: &[u8], err: &[u8]) -> bool {
+    use std::io::Write;
+    if !err.is_empty() {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(err).and_then(|()| stderr.flush());
+    }
+    if out.is_empty() {
+        return true;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(out).and_then(|()| stdout.flush());
+    !matches!(written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// SIGTERM to the process group led by `child`, SIGKILL after `grace` if the command has not

@@ -18,6 +18,7 @@ use crate::error::{Error, StepExt, describe_amqp};
 use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use holds::Holds;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
 use lapin::{Channel, message::Delivery};
@@ -55,6 +56,8 @@ pub struct Settings {
     pub command_timeout: Option<Duration>,
     /// `--idle-timeout`: stop when no delivery arrived for this long.
     pub idle_timeout: Option<Duration>,
+    /// `--concurrency`: how many commands run at once (at least 1).
+    pub concurrency: usize,
     /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
     pub stream_offset: Option<lapin::types::AMQPValue>,
 }
@@ -98,10 +101,11 @@ impl From<Error> for Halt {
     }
 }
 
-/// One consumer on the channel: its deliveries, the signals that stop it, the failures and
-/// acks in progress. [`run`] drives it through its steps: [`Consumer::start`], then
-/// [`Consumer::next_delivery`] and [`Consumer::handle`] for each delivery, then
-/// [`Consumer::finish`].
+/// One consumer on the channel: its deliveries, the commands running, the signals that stop
+/// it, the failures and acks in progress. [`run`] drives it through its steps:
+/// [`Consumer::start`], then [`Consumer::next_event`] (a delivery, a command done, or a stop)
+/// with [`Consumer::start_command`] for a delivery and [`Consumer::handle`] for a command
+/// done, then [`Consumer::finish`].
 struct Consumer<'a> {
     channel: &'a Channel,
     settings: &'a Settings,
@@ -116,9 +120,28 @@ struct Consumer<'a> {
     handled: u64,
     /// True once `--idle-timeout` passed with no delivery.
     idle: bool,
+    /// True once a signal or `--idle-timeout` asked to stop taking deliveries.
+    stopping: bool,
+    /// When the last delivery came or the last command ended (`--idle-timeout` counts from it).
+    last_event: tokio::time::Instant,
+    /// The commands running (at most `--concurrency`), each giving back its delivery.
+    running: FuturesUnordered<Job>,
     /// The last ack sent: not waited for when sent, checked before the next command runs and
     /// before the consumer ends.
     acking: Option<Settling>,
+}
+
+/// A command running for a delivery; gives back the delivery and how the command ended.
+type Job = Pin<Box<dyn Future<Output = (Delivery, Outcome)>>>;
+
+/// What the consumer waits for next ([`Consumer::next_event`]).
+enum Event {
+    /// A delivery to run a command for.
+    Delivery(Delivery),
+    /// A command ended.
+    Done(Delivery, Outcome),
+    /// A signal or `--idle-timeout`: take no more deliveries.
+    Stop,
 }
 
 impl<'a> Consumer<'a> {
@@ -128,6 +151,9 @@ impl<'a> Consumer<'a> {
         if settings.stream_offset.is_some() && plan.prefetch.is_none() {
             plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
         }
+        // N commands at once need N deliveries at once.
+        let at_least = u16::try_from(settings.concurrency).unwrap_or(u16::MAX);
+        plan.prefetch = plan.prefetch.map(|p| p.max(at_least));
         if let Some(prefetch) = plan.prefetch {
             channel
                 .basic_qos(prefetch, Default::default())
@@ -165,6 +191,9 @@ impl<'a> Consumer<'a> {
             holds: Holds::default(),
             handled: 0,
             idle: false,
+            stopping: false,
+            last_event: tokio::time::Instant::now(),
+            running: FuturesUnordered::new(),
             acking: None,
         })
     }
@@ -174,37 +203,66 @@ impl<'a> Consumer<'a> {
         self.settings.count.is_none_or(|n| self.handled < n)
     }
 
-    /// Takes and handles deliveries until `-c` is reached or a signal asks to stop.
+    /// True while the consumer takes new deliveries: `-c` not reached, no stop asked for.
+    fn taking(&self) -> bool {
+        !self.stopping && self.signals.received().is_none() && self.wants_more()
+    }
+
+    /// Takes deliveries and runs their commands, up to `--concurrency` at once, until `-c` is
+    /// reached or a signal or `--idle-timeout` asks to stop, then waits for the commands
+    /// running. When one fails the consumer, the others still running are let finish (and
+    /// acked if they succeeded) before it ends.
     async fn consume(&mut self) -> Result<(), Halt> {
-        while self.wants_more() {
-            let Some(delivery) = self.next_delivery().await? else {
-                break;
-            };
-            self.handle(delivery).await?;
-            if self.signals.received().is_some() {
-                break;
-            }
-            if self.wants_more() && self.failures.window_full() {
-                // The window error is the one to report, whatever became of the last ack.
-                if let Err(Halt::Failed(error)) = self.settled().await {
-                    return Err(error.into());
+        let result = self.consume_until_stopped().await;
+        if result.is_err() {
+            while let Some((delivery, outcome)) = self.running.next().await {
+                if outcome.success() && !self.plan.ack_on_receipt && !self.plan.broker_no_ack {
+                    let _ = self.start_ack(&delivery);
                 }
-                return Err(self.failures.window_full_error().into());
             }
+            let _ = self.settled().await;
+            return result;
         }
         self.settled().await
     }
 
-    /// The next delivery, or `None` when a stop signal came first or `--idle-timeout` passed
-    /// while waiting. Held deliveries whose retry delay ends meanwhile are requeued.
+    async fn consume_until_stopped(&mut self) -> Result<(), Halt> {
+        loop {
+            let room = self.taking() && self.running.len() < self.settings.concurrency;
+            if !room && self.running.is_empty() {
+                return Ok(());
+            }
+            match self.next_event(room).await? {
+                Event::Delivery(delivery) => self.start_command(delivery).await?,
+                Event::Done(delivery, outcome) => {
+                    self.handle(delivery, outcome).await?;
+                    if self.taking() && self.failures.window_full() {
+                        // The window error is the one to report, whatever became of the last
+                        // ack.
+                        if let Err(Halt::Failed(error)) = self.settled().await {
+                            return Err(error.into());
+                        }
+                        return Err(self.failures.window_full_error().into());
+                    }
+                }
+                Event::Stop => self.stopping = true,
+            }
+        }
+    }
+
+    /// The next thing to act on: a delivery (only when `room` for another command), a command
+    /// done, or a stop (a signal; `--idle-timeout` passed while waiting for a delivery). Held
+    /// deliveries whose retry delay ends meanwhile are requeued. A signal while commands run
+    /// is remembered; they are let finish.
     ///
     /// Errors: the consumer's stream failed (`consuming from queue 'Q': CAUSE`) or the server
     /// cancelled the consumer; `basic.reject: CAUSE` for a held delivery.
-    async fn next_delivery(&mut self) -> Result<Option<Delivery>, Halt> {
+    async fn next_event(&mut self, room: bool) -> Result<Event, Halt> {
         let idle_deadline = self
             .settings
             .idle_timeout
-            .map(|idle| tokio::time::Instant::now() + idle);
+            .filter(|_| room)
+            .map(|idle| self.last_event + idle);
         let idle = async {
             match idle_deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -215,17 +273,22 @@ impl<'a> Consumer<'a> {
         let next = loop {
             tokio::select! {
                 biased;
-                next = self.deliveries.next() => break next,
-                _ = self.signals.next() => return Ok(None),
+                Some((delivery, outcome)) = self.running.next(), if !self.running.is_empty() => {
+                    self.last_event = tokio::time::Instant::now();
+                    return Ok(Event::Done(delivery, outcome));
+                }
+                next = self.deliveries.next(), if room => break next,
+                _ = self.signals.next() => return Ok(Event::Stop),
                 _ = self.holds.next_due() => self.holds.release_due().await?,
                 _ = &mut idle => {
                     self.idle = true;
-                    return Ok(None);
+                    return Ok(Event::Stop);
                 }
             }
         };
+        self.last_event = tokio::time::Instant::now();
         match next {
-            Some(Ok(delivery)) => Ok(Some(delivery)),
+            Some(Ok(delivery)) => Ok(Event::Delivery(delivery)),
             Some(Err(error)) => Err(Error::step(self.step(), describe_amqp(&error)).into()),
             None => Err(Error::Message(format!(
                 "{}: the server cancelled the consumer (was the queue deleted?)",
@@ -235,10 +298,10 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Handles one delivery: runs the command, then acks the delivery or applies the failure
-    /// policy. No command is run for a delivery of a closed channel: it could not be acked
-    /// and the broker redelivers the message.
-    async fn handle(&mut self, delivery: Delivery) -> Result<(), Halt> {
+    /// Starts the command for one delivery, its body on standard input. No command is run
+    /// for a delivery of a closed channel: it could not be acked and the broker redelivers
+    /// the message.
+    async fn start_command(&mut self, delivery: Delivery) -> Result<(), Halt> {
         if !self.channel.status().connected() {
             return Err(Halt::ChannelGone);
         }
@@ -247,28 +310,25 @@ impl<'a> Consumer<'a> {
         if self.plan.ack_on_receipt {
             self.start_ack(&delivery)?;
         }
-        let outcome = self.run_command(&delivery, &delivery.data).await;
-        self.settled().await?;
-        self.settle(delivery, &outcome).await
+        let argv = self.settings.command.clone();
+        let tag = self.tag.clone();
+        let timeout = self.settings.command_timeout;
+        let output = match self.settings.concurrency {
+            1 => command::Output::Inherit,
+            _ => command::Output::Whole,
+        };
+        self.running.push(Box::pin(async move {
+            let input = &delivery.data;
+            let outcome = command::run(&argv, input, &delivery, &tag, timeout, output).await;
+            (delivery, outcome)
+        }));
+        Ok(())
     }
 
-    /// Runs the command for `delivery` with `input` on its standard input. A signal while it
-    /// runs is remembered; the command is let finish.
-    async fn run_command(&mut self, delivery: &Delivery, input: &[u8]) -> Outcome {
-        let running = command::run(
-            &self.settings.command,
-            input,
-            delivery,
-            &self.tag,
-            self.settings.command_timeout,
-        );
-        tokio::pin!(running);
-        loop {
-            tokio::select! {
-                outcome = &mut running => return outcome,
-                _ = self.signals.next() => {}
-            }
-        }
+    /// Handles a delivery whose command ended: acks it or applies the exit table.
+    async fn handle(&mut self, delivery: Delivery, outcome: Outcome) -> Result<(), Halt> {
+        self.settled().await?;
+        self.settle(delivery, &outcome).await
     }
 
     /// Acks a delivery whose command succeeded, applies the exit table ([`policy`])
