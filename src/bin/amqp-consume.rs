@@ -32,7 +32,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .into());
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-consume")
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-consume"),
+    )
     .await?;
     let queue = consume::queue::setup(&session.channel, &spec).await?;
     let settings = consume::Settings {

@@ -15,7 +15,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
-    let session = connection::open(&address, "amqp-publish").await?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-publish"),
+    )
+    .await?;
     let target = Target {
         exchange: options.exchange.clone().unwrap_or_default(),
         routing_key: options.routing_key.clone().unwrap_or_default(),
