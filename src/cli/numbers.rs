@@ -44,7 +44,7 @@ pub fn parse_int(text: &str) -> Result<i64, String> {
 pub const MAX_SECONDS: f64 = 1e9;
 
 /// Parses a duration option in seconds (`--idle-timeout 5`, `--retry-delay 0.5`): a decimal
-/// number above 0 and at most [`MAX_SECONDS`].
+/// number above 0 and at most `MAX_SECONDS` (10^9).
 ///
 /// Errors: `'X' is not a number of seconds above 0`.
 pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {

@@ -5,8 +5,8 @@
 //! milliseconds on a quorum queue). A held delivery stays unacknowledged on this channel, in
 //! the prefetch window, while the consumer goes on with other deliveries; once its delay has
 //! passed it is requeued with basic.reject. It is never requeued earlier, so the message is
-//! never redelivered sooner than the delay after its failure; it may be later (a release is
-//! made between commands, not during one).
+//! never redelivered sooner than the delay after its failure (a release waits for the
+//! consumer's next turn: while it waits for a delivery or a command to end).
 
 use super::policy::reject;
 use crate::error::Error;
