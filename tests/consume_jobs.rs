@@ -489,6 +489,15 @@ fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
         "{out:?}"
     );
     assert!(!out.stderr.contains("basic.nack"), "{out:?}");
+    // The redelivery's ack is sent, and the channel closed cleanly after it, although the run
+    // ends with exit 1 (one command failed): otherwise the ack could be lost at exit and the
+    // message, done, delivered again.
+    assert!(
+        out.stderr
+            .contains("-> basic.ack channel=1 delivery-tag=2 multiple=false"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("-> channel.close "), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 

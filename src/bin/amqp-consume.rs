@@ -64,6 +64,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
             session.close().await?;
             Err(Error::Silent(code).into())
         }
-        Err(error) => Err(error.into()),
+        Err(error) => {
+            // A failure the channel survived (commands failed, --on-exit stop, a full
+            // window): close it cleanly, so that the acks already sent reach the server before
+            // the process ends and unacked deliveries return at once. The failure is what
+            // is reported.
+            if session.channel.status().connected() {
+                let _ = session.close().await;
+            }
+            Err(error.into())
+        }
     }
 }
