@@ -17,6 +17,7 @@ pub mod headers;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
+pub mod rate;
 pub mod tls;
 pub mod tls_verify;
 pub mod tool;

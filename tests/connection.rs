@@ -589,3 +589,76 @@ fn unknown_host_is_an_opening_socket_error() {
     out.assert_error_starts(1, "opening socket to no-such-host.invalid:5672")
         .assert_no_stdout();
 }
+
+/// The `connection_name` client properties of the broker's connections, as rabbitmqctl
+/// prints them.
+fn connection_names() -> String {
+    ctl(&["-q", "list_connections", "client_properties"])
+}
+
+#[test]
+fn connection_name_names_the_connection_for_the_broker() {
+    let queue = TestQueue::declare("conn-name");
+    let consumer_name = unique_name("nightly-consumer@host");
+    let consumer = amqp_spawn(
+        "amqp-consume",
+        &[
+            "-q",
+            queue.name(),
+            "--connection-name",
+            &consumer_name,
+            "cat",
+        ],
+    );
+    wait_for_consumer(queue.name());
+    assert!(connection_names().contains(&consumer_name));
+    // amqp-publish -l at one message a second stays connected long enough to be listed.
+    let publisher_name = unique_name("nightly-publisher@host");
+    let url = broker_url();
+    let publisher = spawn(
+        "amqp-publish",
+        [
+            "--url",
+            url.as_str(),
+            "--connection-name",
+            &publisher_name,
+            "-r",
+            queue.name(),
+            "-l",
+            "--rate",
+            "1",
+        ],
+        Some(b"1\n2\n3\n4\n5\n6\n".to_vec()),
+        &[],
+    );
+    wait_until("the publisher's connection name", || {
+        connection_names().contains(&publisher_name).then_some(())
+    });
+    publisher.wait().assert_ok();
+    consumer.signal(libc::SIGTERM);
+    assert_eq!(consumer.wait().code, 143);
+    // The other tools take it too; without it, each tool is named after itself.
+    amqp(
+        DECLARE,
+        &["--connection-name", "declare-job", "-q", queue.name()],
+    )
+    .assert_ok();
+    // The consumer took every message: the queue is empty (exit 2).
+    let got = amqp(GET, &["--connection-name", "get-job", "-q", queue.name()]);
+    assert_eq!(got.code, 2, "{got:?}");
+    amqp(
+        "amqp-delete-queue",
+        &["--connection-name", "delete-job", "-q", queue.name()],
+    )
+    .assert_ok();
+}
+
+#[test]
+fn without_connection_name_a_connection_is_named_after_its_tool() {
+    let queue = TestQueue::declare("conn-default-name");
+    let consumer = amqp_spawn("amqp-consume", &["-q", queue.name(), "cat"]);
+    wait_for_consumer(queue.name());
+    assert!(connection_names().contains("amqp-consume"));
+    consumer.signal(libc::SIGTERM);
+    assert_eq!(consumer.wait().code, 143);
+}

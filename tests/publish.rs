@@ -449,3 +449,34 @@ fn no_confirm_still_publishes() {
     amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "fire"]).assert_ok();
     assert_eq!(only_message(&queue).body, b"fire");
 }
+
+#[test]
+fn rate_spaces_line_mode_messages() {
+    let queue = TestQueue::declare("pub-rate");
+    let lines: String = (1..=21).map(|n| format!("{n}\n")).collect();
+    let started = std::time::Instant::now();
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "-l", "--rate", "10"],
+        lines.as_bytes(),
+    );
+    out.assert_ok();
+    // 21 messages at 10 per second: 20 intervals of 0.1 s at least (a lower bound only).
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "{out:?}"
+    );
+    wait_for_message_count(queue.name(), 21);
+}
+
+#[test]
+fn rate_without_line_mode_is_a_usage_error() {
+    let out = amqp(PUBLISH, &["-r", "q", "--rate", "1", "-b", "x"]);
+    out.assert_error(1, "--rate: only with -l (a message per line)");
+    let out = amqp(PUBLISH, &["-r", "q", "-l", "--rate", "0"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.first_stderr_line().contains("is not a rate above 0"),
+        "{out:?}"
+    );
+}

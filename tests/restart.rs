@@ -32,7 +32,7 @@ const SOAK_BATCH: usize = 10_000;
 
 #[test]
 fn broker_restarts_and_broker_settings() {
-    let parts: [(&str, fn()); 4] = [
+    let parts: [(&str, fn()); 5] = [
         (
             "consumer_ack_timeout_during_a_command_is_a_one_line_406",
             consumer_ack_timeout_during_a_command_is_a_one_line_406,
@@ -40,6 +40,10 @@ fn broker_restarts_and_broker_settings() {
         (
             "consumer_ack_timeout_with_count_1_is_a_one_line_406",
             consumer_ack_timeout_with_count_1_is_a_one_line_406,
+        ),
+        (
+            "command_timeout_below_the_consumer_timeout_keeps_the_channel",
+            command_timeout_below_the_consumer_timeout_keeps_the_channel,
         ),
         (
             "unacked_messages_survive_a_broker_restart",
@@ -235,6 +239,44 @@ fn consumer_ack_timeout_with_count_1_is_a_one_line_406() {
         "the line must name the 406: {out:?}"
     );
     wait_for_message_count(queue.name(), 1);
+}
+
+/// `--command-timeout` below the broker's `consumer_timeout`: the hung command is killed and
+/// its message requeued before the broker would close the channel (as in the 406 parts above),
+/// so the consumer goes on and handles the message's redelivery.
+fn command_timeout_below_the_consumer_timeout_keeps_the_channel() {
+    let _settings = (
+        BrokerSetting::set("consumer_timeout", "4000"),
+        BrokerSetting::set("channel_tick_interval", "1000"),
+    );
+    let queue = TestQueue::declare("restart-command-timeout");
+    publish(queue.name(), b"job");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "2",
+            "--command-timeout",
+            "1",
+            "--on-failure",
+            "requeue",
+            "--",
+            "sh",
+            "-c",
+            r#"cat >/dev/null; [ "$AMQP_REDELIVERED" = true ] || sleep 100"#,
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "warning: delivery 1: command timed out after 1 s; requeued",
+            "1 of 2 deliveries failed: their commands did not exit 0"
+        ]
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
 }
 
 /// A consumer's connection dies with the broker while its command runs: after the restart the

@@ -23,8 +23,20 @@ async fn run(options: Options) -> anyhow::Result<()> {
         exclusive: options.exclusive,
     };
     consume::queue::validate(&spec)?;
+    let table = consume::policy::ExitTable::new(&options.on_exit, options.on_failure);
+    if options.retry_delay.is_some() && !table.may_requeue() {
+        return Err(Error::Usage(
+            "--retry-delay: no failure is requeued (add --on-failure requeue or --on-exit CODE=requeue)"
+                .to_string(),
+        )
+        .into());
+    }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-consume").await?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-consume"),
+    )
+    .await?;
     let queue = consume::queue::setup(&session.channel, &spec).await?;
     let settings = consume::Settings {
         queue,
@@ -34,6 +46,12 @@ async fn run(options: Options) -> anyhow::Result<()> {
         prefetch_count: options.prefetch_count.and_then(|p| u64::try_from(p).ok()),
         command: options.command.clone(),
         on_failure: options.on_failure,
+        on_exit: options.on_exit.clone(),
+        max_redeliveries: options.max_redeliveries,
+        retry_delay: options.retry_delay,
+        command_timeout: options.command_timeout,
+        idle_timeout: options.idle_timeout,
+        concurrency: options.concurrency,
         stream_offset: options.stream_offset.clone(),
     };
     let outcome = consume::run(&session.channel, &settings).await;
@@ -46,6 +64,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
             session.close().await?;
             Err(Error::Silent(code).into())
         }
-        Err(error) => Err(error.into()),
+        Err(error) => {
+            // A failure the channel survived (commands failed, --on-exit stop, a full
+            // window): close it cleanly, so that the acks already sent reach the server before
+            // the process ends and unacked deliveries return at once. The failure is what
+            // is reported.
+            if session.channel.status().connected() {
+                let _ = session.close().await;
+            }
+            Err(error.into())
+        }
     }
 }

@@ -16,7 +16,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let arguments =
         field_value::table(&options.arguments).map_err(|e| Error::Usage(format!("--arg: {e}")))?;
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-declare-queue").await?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-declare-queue"),
+    )
+    .await?;
     let declare = QueueDeclareOptions {
         durable: options.durable,
         exclusive: options.exclusive,

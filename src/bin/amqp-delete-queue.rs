@@ -15,7 +15,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
         _ => return Err(Error::Message("queue name not specified".into()).into()),
     };
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-delete-queue").await?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-delete-queue"),
+    )
+    .await?;
     let delete = QueueDeleteOptions {
         if_unused: options.if_unused,
         if_empty: options.if_empty,

@@ -22,7 +22,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         return Err(Error::Message("queue not specified".into()).into());
     };
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(&address, "amqp-get").await?;
+    let session =
+        connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
     let message = session
         .channel
         .basic_get(queue.into(), BasicGetOptions { no_ack: false })

@@ -2,6 +2,7 @@
 
 use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
+use amqp_tools::rate::Rate;
 use amqp_tools::{Error, address, body, connection, properties, tool};
 use std::process::ExitCode;
 
@@ -13,9 +14,16 @@ async fn run(options: Options) -> anyhow::Result<()> {
     if options.exchange.is_none() && options.routing_key.is_none() {
         return Err(Error::Message("neither exchange nor routing key specified".into()).into());
     }
+    if options.rate.is_some() && !options.line_buffered {
+        return Err(Error::Usage("--rate: only with -l (a message per line)".into()).into());
+    }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
-    let session = connection::open(&address, "amqp-publish").await?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-publish"),
+    )
+    .await?;
     let target = Target {
         exchange: options.exchange.clone().unwrap_or_default(),
         routing_key: options.routing_key.clone().unwrap_or_default(),
@@ -35,10 +43,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
             publisher.publish_pieces(pieces).await?;
         }
         (None, true) => {
+            let mut rate = options.rate.map(Rate::per_second);
             let mut batches = body::spawn_stdin_line_batches();
             while let Some(batch) = batches.recv().await {
                 let batch = batch.map_err(|e| Error::step("reading standard input", e))?;
                 for line in batch {
+                    if let Some(rate) = &mut rate {
+                        rate.wait().await;
+                    }
                     publisher.publish_pieces(vec![line]).await?;
                 }
             }

@@ -47,6 +47,11 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "seconds", value_parser = parse_int)]
     pub connect_timeout: Option<i64>,
 
+    /// the name this connection shows in the server's connection list (the connection_name
+    /// client property; default: the tool's name)
+    #[arg(long, value_name = "name")]
+    pub connection_name: Option<String>,
+
     /// print each AMQP method sent (->) and received (<-) on standard error
     #[arg(long)]
     pub verbose: bool,
@@ -73,6 +78,11 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
+    /// The `connection_name` to give the server: `--connection-name`, else `tool`.
+    pub fn connection_name_or<'a>(&'a self, tool: &'a str) -> &'a str {
+        self.connection_name.as_deref().unwrap_or(tool)
+    }
+
     /// True when any option that says where or as whom to connect was given; `AMQP_URL` is
     /// used only when none was.
     pub fn any_given(&self) -> bool {

@@ -1,10 +1,19 @@
 //! The command line of `amqp-consume`: its options, defined once for the tool, its help, man
 //! page and shell completions.
 
-use super::parse_int;
 use super::{CommonArgs, ConnectionArgs};
-use crate::consume::policy::FailurePolicy;
+use super::{parse_count, parse_int, parse_seconds};
+use crate::consume::policy::{ExitRules, FailurePolicy, parse_exit_rule};
 use clap::Parser;
+use std::time::Duration;
+
+/// Parses `--concurrency`: 1 to 65535 (a prefetch count must cover it).
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match parse_count(text) {
+        Ok(n @ 1..=65535) => Ok(n as usize),
+        _ => Err(format!("'{text}' is not a number of commands (1 to 65535)")),
+    }
+}
 
 /// Consume messages from a queue on an AMQP server, running COMMAND for each one with the
 /// message body on its standard input
@@ -47,6 +56,34 @@ pub struct Options {
     /// queue has a dead-letter exchange)
     #[arg(long, value_enum, default_value_t = FailurePolicy::Keep, value_name = "policy")]
     pub on_failure: FailurePolicy,
+    /// what to do with a message by its command's exit status: CODE=ACTION with CODE 0 to 255
+    /// or * (any other failure), ACTION ack, requeue, reject, keep or stop; repeatable, the last
+    /// entry for a code wins; the preset rabbitmq-cli-consumer maps that tool's strict exit codes
+    /// (0 ack, 3 and 5 reject, 4 and 6 requeue, others stop). Statuses 126 and 127 (command not
+    /// runnable) stop the consumer unless given here
+    #[arg(long, value_name = "code=action", value_parser = parse_exit_rule)]
+    pub on_exit: Vec<ExitRules>,
+    /// reject (dead-letter) a failed message instead of requeueing or keeping it once it was
+    /// redelivered this many times, as the queue counts (x-delivery-count of quorum queues,
+    /// x-acquired-count of RabbitMQ 4.3+)
+    #[arg(long, value_name = "count", value_parser = parse_count)]
+    pub max_redeliveries: Option<u64>,
+    /// hold a message to be requeued this many seconds before requeueing it, consuming others
+    /// meanwhile
+    #[arg(long, value_name = "seconds", value_parser = parse_seconds)]
+    pub retry_delay: Option<Duration>,
+    /// stop a command that runs longer than this many seconds (SIGTERM to its process group,
+    /// SIGKILL 5 s later); its message counts as failed
+    #[arg(long, value_name = "seconds", value_parser = parse_seconds)]
+    pub command_timeout: Option<Duration>,
+    /// stop, as after -c, when no message arrived for this many seconds (drain the queue, then
+    /// exit)
+    #[arg(long, value_name = "seconds", value_parser = parse_seconds)]
+    pub idle_timeout: Option<Duration>,
+    /// run up to this many commands at once (the prefetch count is raised to at least this);
+    /// each command's output is then written whole when it ends
+    #[arg(long, value_name = "commands", default_value_t = 1, value_parser = parse_concurrency)]
+    pub concurrency: usize,
     /// where to start in a stream queue: first, last, next, an offset, @SECONDS or an RFC 3339
     /// time, or an interval back from now (10m, 2h, 7D)
     #[arg(long, value_name = "offset", value_parser = crate::consume::stream_offset::parse)]

@@ -15,7 +15,7 @@ pub mod get;
 pub mod publish;
 
 pub use connection::ConnectionArgs;
-pub use numbers::parse_int;
+pub use numbers::{parse_count, parse_int, parse_seconds};
 
 use crate::error::Error;
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -39,6 +39,34 @@ pub fn parse_int(text: &str) -> Result<i64, String> {
     Ok(value as i64)
 }
 
+/// The largest number of seconds a duration option takes (about 31 years): larger values
+/// are surely typos.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// Parses a duration option in seconds (`--idle-timeout 5`, `--retry-delay 0.5`): a decimal
+/// number above 0 and at most `MAX_SECONDS` (10^9).
+///
+/// Errors: `'X' is not a number of seconds above 0`.
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value > 0.0 && value <= MAX_SECONDS => {
+            Ok(std::time::Duration::from_secs_f64(value))
+        }
+        _ => Err(format!(
+            "'{text}' is not a number of seconds above 0 (at most 1000000000)"
+        )),
+    }
+}
+
+/// Parses a count option that must not be negative (`--max-redeliveries 3`), as
+/// [`parse_int`] reads numbers.
+///
+/// Errors: those of [`parse_int`], and `'X' is negative`.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let value = parse_int(text)?;
+    u64::try_from(value).map_err(|_| format!("'{text}' is negative"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +90,17 @@ mod tests {
         );
         assert_eq!(parse_int("-2147483648"), Ok(-2147483648));
         assert!(parse_int("99999999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn reads_seconds_and_counts() {
+        use std::time::Duration;
+        assert_eq!(parse_seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["0", "-1", "", "x", "nan", "inf", "1e10"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_count("3"), Ok(3));
+        assert!(parse_count("-1").is_err());
     }
 }

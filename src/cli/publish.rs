@@ -72,6 +72,10 @@ pub struct Options {
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<String>,
+    /// with -l: publish at most this many messages per second (fractions allowed: 0.5 is one
+    /// every 2 seconds)
+    #[arg(long, value_name = "per second", value_parser = crate::rate::parse)]
+    pub rate: Option<f64>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

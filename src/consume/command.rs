@@ -7,7 +7,11 @@
 
 use lapin::message::Delivery;
 use std::process::{ExitStatus, Stdio};
-use tokio::io::AsyncWriteExt;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long a command that timed out is given to end after SIGTERM before SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// How a command run ended.
 #[derive(Debug)]
@@ -17,6 +21,22 @@ pub enum Outcome {
     /// The command could not be started (not found, not executable): the original's
     /// `posix_spawnp: CMD: REASON` line.
     NotStarted(String),
+    /// The command ran longer than `--command-timeout` (this long) and was killed.
+    TimedOut(Duration),
+    /// The command's output, captured, could not be written: the consumer's standard output is
+    /// a closed pipe.
+    OutputClosed,
+}
+
+/// Where a command's standard output and error go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Inherited from the consumer, as the original (one command at a time).
+    Inherit,
+    /// Captured, and written whole to the consumer's standard output and error when the
+    /// command ends, so that the output of commands run at once never interleaves
+    /// (`--concurrency`). Held in memory meanwhile.
+    Whole,
 }
 
 impl Outcome {
@@ -29,7 +49,8 @@ impl Outcome {
     /// or exited 141 (128 + SIGPIPE), as a shell whose last command was so killed does.
     pub fn broken_pipe(&self) -> bool {
         use std::os::unix::process::ExitStatusExt;
-        matches!(self, Outcome::Exited(status)
+        matches!(self, Outcome::OutputClosed)
+            || matches!(self, Outcome::Exited(status)
             if status.signal() == Some(libc::SIGPIPE)
                 || status.code() == Some(128 + libc::SIGPIPE))
     }
@@ -45,6 +66,10 @@ impl Outcome {
                 _ => "command ended abnormally".to_string(),
             },
             Outcome::NotStarted(why) => why.clone(),
+            Outcome::TimedOut(limit) => {
+                format!("command timed out after {}", super::policy::seconds(*limit))
+            }
+            Outcome::OutputClosed => "the output pipe is closed".to_string(),
         }
     }
 }
@@ -58,14 +83,32 @@ fn strerror(error: &std::io::Error) -> String {
     }
 }
 
-/// Runs `argv` with the delivery's body on its standard input and its metadata in the
-/// environment ([`super::environment`]), and waits for it.
-pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Outcome {
+/// Runs `argv` with `input` (the delivery's body) on its standard input and the delivery's
+/// metadata in the environment ([`super::environment`]), and waits for it.
+///
+/// With a `timeout` (`--command-timeout`) the command runs in a process group of its own; once
+/// the time is up (feeding its input included) the group gets SIGTERM, then SIGKILL after
+/// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`]. With [`Output::Whole`] what the
+/// command wrote (until it ended or was killed) is written out when it ends.
+pub async fn run(
+    argv: &[String],
+    input: &[u8],
+    delivery: &Delivery,
+    consumer_tag: &str,
+    timeout: Option<Duration>,
+    output: Output,
+) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
     let mut command = tokio::process::Command::new(program);
     command.args(args).stdin(Stdio::piped());
+    if output == Output::Whole {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    if timeout.is_some() {
+        command.process_group(0);
+    }
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
@@ -82,16 +125,80 @@ pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Ou
             return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
         }
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that stops reading (EPIPE) is judged by its exit status alone.
-        let _ = stdin.write_all(&delivery.data).await;
-        drop(stdin);
-    }
-    match child.wait().await {
-        Ok(status) => Outcome::Exited(status),
-        Err(error) => Outcome::NotStarted(format!(
+    let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let work = async {
+        let feed = async {
+            if let Some(mut stdin) = stdin.take() {
+                // A command that stops reading (EPIPE) is judged by its exit status alone.
+                let _ = stdin.write_all(input).await;
+            }
+        };
+        let read_out = async {
+            if let Some(pipe) = stdout.as_mut() {
+                let _ = pipe.read_to_end(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(pipe) = stderr.as_mut() {
+                let _ = pipe.read_to_end(&mut err).await;
+            }
+        };
+        tokio::join!(feed, read_out, read_err);
+        child.wait().await
+    };
+    let waited = match timeout {
+        None => Some(work.await),
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+    };
+    let outcome = match waited {
+        Some(Ok(status)) => Outcome::Exited(status),
+        Some(Err(error)) => Outcome::NotStarted(format!(
             "waiting for command '{program}': {}",
             crate::error::describe_io(&error)
         )),
+        None => {
+            kill_group(&mut child, KILL_GRACE).await;
+            Outcome::TimedOut(timeout.unwrap_or_default())
+        }
+    };
+    if output == Output::Whole && !write_whole(&out, &err) {
+        return Outcome::OutputClosed;
+    }
+    outcome
+}
+
+/// Writes a command's captured output whole, each stream with one locked write (nothing else
+/// runs on the consumer's thread meanwhile, so two commands' output never interleaves).
+/// `false` when standard output is a closed pipe.
+fn write_whole(out: &[u8], err: &[u8]) -> bool {
+    use std::io::Write;
+    if !err.is_empty() {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(err).and_then(|()| stderr.flush());
+    }
+    if out.is_empty() {
+        return true;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(out).and_then(|()| stdout.flush());
+    !matches!(written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// SIGTERM to the process group led by `child`, SIGKILL after `grace` if the command has not
+/// ended by then; reaps it.
+async fn kill_group(child: &mut tokio::process::Child, grace: Duration) {
+    let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the group the child leads (it was spawned
+    // with process_group(0), so its group id is its pid); no memory is touched.
+    unsafe { libc::kill(-pid, libc::SIGTERM) };
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        // SAFETY: as above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = child.wait().await;
     }
 }

@@ -7,22 +7,28 @@
 
 pub mod command;
 pub mod environment;
+pub mod holds;
 pub mod policy;
 pub mod qos;
 pub mod queue;
+pub mod signals;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
 use crate::tool::report;
 use command::Outcome;
 use futures_lite::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use holds::Holds;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
-use lapin::{Channel, Consumer, message::Delivery};
+use lapin::{Channel, message::Delivery};
 use policy::FailurePolicy;
+use policy::{Action, Settled};
+use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use tokio::signal::unix::{SignalKind, signal};
+use std::time::Duration;
 
 /// Everything `amqp-consume` needs besides the connection.
 #[derive(Debug, Clone)]
@@ -37,8 +43,21 @@ pub struct Settings {
     pub prefetch_count: Option<u64>,
     /// The command and its arguments, run once per delivery.
     pub command: Vec<String>,
-    /// What to do with a delivery whose command failed.
+    /// What to do with a delivery whose command failed, unless `on_exit` says otherwise.
     pub on_failure: FailurePolicy,
+    /// `--on-exit`: actions by exit status, in command-line order.
+    pub on_exit: Vec<policy::ExitRules>,
+    /// `--max-redeliveries`: reject instead of requeueing once a message was redelivered this
+    /// many times.
+    pub max_redeliveries: Option<u64>,
+    /// `--retry-delay`: hold a delivery to be requeued this long first.
+    pub retry_delay: Option<Duration>,
+    /// `--command-timeout`: kill a command that runs longer.
+    pub command_timeout: Option<Duration>,
+    /// `--idle-timeout`: stop when no delivery arrived for this long.
+    pub idle_timeout: Option<Duration>,
+    /// `--concurrency`: how many commands run at once (at least 1).
+    pub concurrency: usize,
     /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
     pub stream_offset: Option<lapin::types::AMQPValue>,
 }
@@ -59,136 +78,379 @@ pub struct Settings {
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
 pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
-    let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
-    if settings.stream_offset.is_some() && plan.prefetch.is_none() {
-        plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
+    let mut consumer = Consumer::start(channel, settings).await?;
+    match consumer.consume().await {
+        Ok(()) => consumer.finish().await,
+        Err(Halt::ChannelGone) => Err(consumer.channel_gone().await),
+        Err(Halt::Failed(error)) => Err(error),
     }
-    if let Some(prefetch) = plan.prefetch {
-        channel
-            .basic_qos(prefetch, Default::default())
+}
+
+/// Why the consumer stopped before its normal end.
+enum Halt {
+    /// The channel closed under the consumer: one error, built by [`Consumer::channel_gone`]
+    /// with the server's reason.
+    ChannelGone,
+    /// Any other failure, or a quiet stop ([`Error::Silent`]).
+    Failed(Error),
+}
+
+impl From<Error> for Halt {
+    fn from(error: Error) -> Self {
+        Halt::Failed(error)
+    }
+}
+
+/// One consumer on the channel: its deliveries, the commands running, the signals that stop
+/// it, the failures and acks in progress. [`run`] drives it through its steps:
+/// [`Consumer::start`], then [`Consumer::next_event`] (a delivery, a command done, or a stop)
+/// with [`Consumer::start_command`] for a delivery and [`Consumer::handle`] for a command
+/// done, then [`Consumer::finish`].
+struct Consumer<'a> {
+    channel: &'a Channel,
+    settings: &'a Settings,
+    plan: qos::Plan,
+    deliveries: lapin::Consumer,
+    tag: String,
+    signals: Signals,
+    failures: policy::Tracker,
+    /// Failed deliveries waiting for `--retry-delay` before their requeue.
+    holds: Holds,
+    /// Deliveries taken so far (`-c` counts them).
+    handled: u64,
+    /// True once `--idle-timeout` passed with no delivery.
+    idle: bool,
+    /// True once a signal or `--idle-timeout` asked to stop taking deliveries.
+    stopping: bool,
+    /// When the last delivery came or the last command ended (`--idle-timeout` counts from it).
+    last_event: tokio::time::Instant,
+    /// The commands running (at most `--concurrency`), each giving back its delivery.
+    running: FuturesUnordered<Job>,
+    /// The last ack sent: not waited for when sent, checked before the next command runs and
+    /// before the consumer ends.
+    acking: Option<Settling>,
+}
+
+/// A command running for a delivery; gives back the delivery and how the command ended.
+type Job = Pin<Box<dyn Future<Output = (Delivery, Outcome)>>>;
+
+/// What the consumer waits for next ([`Consumer::next_event`]).
+enum Event {
+    /// A delivery to run a command for.
+    Delivery(Delivery),
+    /// A command ended.
+    Done(Delivery, Outcome),
+    /// A signal or `--idle-timeout`: take no more deliveries.
+    Stop,
+}
+
+impl<'a> Consumer<'a> {
+    /// basic.qos as [`qos::plan`] says, basic.consume, and the signal handlers.
+    async fn start(channel: &'a Channel, settings: &'a Settings) -> Result<Self, Error> {
+        let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
+        if settings.stream_offset.is_some() && plan.prefetch.is_none() {
+            plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
+        }
+        // N commands at once need N deliveries at once.
+        let at_least = u16::try_from(settings.concurrency).unwrap_or(u16::MAX);
+        plan.prefetch = plan.prefetch.map(|p| p.max(at_least));
+        if let Some(prefetch) = plan.prefetch {
+            channel
+                .basic_qos(prefetch, Default::default())
+                .await
+                .step("basic.qos")?;
+        }
+        let options = BasicConsumeOptions {
+            no_ack: plan.broker_no_ack,
+            ..Default::default()
+        };
+        let deliveries = channel
+            .basic_consume(
+                settings.queue.as_str().into(),
+                "".into(),
+                options,
+                stream_offset::arguments(settings.stream_offset.as_ref()),
+            )
             .await
-            .step("basic.qos")?;
+            .step("basic.consume")?;
+        let tag = deliveries.tag().to_string();
+        let signals = Signals::install()?;
+        Ok(Consumer {
+            channel,
+            settings,
+            plan,
+            deliveries,
+            tag,
+            signals,
+            failures: policy::Tracker::new(
+                policy::ExitTable::new(&settings.on_exit, settings.on_failure),
+                settings.max_redeliveries,
+                settings.retry_delay,
+                plan.prefetch,
+            ),
+            holds: Holds::default(),
+            handled: 0,
+            idle: false,
+            stopping: false,
+            last_event: tokio::time::Instant::now(),
+            running: FuturesUnordered::new(),
+            acking: None,
+        })
     }
-    let options = BasicConsumeOptions {
-        no_ack: plan.broker_no_ack,
-        ..Default::default()
-    };
-    let mut consumer = channel
-        .basic_consume(
-            settings.queue.as_str().into(),
-            "".into(),
-            options,
-            stream_offset::arguments(settings.stream_offset.as_ref()),
-        )
-        .await
-        .step("basic.consume")?;
-    let consumer_tag = consumer.tag();
-    let mut interrupt = signal(SignalKind::interrupt())
-        .map_err(|e| Error::step("installing the SIGINT handler", e))?;
-    let mut terminate = signal(SignalKind::terminate())
-        .map_err(|e| Error::step("installing the SIGTERM handler", e))?;
-    let mut failures = policy::Tracker::new(settings.on_failure, plan.prefetch);
-    let mut handled: u64 = 0;
-    let mut stop_signal: Option<i32> = None;
-    // The last ack sent: not waited for when sent, checked before the next command runs and
-    // before any return.
-    let mut acking: Option<Settling> = None;
-    while settings.count.is_none_or(|n| handled < n) {
-        let next = tokio::select! {
-            next = consumer.next() => next,
-            _ = interrupt.recv() => { stop_signal = Some(libc::SIGINT); break; }
-            _ = terminate.recv() => { stop_signal = Some(libc::SIGTERM); break; }
-        };
-        let delivery = match next {
-            Some(Ok(delivery)) => delivery,
-            Some(Err(error)) => {
-                return Err(Error::step(
-                    format!("consuming from queue '{}'", settings.queue),
-                    describe_amqp(&error),
-                ));
+
+    /// True while `-c` is not reached.
+    fn wants_more(&self) -> bool {
+        self.settings.count.is_none_or(|n| self.handled < n)
+    }
+
+    /// True while the consumer takes new deliveries: `-c` not reached, no stop asked for.
+    fn taking(&self) -> bool {
+        !self.stopping && self.signals.received().is_none() && self.wants_more()
+    }
+
+    /// Takes deliveries and runs their commands, up to `--concurrency` at once, until `-c` is
+    /// reached or a signal or `--idle-timeout` asks to stop, then waits for the commands
+    /// running. When one fails the consumer, the others still running are let finish (and
+    /// acked if they succeeded) before it ends.
+    async fn consume(&mut self) -> Result<(), Halt> {
+        let result = self.consume_until_stopped().await;
+        if result.is_err() {
+            while let Some((delivery, outcome)) = self.running.next().await {
+                if outcome.success() && !self.plan.ack_on_receipt && !self.plan.broker_no_ack {
+                    let _ = self.start_ack(&delivery);
+                }
             }
-            None => {
-                return Err(Error::Message(format!(
-                    "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
-                    settings.queue
-                )));
+            let _ = self.settled().await;
+            return result;
+        }
+        self.settled().await
+    }
+
+    async fn consume_until_stopped(&mut self) -> Result<(), Halt> {
+        loop {
+            let room = self.taking() && self.running.len() < self.settings.concurrency;
+            if !room && self.running.is_empty() {
+                return Ok(());
+            }
+            match self.next_event(room).await? {
+                Event::Delivery(delivery) => self.start_command(delivery).await?,
+                Event::Done(delivery, outcome) => {
+                    self.handle(delivery, outcome).await?;
+                    if self.taking() && self.failures.window_full() {
+                        // The window error is the one to report, whatever became of the last
+                        // ack.
+                        if let Err(Halt::Failed(error)) = self.settled().await {
+                            return Err(error.into());
+                        }
+                        return Err(self.failures.window_full_error().into());
+                    }
+                }
+                Event::Stop => self.stopping = true,
+            }
+        }
+    }
+
+    /// The next thing to act on: a delivery (only when `room` for another command), a command
+    /// done, or a stop (a signal; `--idle-timeout` passed while waiting for a delivery). Held
+    /// deliveries whose retry delay ends meanwhile are requeued. A signal while commands run
+    /// is remembered; they are let finish.
+    ///
+    /// Errors: the consumer's stream failed (`consuming from queue 'Q': CAUSE`) or the server
+    /// cancelled the consumer; `basic.reject: CAUSE` for a held delivery.
+    async fn next_event(&mut self, room: bool) -> Result<Event, Halt> {
+        let idle_deadline = self
+            .settings
+            .idle_timeout
+            .filter(|_| room)
+            .map(|idle| self.last_event + idle);
+        let idle = async {
+            match idle_deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
             }
         };
-        if !channel.status().connected() {
-            // A delivery received before the channel closed: its command must not run, since
-            // it could not be acked and the broker redelivers the message.
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
-        }
-        handled += 1;
-        if !settled(&mut acking).await? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
-        }
-        if plan.ack_on_receipt && !start(ack(&delivery), &mut acking)? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
-        }
-        let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
-        tokio::pin!(running);
-        // A signal while the command runs is remembered; the command is let finish.
-        let outcome = loop {
+        tokio::pin!(idle);
+        let next = loop {
             tokio::select! {
-                outcome = &mut running => break outcome,
-                _ = interrupt.recv() => stop_signal = Some(libc::SIGINT),
-                _ = terminate.recv() => stop_signal = Some(libc::SIGTERM),
+                biased;
+                Some((delivery, outcome)) = self.running.next(), if !self.running.is_empty() => {
+                    self.last_event = tokio::time::Instant::now();
+                    return Ok(Event::Done(delivery, outcome));
+                }
+                next = self.deliveries.next(), if room => break next,
+                _ = self.signals.next() => return Ok(Event::Stop),
+                _ = self.holds.next_due() => self.holds.release_due().await?,
+                _ = &mut idle => {
+                    self.idle = true;
+                    return Ok(Event::Stop);
+                }
             }
         };
-        if !settled(&mut acking).await? {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        self.last_event = tokio::time::Instant::now();
+        match next {
+            Some(Ok(delivery)) => Ok(Event::Delivery(delivery)),
+            Some(Err(error)) => Err(Error::step(self.step(), describe_amqp(&error)).into()),
+            None => Err(Error::Message(format!(
+                "{}: the server cancelled the consumer (was the queue deleted?)",
+                self.step()
+            ))
+            .into()),
         }
-        if let Outcome::NotStarted(why) = &outcome {
-            // As the original: a command that cannot be started stops the consumer; the
-            // delivery is not acked and returns to the queue when the channel closes.
-            return Err(Error::Message(why.clone()));
+    }
+
+    /// Starts the command for one delivery, its body on standard input. No command is run
+    /// for a delivery of a closed channel: it could not be acked and the broker redelivers
+    /// the message.
+    async fn start_command(&mut self, delivery: Delivery) -> Result<(), Halt> {
+        if !self.channel.status().connected() {
+            return Err(Halt::ChannelGone);
+        }
+        self.handled += 1;
+        self.settled().await?;
+        if self.plan.ack_on_receipt {
+            self.start_ack(&delivery)?;
+        }
+        let argv = self.settings.command.clone();
+        let tag = self.tag.clone();
+        let timeout = self.settings.command_timeout;
+        let output = match self.settings.concurrency {
+            1 => command::Output::Inherit,
+            _ => command::Output::Whole,
+        };
+        self.running.push(Box::pin(async move {
+            let input = &delivery.data;
+            let outcome = command::run(&argv, input, &delivery, &tag, timeout, output).await;
+            (delivery, outcome)
+        }));
+        Ok(())
+    }
+
+    /// Handles a delivery whose command ended: acks it or applies the exit table.
+    async fn handle(&mut self, delivery: Delivery, outcome: Outcome) -> Result<(), Halt> {
+        self.settled().await?;
+        self.settle(delivery, &outcome).await
+    }
+
+    /// Acks a delivery whose command succeeded, applies the exit table ([`policy`])
+    /// otherwise.
+    ///
+    /// A command that cannot be started stops the consumer, as the original; its delivery is
+    /// not acked and returns to the queue when the channel closes (so does a delivery whose
+    /// action is `stop`). A command whose output pipe is closed (`amqp-consume ... | head`)
+    /// stops it quietly with 141, as a Unix filter stops; the delivery is not acked either.
+    async fn settle(&mut self, delivery: Delivery, outcome: &Outcome) -> Result<(), Halt> {
+        if let Outcome::NotStarted(why) = outcome {
+            return Err(Error::Message(why.clone()).into());
         }
         if outcome.broken_pipe() {
-            // The command's output pipe is closed (`amqp-consume ... | head`): stop quietly,
-            // as a Unix filter does; the delivery is not acked and returns to the queue.
-            let _ = channel
-                .basic_cancel(consumer_tag.clone(), BasicCancelOptions::default())
-                .await;
-            return Err(Error::Silent(128 + libc::SIGPIPE as u8));
+            self.cancel().await;
+            return Err(Error::Silent(128 + libc::SIGPIPE as u8).into());
         }
-        let sent = settle(
-            &delivery,
-            &outcome,
-            plan.ack_on_receipt || plan.broker_no_ack,
-            &mut failures,
-            &mut acking,
-        )
-        .await?;
-        if !sent {
-            return Err(channel_gone(&mut consumer, &settings.queue).await);
+        if self.plan.ack_on_receipt || self.plan.broker_no_ack {
+            if !outcome.success() {
+                report(&format!(
+                    "warning: delivery {}: {} (no-ack mode: the message is not redelivered)",
+                    delivery.delivery_tag,
+                    outcome.describe()
+                ));
+            }
+            return Ok(());
         }
-        if stop_signal.is_some() {
-            break;
-        }
-        let more_wanted = settings.count.is_none_or(|n| handled < n);
-        if more_wanted && failures.window_full() {
-            settled(&mut acking).await?;
-            return Err(failures.window_full_error());
+        match self.failures.action(outcome) {
+            Action::Ack => self.start_ack(&delivery),
+            Action::Stop => Err(Error::Message(format!(
+                "stopping: delivery {}: {} ({})",
+                delivery.delivery_tag,
+                outcome.describe(),
+                self.failures.stop_reason(outcome)
+            ))
+            .into()),
+            action => {
+                if let Settled::Hold(delay) =
+                    self.failures.failed(&delivery, outcome, action).await?
+                {
+                    self.holds.hold(delivery, delay);
+                }
+                Ok(())
+            }
         }
     }
-    if !settled(&mut acking).await? {
-        return Err(channel_gone(&mut consumer, &settings.queue).await);
+
+    /// Starts basic.ack for `delivery` (see [`start`]).
+    fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
+        match start(ack(delivery), &mut self.acking)? {
+            true => Ok(()),
+            false => Err(Halt::ChannelGone),
+        }
     }
-    if let Some(signal) = stop_signal {
-        let _ = channel
-            .basic_cancel(consumer_tag, BasicCancelOptions::default())
+
+    /// Waits for the ack in flight, if any.
+    async fn settled(&mut self) -> Result<(), Halt> {
+        match settled(&mut self.acking).await? {
+            true => Ok(()),
+            false => Err(Halt::ChannelGone),
+        }
+    }
+
+    /// basic.cancel, best effort: the consumer is ending anyway.
+    async fn cancel(&self) {
+        let _ = self
+            .channel
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
             .await;
-        return Err(Error::Silent(128 + signal as u8));
     }
-    if failures.failures() > 0 {
-        // Exit 0 means every delivery was handled; say how many were not.
-        return Err(Error::Message(format!(
-            "{} of {handled} deliveries failed: their commands did not exit 0",
-            failures.failures()
-        )));
+
+    /// The normal end: held deliveries requeued once due; after a stop signal basic.cancel
+    /// and exit 128 + the signal; else exit 0 when every command succeeded, or one line saying
+    /// how many failed, or (`--idle-timeout` before `-c N`) how many were handled.
+    async fn finish(mut self) -> Result<(), Error> {
+        self.holds.release_all().await?;
+        if let Some(signal) = self.signals.received() {
+            self.cancel().await;
+            return Err(Error::Silent(128 + signal as u8));
+        }
+        if let Some(count) = self.settings.count.filter(|_| self.idle) {
+            self.cancel().await;
+            return Err(Error::Message(format!(
+                "stopped by --idle-timeout after {} of {count} deliveries ({} failed)",
+                self.handled,
+                self.failures.failures()
+            )));
+        }
+        if self.failures.failures() > 0 {
+            // Exit 0 means every delivery was handled; say how many were not.
+            return Err(Error::Message(format!(
+                "{} of {} deliveries failed: their commands did not exit 0",
+                self.failures.failures(),
+                self.handled
+            )));
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// The step named in the consumer's errors: `consuming from queue 'Q'`.
+    fn step(&self) -> String {
+        format!("consuming from queue '{}'", self.settings.queue)
+    }
+
+    /// The error for a channel that closed under the consumer, with the server's reason when
+    /// the consumer holds it (e.g. `406 PRECONDITION_FAILED - delivery acknowledgement ...
+    /// timed out`, `320 CONNECTION_FORCED`); deliveries still buffered are skipped, unacked.
+    async fn channel_gone(&mut self) -> Error {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            match tokio::time::timeout_at(deadline, self.deliveries.next()).await {
+                Ok(Some(Ok(_buffered))) => continue,
+                Ok(Some(Err(error))) => return Error::step(self.step(), describe_amqp(&error)),
+                Ok(None) | Err(_) => {
+                    return Error::step(
+                        self.step(),
+                        "the channel was closed; unacknowledged deliveries return to the queue",
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// An ack handed to lapin: `false` when the channel is already closed (lapin's acker then
@@ -227,51 +489,4 @@ async fn settled(acking: &mut Option<Settling>) -> Result<bool, Error> {
         Some(ack) => ack.await,
         None => Ok(true),
     }
-}
-
-/// The error for a channel that closed under the consumer, with the server's reason when the
-/// consumer holds it (e.g. `406 PRECONDITION_FAILED - delivery acknowledgement ... timed out`,
-/// `320 CONNECTION_FORCED`); deliveries still buffered are skipped, unacked.
-async fn channel_gone(consumer: &mut Consumer, queue: &str) -> Error {
-    let step = format!("consuming from queue '{queue}'");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
-    loop {
-        match tokio::time::timeout_at(deadline, consumer.next()).await {
-            Ok(Some(Ok(_buffered))) => continue,
-            Ok(Some(Err(error))) => return Error::step(step, describe_amqp(&error)),
-            Ok(None) | Err(_) => {
-                return Error::step(
-                    step,
-                    "the channel was closed; unacknowledged deliveries return to the queue",
-                );
-            }
-        }
-    }
-}
-
-/// Acks a delivery whose command succeeded (started into `acking`, see [`start`]); applies
-/// the failure policy otherwise. `false` when the ack could not be sent because the channel
-/// is closed.
-async fn settle(
-    delivery: &Delivery,
-    outcome: &Outcome,
-    already_settled: bool,
-    failures: &mut policy::Tracker,
-    acking: &mut Option<Settling>,
-) -> Result<bool, Error> {
-    if already_settled {
-        if !outcome.success() {
-            report(&format!(
-                "warning: delivery {}: {} (no-ack mode: the message is not redelivered)",
-                delivery.delivery_tag,
-                outcome.describe()
-            ));
-        }
-        return Ok(true);
-    }
-    if outcome.success() {
-        return start(ack(delivery), acking);
-    }
-    failures.failed(delivery, outcome).await?;
-    Ok(true)
 }
