@@ -643,6 +643,84 @@ mod tests {
         );
     }
 
+    // PATCH(amqp-tools): confirm.select with nowait (see PATCHES.md).
+    #[test]
+    fn confirm_select_nowait_does_not_wait_for_select_ok() {
+        use crate::{
+            Confirmation,
+            options::{BasicPublishOptions, ConfirmSelectOptions},
+        };
+        use amq_protocol::protocol::confirm;
+        use std::{
+            future::Future,
+            pin::Pin,
+            task::{Context, Poll},
+        };
+
+        let _ = tracing_subscriber::fmt::try_init();
+
+        let (conn, channels, _, frames) = create_connection_with_frames();
+        conn.configuration.negotiated_config.set_channel_max(2047);
+        conn.configuration.negotiated_config.set_frame_max(4096);
+        let channel = channels.create(conn.closer.clone()).unwrap();
+        channel.set_state(ChannelState::Connected);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+
+        // The broker sends no select-ok for a nowait confirm.select: the call must not wait for
+        // one, and the channel is in confirm mode from then on.
+        let mut select = Box::pin(channel.confirm_select(ConfirmSelectOptions { nowait: true }));
+        assert!(matches!(select.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+        assert!(channel.status().confirm());
+
+        let mut publish = Box::pin(channel.basic_publish(
+            "".into(),
+            "queue".into(),
+            BasicPublishOptions::default(),
+            b"payload",
+            BasicProperties::default(),
+        ));
+        assert!(publish.as_mut().poll(&mut cx).is_pending());
+
+        // confirm.select leaves before the publish, so the broker numbers the publish 1.
+        let mut sent = Vec::new();
+        while let Some(entry) = frames.pop(true) {
+            sent.push(match &*entry {
+                AMQPFrame::Method(_, method) => Some(method.clone()),
+                _ => None,
+            });
+            entry.into_serialized_frame(0).1.resolve();
+        }
+        assert!(matches!(
+            sent.first(),
+            Some(Some(AMQPClass::Confirm(confirm::AMQPMethod::Select(
+                confirm::Select { nowait: true }
+            ))))
+        ));
+        assert!(matches!(
+            sent.get(1),
+            Some(Some(AMQPClass::Basic(basic::AMQPMethod::Publish(_))))
+        ));
+
+        let mut confirm = match publish.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(confirm)) => confirm,
+            other => panic!("expected the publish to be sent, got {other:?}"),
+        };
+        assert!(Pin::new(&mut confirm).poll(&mut cx).is_pending());
+        let ack = AMQPFrame::Method(
+            channel.id(),
+            AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack {
+                delivery_tag: 1,
+                multiple: false,
+            })),
+        );
+        channels.handle_frame(ack).unwrap();
+        assert!(matches!(
+            Pin::new(&mut confirm).poll(&mut cx),
+            Poll::Ready(Ok(Confirmation::Ack(None)))
+        ));
+        assert!(channel.status().connected());
+    }
+
     #[test]
     fn basic_consume_small_payload() {
         let _ = tracing_subscriber::fmt::try_init();
