@@ -176,7 +176,9 @@ impl Connection {
     ///
     /// Useful in simple consumer programs where no other work keeps the
     /// process alive. Drops the connection handle then waits for the
-    /// background IO loop thread to finish.
+    /// background IO loop thread to finish. A connection opened with
+    /// [`connector_driven`](Self::connector_driven) has no such thread: this
+    /// returns at once (await the driver instead).
     pub fn run(self) -> Result<()> {
         let io_loop = self.io_loop.clone();
         drop(self);
@@ -240,6 +242,74 @@ impl Connection {
         + 'static,
         options: ConnectionProperties,
     ) -> Result<Self> {
+        let (conn, channel0, io_loop) = Self::prepare(uri, runtime, connect, options);
+        conn.io_loop.register(io_loop.start()?);
+        conn.start(channel0).await
+    }
+
+    // PATCH(amqp-tools): driver mode (see PATCHES.md).
+    /// Like [`connector`](Self::connector), but without lapin's I/O thread: the I/O loop is
+    /// handed back to the caller as a future to run on its own runtime.
+    ///
+    /// Returns the connection being opened and the I/O loop's driver (the pattern of
+    /// tokio-postgres's `(client, connection)`). Spawn the driver, then await the connection:
+    /// the driver reads and writes the socket, so nothing (not even the handshake) progresses
+    /// until it runs. It resolves when the connection is closed, or fails, with the loop's
+    /// result; dropping it leaves the connection hanging. Socket readiness, timers,
+    /// heartbeats and lapin's internal tasks already run on `runtime`, so with the driver on
+    /// the same runtime a connection needs no thread of its own: a single-threaded runtime
+    /// serves it all. Like every task on that runtime, the driver needs the runtime's threads
+    /// not to be blocked. [`Connection::run`] returns at once in this mode.
+    ///
+    /// ```rust,no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lapin::{Connection, ConnectionProperties, tcp::AMQPUriTcpExt, uri::AMQPUri};
+    ///
+    /// let uri: AMQPUri = "amqp://127.0.0.1:5672/%2f".parse()?;
+    /// let runtime = lapin::runtime::default_runtime()?;
+    /// let (connecting, driver) = Connection::connector_driven(
+    ///     uri,
+    ///     runtime,
+    ///     async |uri, runtime| Ok(uri.connect_async(&runtime).await?),
+    ///     ConnectionProperties::default(),
+    /// );
+    /// tokio::spawn(driver);
+    /// let connection = connecting.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connector_driven<
+        RK: RuntimeKit + Clone + Send + 'static,
+        C: AsyncFn(AMQPUri, Runtime<RK>) -> Result<AsyncTcpStream<<RK as Reactor>::TcpStream>>
+            + Send
+            + Sync
+            + 'static,
+    >(
+        uri: AMQPUri,
+        runtime: Runtime<RK>,
+        connect: C,
+        options: ConnectionProperties,
+    ) -> (
+        impl Future<Output = Result<Self>> + Send + 'static,
+        impl Future<Output = Result<()>> + use<RK, C>,
+    ) {
+        let (conn, channel0, io_loop) = Self::prepare(uri, runtime, connect, options);
+        (conn.start(channel0), io_loop.into_driver())
+    }
+
+    // PATCH(amqp-tools): the set-up shared by connector and connector_driven.
+    fn prepare<
+        RK: RuntimeKit + Clone + Send + 'static,
+        C: AsyncFn(AMQPUri, Runtime<RK>) -> Result<AsyncTcpStream<<RK as Reactor>::TcpStream>>
+            + Send
+            + Sync
+            + 'static,
+    >(
+        uri: AMQPUri,
+        runtime: Runtime<RK>,
+        connect: C,
+        options: ConnectionProperties,
+    ) -> (Self, Channel, IoLoop<RK, C>) {
         let configuration = Configuration::new(&uri, options);
         let status = ConnectionStatus::new(&uri);
         let frames = Frames::default();
@@ -283,8 +353,7 @@ impl Connection {
         );
 
         internal_rpc.start(channels);
-        conn.io_loop.register(io_loop.start()?);
-        conn.start(channel0).await
+        (conn, channel0, io_loop)
     }
 
     pub(crate) async fn start(self, channel0: Channel) -> Result<Self> {
