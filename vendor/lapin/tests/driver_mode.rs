@@ -101,3 +101,33 @@ async fn driver_mode_runs_without_an_io_thread() {
     );
     conn.close(200, "bye".into()).await.expect("close");
 }
+
+/// A connection that cannot be opened fails both futures of driver mode with the socket's
+/// error, as `connect` does in thread mode.
+#[tokio::test(flavor = "current_thread")]
+async fn driver_mode_reports_a_refused_connection() {
+    let _ = tracing_subscriber::fmt::try_init();
+
+    let uri: AMQPUri = "amqp://demo:demo@localhost:5673".parse().expect("uri");
+    let runtime = lapin::runtime::default_runtime().expect("runtime");
+    let (connecting, driver) = Connection::connector_driven(
+        uri,
+        runtime,
+        async |uri, runtime| Ok(uri.connect_async(&runtime).await?),
+        ConnectionProperties::default(),
+    );
+    let driver = tokio::spawn(driver);
+    let err = tokio::time::timeout(Duration::from_secs(60), connecting)
+        .await
+        .expect("the connection attempt never ended")
+        .expect_err("connected to a closed port");
+    match err.kind() {
+        lapin::ErrorKind::IOError(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
+        other => panic!("unexpected error {other:?}"),
+    }
+    let res = tokio::time::timeout(Duration::from_secs(60), driver)
+        .await
+        .expect("the driver never ended")
+        .expect("the driver panicked");
+    assert!(res.is_err(), "{res:?}");
+}
