@@ -7,7 +7,7 @@ use crate::{
     shared::SharedMutex,
     types::DeliveryTag,
 };
-use std::{collections::HashMap, fmt, sync::MutexGuard};
+use std::{collections::VecDeque, fmt, sync::MutexGuard};
 use tracing::trace;
 
 #[derive(Clone)]
@@ -25,7 +25,7 @@ impl Acknowledgements {
     }
 
     pub(crate) fn get_last_pending(&self) -> Option<Promise<()>> {
-        self.lock_inner().last.take()
+        self.lock_inner().get_last_pending()
     }
 
     pub(crate) fn ack(&self, delivery_tag: DeliveryTag) -> AMQPResult {
@@ -74,17 +74,27 @@ impl fmt::Debug for Acknowledgements {
             debug
                 .field("delivery_tag", &inner.delivery_tag)
                 .field("returned_messages", &inner.returned_messages)
-                .field("pending", &inner.pending.keys());
+                .field("pending", &inner.pending_tags());
         }
         debug.finish()
     }
 }
 
+// PATCH(amqp-tools): O(1) publisher-confirm bookkeeping (see PATCHES.md).
+//
+// The broker numbers the messages published in confirm mode 1, 2, 3... in the order it receives
+// them, and register_pending hands out the same numbers in the same order, so `pending` is sorted
+// by delivery tag: a multiple ack/nack completes a prefix of it, and a single one is found by
+// binary search, almost always at the front.
 struct Inner {
     channel_id: u16,
     delivery_tag: IdSequence<DeliveryTag>,
-    last: Option<Promise<()>>,
-    pending: HashMap<DeliveryTag, (PromiseResolver<Confirmation>, PromiseResolver<()>)>,
+    pending: VecDeque<(DeliveryTag, PromiseResolver<Confirmation>)>,
+    // The callers of wait_for_confirms, each with the last delivery tag published when it
+    // called: it is resolved once no tag up to that one is pending anymore.
+    waiters: VecDeque<(DeliveryTag, PromiseResolver<()>)>,
+    // The error that failed the last published message, for the next wait_for_confirms.
+    last_error: Option<Error>,
     returned_messages: ReturnedMessages,
 }
 
@@ -93,8 +103,9 @@ impl Inner {
         Self {
             channel_id,
             delivery_tag: IdSequence::new(false),
-            last: None,
-            pending: HashMap::default(),
+            pending: VecDeque::default(),
+            waiters: VecDeque::default(),
+            last_error: None,
             returned_messages,
         }
     }
@@ -103,39 +114,58 @@ impl Inner {
         let delivery_tag = self.delivery_tag.next();
         trace!("Publishing with delivery_tag {}", delivery_tag);
         let (promise, resolver) = Promise::new("acknowledgement");
-        let (err_promise, err_resolver) = Promise::new("acknowledgement-error");
         let promise = PublisherConfirm::new(promise, self.returned_messages.clone());
-        self.last = Some(err_promise);
-        self.pending.insert(delivery_tag, (resolver, err_resolver));
+        self.last_error = None;
+        self.pending.push_back((delivery_tag, resolver));
         promise
     }
 
-    fn complete_pending(
-        &mut self,
-        success: bool,
-        delivery_tag: DeliveryTag,
-        resolvers: (PromiseResolver<Confirmation>, PromiseResolver<()>),
-    ) {
+    fn get_last_pending(&mut self) -> Option<Promise<()>> {
+        if let Some(error) = self.last_error.take() {
+            return Some(Promise::new_with_data("acknowledgement-error", Err(error)));
+        }
+        let (last, _) = self.pending.back()?;
+        let (promise, resolver) = Promise::new("acknowledgement-error");
+        self.waiters.push_back((*last, resolver));
+        Some(promise)
+    }
+
+    fn complete_pending(&mut self, success: bool, resolver: PromiseResolver<Confirmation>) {
         let returned_message = self.returned_messages.get_waiting_message();
-        resolvers.0.resolve(if success {
+        resolver.resolve(if success {
             Confirmation::Ack(returned_message)
         } else {
             Confirmation::Nack(returned_message)
         });
-        if Some(delivery_tag) == self.delivery_tag.current() {
-            resolvers.1.resolve(());
+    }
+
+    fn resolve_waiters(&mut self) {
+        let first_pending = self.pending.front().map(|(tag, _)| *tag);
+        while let Some((last, _)) = self.waiters.front() {
+            if first_pending.is_some_and(|first| first <= *last) {
+                break;
+            }
+            if let Some((_, resolver)) = self.waiters.pop_front() {
+                resolver.resolve(());
+            }
         }
     }
 
     fn drop_all(&mut self, success: bool) {
-        for (delivery_tag, resolvers) in std::mem::take(&mut self.pending) {
-            self.complete_pending(success, delivery_tag, resolvers);
+        for (_, resolver) in std::mem::take(&mut self.pending) {
+            self.complete_pending(success, resolver);
         }
+        self.resolve_waiters();
     }
 
     fn drop_pending(&mut self, delivery_tag: DeliveryTag, success: bool) -> AMQPResult {
-        if let Some(resolvers) = self.pending.remove(&delivery_tag) {
-            self.complete_pending(success, delivery_tag, resolvers);
+        if let Ok(index) = self
+            .pending
+            .binary_search_by_key(&delivery_tag, |(tag, _)| *tag)
+            && let Some((_, resolver)) = self.pending.remove(index)
+        {
+            self.complete_pending(success, resolver);
+            self.resolve_waiters();
             Ok(())
         } else {
             Err(AMQPError::new(
@@ -146,7 +176,7 @@ impl Inner {
                     delivery_tag,
                     self.channel_id,
                     self.delivery_tag.current(),
-                    self.pending.keys()
+                    self.pending_tags(),
                 )
                 .into(),
             ))
@@ -154,37 +184,205 @@ impl Inner {
     }
 
     fn complete_pending_before(&mut self, delivery_tag: DeliveryTag, success: bool) -> AMQPResult {
-        // Tags are collected from self.pending, so drop_pending should never fail here.
-        // Multiple errors are unlikely, and if they occur they are likely identical; callers
-        // also handle the underlying acknowledgement state independently, so returning the
-        // last error is sufficient.
-        let mut res = Ok(());
-        for tag in self
+        while self
             .pending
-            .keys()
-            .filter(|tag| **tag <= delivery_tag)
-            .cloned()
-            .collect::<Vec<DeliveryTag>>()
+            .front()
+            .is_some_and(|(tag, _)| *tag <= delivery_tag)
         {
-            if let Err(err) = self.drop_pending(tag, success) {
-                res = Err(err);
+            if let Some((_, resolver)) = self.pending.pop_front() {
+                self.complete_pending(success, resolver);
             }
         }
-        res
+        self.resolve_waiters();
+        Ok(())
     }
 
     fn on_channel_error(&mut self, error: Error) {
-        for (delivery_tag, resolvers) in self.pending.drain() {
-            resolvers.0.reject(error.clone());
-            if Some(delivery_tag) == self.delivery_tag.current() {
-                resolvers.1.reject(error.clone());
-            }
+        // As a single promise for the last tag did, the error reaches one caller: the ones
+        // waiting for that tag, or else the next one.
+        let last_failed = self
+            .pending
+            .back()
+            .is_some_and(|(tag, _)| Some(*tag) == self.delivery_tag.current())
+            && self
+                .waiters
+                .back()
+                .is_none_or(|(tag, _)| Some(*tag) != self.delivery_tag.current());
+        for (_, resolver) in self.pending.drain(..) {
+            resolver.reject(error.clone());
+        }
+        for (_, resolver) in self.waiters.drain(..) {
+            resolver.reject(error.clone());
+        }
+        if last_failed {
+            self.last_error = Some(error);
         }
         self.returned_messages.clear_dropped_confirms();
     }
 
     fn reset(&mut self, error: Error) {
-        self.delivery_tag = IdSequence::new(false);
         self.on_channel_error(error);
+        self.delivery_tag = IdSequence::new(false);
+    }
+
+    fn pending_tags(&self) -> Vec<DeliveryTag> {
+        self.pending.iter().map(|(tag, _)| *tag).collect()
+    }
+}
+
+// PATCH(amqp-tools): O(1) publisher-confirm bookkeeping (see PATCHES.md).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, protocol::AMQPErrorKind};
+    use std::{
+        future::Future,
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    fn acknowledgements() -> Acknowledgements {
+        Acknowledgements::new(1, ReturnedMessages::default())
+    }
+
+    fn publish(acknowledgements: &Acknowledgements, count: usize) -> Vec<PublisherConfirm> {
+        (0..count)
+            .map(|_| acknowledgements.register_pending())
+            .collect()
+    }
+
+    fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        Pin::new(future).poll(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    // What each confirm has become: Some(true) acked, Some(false) nacked, None still pending.
+    fn states(confirms: &mut [PublisherConfirm]) -> Vec<Option<bool>> {
+        confirms
+            .iter_mut()
+            .map(|confirm| match poll(confirm) {
+                Poll::Ready(Ok(Confirmation::Ack(None))) => Some(true),
+                Poll::Ready(Ok(Confirmation::Nack(None))) => Some(false),
+                Poll::Pending => None,
+                other => panic!("unexpected confirmation {other:?}"),
+            })
+            .collect()
+    }
+
+    fn is_precondition_failed(result: AMQPResult) -> bool {
+        matches!(
+            result.map_err(|err| err.kind().clone()),
+            Err(AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED))
+        )
+    }
+
+    #[test]
+    fn multiple_ack_confirms_every_tag_up_to_it() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 5);
+        acknowledgements.ack_all_before(3).unwrap();
+        assert_eq!(
+            states(&mut confirms[..3]),
+            [Some(true), Some(true), Some(true)]
+        );
+        assert_eq!(states(&mut confirms[3..]), [None, None]);
+        acknowledgements.ack_all_before(5).unwrap();
+        assert_eq!(states(&mut confirms[3..]), [Some(true), Some(true)]);
+        // Nothing left at or below 5: not an error, as before.
+        acknowledgements.ack_all_before(5).unwrap();
+    }
+
+    #[test]
+    fn single_acks_out_of_order() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 3);
+        acknowledgements.ack(2).unwrap();
+        assert_eq!(states(&mut confirms), [None, Some(true), None]);
+        acknowledgements.ack(3).unwrap();
+        assert_eq!(states(&mut confirms[..1]), [None]);
+        acknowledgements.ack(1).unwrap();
+        assert_eq!(states(&mut confirms[..1]), [Some(true)]);
+    }
+
+    #[test]
+    fn nacks_single_and_multiple() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 4);
+        acknowledgements.nack(2).unwrap();
+        assert_eq!(states(&mut confirms[1..2]), [Some(false)]);
+        acknowledgements.nack_all_before(3).unwrap();
+        assert_eq!(states(&mut confirms[..1]), [Some(false)]);
+        assert_eq!(states(&mut confirms[2..]), [Some(false), None]);
+        acknowledgements.ack(4).unwrap();
+        assert_eq!(states(&mut confirms[3..]), [Some(true)]);
+    }
+
+    #[test]
+    fn unknown_tag_is_a_precondition_failure() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 2);
+        assert!(is_precondition_failed(acknowledgements.ack(7)));
+        assert!(is_precondition_failed(acknowledgements.nack(0)));
+        acknowledgements.ack(1).unwrap();
+        assert!(is_precondition_failed(acknowledgements.ack(1)));
+        assert_eq!(states(&mut confirms), [Some(true), None]);
+    }
+
+    // A basic.ack or basic.nack with multiple set and delivery tag 0 covers every pending
+    // message (on_basic_ack_received calls ack_all_pending for it).
+    #[test]
+    fn tag_0_with_multiple_completes_all() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 3);
+        acknowledgements.ack(2).unwrap();
+        acknowledgements.ack_all_pending();
+        assert_eq!(states(&mut confirms), [Some(true), Some(true), Some(true)]);
+        let mut confirms = publish(&acknowledgements, 2);
+        acknowledgements.nack_all_pending();
+        assert_eq!(states(&mut confirms), [Some(false), Some(false)]);
+        // Nothing is pending anymore: wait_for_confirms returns at once.
+        if let Some(mut last) = acknowledgements.get_last_pending() {
+            assert!(matches!(poll(&mut last), Poll::Ready(Ok(()))));
+        }
+    }
+
+    #[test]
+    fn wait_for_confirms_waits_for_every_tag_published_before_it() {
+        let acknowledgements = acknowledgements();
+        assert!(acknowledgements.get_last_pending().is_none());
+        let _confirms = publish(&acknowledgements, 3);
+        let mut last = acknowledgements.get_last_pending().unwrap();
+        // A publish after the call does not hold it back.
+        let _later = publish(&acknowledgements, 1);
+        acknowledgements.ack(3).unwrap();
+        assert!(poll(&mut last).is_pending());
+        acknowledgements.ack_all_before(2).unwrap();
+        assert!(matches!(poll(&mut last), Poll::Ready(Ok(()))));
+    }
+
+    #[test]
+    fn channel_error_rejects_pending_confirms_and_waiters() {
+        let acknowledgements = acknowledgements();
+        let mut confirms = publish(&acknowledgements, 2);
+        let mut last = acknowledgements.get_last_pending().unwrap();
+        acknowledgements.on_channel_error(ErrorKind::MissingHeartbeatError.into());
+        for confirm in &mut confirms {
+            assert!(matches!(poll(confirm), Poll::Ready(Err(_))));
+        }
+        assert!(matches!(poll(&mut last), Poll::Ready(Err(_))));
+        assert!(acknowledgements.get_last_pending().is_none());
+        // Without a caller waiting, the next one gets the error, once.
+        let _confirms = publish(&acknowledgements, 1);
+        acknowledgements.on_channel_error(ErrorKind::MissingHeartbeatError.into());
+        let mut again = acknowledgements.get_last_pending().unwrap();
+        assert!(matches!(poll(&mut again), Poll::Ready(Err(_))));
+        assert!(acknowledgements.get_last_pending().is_none());
+        // Tags go on where they were; reset starts them again from 1.
+        let _confirms = publish(&acknowledgements, 1);
+        assert!(is_precondition_failed(acknowledgements.ack(1)));
+        acknowledgements.ack(4).unwrap();
+        acknowledgements.reset(ErrorKind::MissingHeartbeatError.into());
+        let mut confirms = publish(&acknowledgements, 1);
+        acknowledgements.ack(1).unwrap();
+        assert_eq!(states(&mut confirms), [Some(true)]);
     }
 }

@@ -176,7 +176,9 @@ impl Connection {
     ///
     /// Useful in simple consumer programs where no other work keeps the
     /// process alive. Drops the connection handle then waits for the
-    /// background IO loop thread to finish.
+    /// background IO loop thread to finish. A connection opened with
+    /// [`connector_driven`](Self::connector_driven) has no such thread: this
+    /// returns at once (await the driver instead).
     pub fn run(self) -> Result<()> {
         let io_loop = self.io_loop.clone();
         drop(self);
@@ -240,6 +242,74 @@ impl Connection {
         + 'static,
         options: ConnectionProperties,
     ) -> Result<Self> {
+        let (conn, channel0, io_loop) = Self::prepare(uri, runtime, connect, options);
+        conn.io_loop.register(io_loop.start()?);
+        conn.start(channel0).await
+    }
+
+    // PATCH(amqp-tools): driver mode (see PATCHES.md).
+    /// Like [`connector`](Self::connector), but without lapin's I/O thread: the I/O loop is
+    /// handed back to the caller as a future to run on its own runtime.
+    ///
+    /// Returns the connection being opened and the I/O loop's driver (the pattern of
+    /// tokio-postgres's `(client, connection)`). Spawn the driver, then await the connection:
+    /// the driver reads and writes the socket, so nothing (not even the handshake) progresses
+    /// until it runs. It resolves when the connection is closed, or fails, with the loop's
+    /// result; dropping it leaves the connection hanging. Socket readiness, timers,
+    /// heartbeats and lapin's internal tasks already run on `runtime`, so with the driver on
+    /// the same runtime a connection needs no thread of its own: a single-threaded runtime
+    /// serves it all. Like every task on that runtime, the driver needs the runtime's threads
+    /// not to be blocked. [`Connection::run`] returns at once in this mode.
+    ///
+    /// ```rust,no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use lapin::{Connection, ConnectionProperties, tcp::AMQPUriTcpExt, uri::AMQPUri};
+    ///
+    /// let uri: AMQPUri = "amqp://127.0.0.1:5672/%2f".parse()?;
+    /// let runtime = lapin::runtime::default_runtime()?;
+    /// let (connecting, driver) = Connection::connector_driven(
+    ///     uri,
+    ///     runtime,
+    ///     async |uri, runtime| Ok(uri.connect_async(&runtime).await?),
+    ///     ConnectionProperties::default(),
+    /// );
+    /// tokio::spawn(driver);
+    /// let connection = connecting.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connector_driven<
+        RK: RuntimeKit + Clone + Send + 'static,
+        C: AsyncFn(AMQPUri, Runtime<RK>) -> Result<AsyncTcpStream<<RK as Reactor>::TcpStream>>
+            + Send
+            + Sync
+            + 'static,
+    >(
+        uri: AMQPUri,
+        runtime: Runtime<RK>,
+        connect: C,
+        options: ConnectionProperties,
+    ) -> (
+        impl Future<Output = Result<Self>> + Send + 'static,
+        impl Future<Output = Result<()>> + use<RK, C>,
+    ) {
+        let (conn, channel0, io_loop) = Self::prepare(uri, runtime, connect, options);
+        (conn.start(channel0), io_loop.into_driver())
+    }
+
+    // PATCH(amqp-tools): the set-up shared by connector and connector_driven.
+    fn prepare<
+        RK: RuntimeKit + Clone + Send + 'static,
+        C: AsyncFn(AMQPUri, Runtime<RK>) -> Result<AsyncTcpStream<<RK as Reactor>::TcpStream>>
+            + Send
+            + Sync
+            + 'static,
+    >(
+        uri: AMQPUri,
+        runtime: Runtime<RK>,
+        connect: C,
+        options: ConnectionProperties,
+    ) -> (Self, Channel, IoLoop<RK, C>) {
         let configuration = Configuration::new(&uri, options);
         let status = ConnectionStatus::new(&uri);
         let frames = Frames::default();
@@ -283,8 +353,7 @@ impl Connection {
         );
 
         internal_rpc.start(channels);
-        conn.io_loop.register(io_loop.start()?);
-        conn.start(channel0).await
+        (conn, channel0, io_loop)
     }
 
     pub(crate) async fn start(self, channel0: Channel) -> Result<Self> {
@@ -641,6 +710,84 @@ mod tests {
                 global_prefetch_count: Some(42),
             }
         );
+    }
+
+    // PATCH(amqp-tools): confirm.select with nowait (see PATCHES.md).
+    #[test]
+    fn confirm_select_nowait_does_not_wait_for_select_ok() {
+        use crate::{
+            Confirmation,
+            options::{BasicPublishOptions, ConfirmSelectOptions},
+        };
+        use amq_protocol::protocol::confirm;
+        use std::{
+            future::Future,
+            pin::Pin,
+            task::{Context, Poll},
+        };
+
+        let _ = tracing_subscriber::fmt::try_init();
+
+        let (conn, channels, _, frames) = create_connection_with_frames();
+        conn.configuration.negotiated_config.set_channel_max(2047);
+        conn.configuration.negotiated_config.set_frame_max(4096);
+        let channel = channels.create(conn.closer.clone()).unwrap();
+        channel.set_state(ChannelState::Connected);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+
+        // The broker sends no select-ok for a nowait confirm.select: the call must not wait for
+        // one, and the channel is in confirm mode from then on.
+        let mut select = Box::pin(channel.confirm_select(ConfirmSelectOptions { nowait: true }));
+        assert!(matches!(select.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+        assert!(channel.status().confirm());
+
+        let mut publish = Box::pin(channel.basic_publish(
+            "".into(),
+            "queue".into(),
+            BasicPublishOptions::default(),
+            b"payload",
+            BasicProperties::default(),
+        ));
+        assert!(publish.as_mut().poll(&mut cx).is_pending());
+
+        // confirm.select leaves before the publish, so the broker numbers the publish 1.
+        let mut sent = Vec::new();
+        while let Some(entry) = frames.pop(true) {
+            sent.push(match &*entry {
+                AMQPFrame::Method(_, method) => Some(method.clone()),
+                _ => None,
+            });
+            entry.into_serialized_frame(0).1.resolve();
+        }
+        assert!(matches!(
+            sent.first(),
+            Some(Some(AMQPClass::Confirm(confirm::AMQPMethod::Select(
+                confirm::Select { nowait: true }
+            ))))
+        ));
+        assert!(matches!(
+            sent.get(1),
+            Some(Some(AMQPClass::Basic(basic::AMQPMethod::Publish(_))))
+        ));
+
+        let mut confirm = match publish.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(confirm)) => confirm,
+            other => panic!("expected the publish to be sent, got {other:?}"),
+        };
+        assert!(Pin::new(&mut confirm).poll(&mut cx).is_pending());
+        let ack = AMQPFrame::Method(
+            channel.id(),
+            AMQPClass::Basic(basic::AMQPMethod::Ack(basic::Ack {
+                delivery_tag: 1,
+                multiple: false,
+            })),
+        );
+        channels.handle_frame(ack).unwrap();
+        assert!(matches!(
+            Pin::new(&mut confirm).poll(&mut cx),
+            Poll::Ready(Ok(Confirmation::Ack(None)))
+        ));
+        assert!(channel.status().connected());
     }
 
     #[test]

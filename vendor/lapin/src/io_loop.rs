@@ -22,13 +22,15 @@ use std::{
     io,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     thread::Builder as ThreadBuilder,
     time::Duration,
 };
-use tracing::{Level, debug, error, trace};
+use tracing::{Instrument, Level, debug, error, trace};
 
 const FRAMES_STORAGE: usize = 32;
+// PATCH(amqp-tools): how many loop iterations drive runs before yielding to its runtime.
+const YIELD_EVERY: u32 = 32;
 
 #[derive(Debug, PartialEq)]
 enum Status {
@@ -198,101 +200,149 @@ impl<
         }
     }
 
-    pub(crate) fn start(mut self) -> Result<JoinHandle> {
+    pub(crate) fn start(self) -> Result<JoinHandle> {
         let runtime = self.runtime.clone();
         let waker = self.socket_state.handle();
-        let connect_span = tracing::Span::current();
+        let loop_span = io_loop_span(tracing::Span::current());
+        // PATCH(amqp-tools): the thread runs the same loop as driver mode, see drive.
+        let thread_runtime = self.runtime.clone();
         let handle = ThreadBuilder::new()
             .name("lapin-io-loop".to_owned())
-            .spawn(move || {
-                let loop_span = io_loop_span(connect_span);
-                let _enter = loop_span.enter();
-                let connection_killswitch = self.channels.connection_killswitch();
-                let readable_waker = self.socket_state.readable_waker();
-                let mut readable_context = Context::from_waker(&readable_waker);
-                let writable_waker = self.socket_state.writable_waker();
-                let mut writable_context = Context::from_waker(&writable_waker);
-                let (mut stream, res) = loop {
-                    let connect = || (self.connect)(self.uri.clone(), self.runtime.clone());
-                    let runtime = self.runtime.clone();
-                    let connect = connect.retry(self.backoff).sleep(move |dur| runtime.sleep(dur));
-                    let mut stream = self.runtime.block_on(connect).inspect_err(|err| {
-                        trace!("Poison connection attempt");
-                        self.connection_status.poison(err.clone());
-                        self.frames.clear_connection_steps(err);
-                    })?;
-                    self.half_closed = false;
-                    let mut res = Ok(());
-
-                    while self.should_continue(&connection_killswitch) {
-                        if let Err(err) = self.run(Pin::new(&mut stream), &mut readable_context, &mut writable_context, &connection_killswitch) {
-                            let io_err = err.is_io_error();
-                            res = self.critical_error(&connection_killswitch, err);
-                            if self.connecting() && io_err {
-                                break;
-                            }
-                        }
-                    }
-
-                    let connecting = self.connecting();
-                    let reconnect = self.reconnecting();
-
-                    trace!(status=?self.status, connection_status=?self.connection_status.state(), "io_loop exiting for {}", if reconnect { "reconnection" } else if connecting { "connection" } else { "shutdown" });
-                    if self.first_connection && connecting && self.half_closed && res.is_ok() {
-                        let error = Error::from(io::Error::from(io::ErrorKind::ConnectionAborted));
-                        if self.frames.retry_connection_header() {
-                            // Before Connection.Start, retry the protocol header with
-                            // the same promise, including if it was only partly sent.
-                            res = Err(error);
-                        } else {
-                            // Later handshake stages may own asynchronous auth work;
-                            // do not carry that exchange onto a fresh TCP connection.
-                            self.channels.set_connection_error(error.clone());
-                            self.clear_serialized_frames(error.clone());
-                            break (stream, Err(error));
-                        }
-                    }
-                    self.clear_serialized_frames(self.frames.poison().or_else(|| res.clone().err()).unwrap_or(
-                        ErrorKind::InvalidConnectionState(ConnectionState::Closed).into(),
-                    ));
-
-                    if !connecting && !reconnect {
-                        break (stream, res);
-                    }
-
-                    let throttle = match self.global_backoff.next() {
-                        Some(throttle) => throttle,
-                        None => {
-                            error!("Exponential backoff attempts exhausted, aborting recovery");
-                            let error = res.err().unwrap_or_else(|| {
-                                io::Error::from(io::ErrorKind::ConnectionAborted).into()
-                            });
-                            self.channels.set_connection_error(error.clone());
-                            break (stream, Err(error));
-                        }
-                    };
-                    debug!("Throttling {:?} before reconnection to avoid flooding", throttle);
-                    std::thread::sleep(throttle);
-
-                    self.reset();
-                    if !self.first_connection {
-                        self.internal_rpc.start_channels_recovery();
-                    }
-                };
-
-                trace!(status=?self.status, connection_status=?self.connection_status.state(), "io_loop entering exit/cleanup phase");
-                self.internal_rpc.stop();
-                if self.heartbeat.killswitch().killed()
-                    && let Err(err) = self.runtime.block_on(std::future::poll_fn(move |cx| {
-                        Pin::new(&mut stream)
-                            .poll_close(cx)
-                    })) {
-                        error!(?err, "Failed to close IO stream");
-                    }
-                res
-            }).map_err(|err| Error::io(err, &runtime))?;
+            .spawn(move || thread_runtime.block_on(self.drive().instrument(loop_span)))
+            .map_err(|err| Error::io(err, &runtime))?;
         waker.wake();
         Ok(handle)
+    }
+
+    // PATCH(amqp-tools): driver mode (see PATCHES.md).
+    /// The I/O loop as a future for the caller to spawn on its own runtime: the loop of
+    /// [`start`](Self::start) without its thread.
+    pub(crate) fn into_driver(self) -> impl Future<Output = Result<()>> + use<RK, C> {
+        let loop_span = io_loop_span(tracing::Span::current());
+        self.socket_state.handle().wake();
+        self.drive().instrument(loop_span)
+    }
+
+    // PATCH(amqp-tools): the body of the former thread, as a future, for both modes. Blocking
+    // calls became awaits (connect, the wait for socket events, the throttle before a
+    // reconnection, closing the stream); nothing that is not Send is held across an await (the
+    // socket contexts are built in run_io); the stream is dropped here, inside the runtime.
+    async fn drive(mut self) -> Result<()> {
+        let connection_killswitch = self.channels.connection_killswitch();
+        let readable_waker = self.socket_state.readable_waker();
+        let writable_waker = self.socket_state.writable_waker();
+        let (mut stream, res) = loop {
+            let connect = || (self.connect)(self.uri.clone(), self.runtime.clone());
+            let runtime = self.runtime.clone();
+            let connect = connect
+                .retry(self.backoff)
+                .sleep(move |dur| runtime.sleep(dur));
+            let mut stream = connect.await.inspect_err(|err| {
+                trace!("Poison connection attempt");
+                self.connection_status.poison(err.clone());
+                self.frames.clear_connection_steps(err);
+            })?;
+            self.half_closed = false;
+            let mut res = Ok(());
+            let mut iterations = 0_u32;
+
+            while self.should_continue(&connection_killswitch) {
+                // The socket wakers turn a runtime's request to yield (tokio's cooperative
+                // budget) into one more socket event, which the wait below consumes at once:
+                // give the runtime its turn now and then, or a busy peer could starve it.
+                iterations += 1;
+                if iterations == YIELD_EVERY {
+                    iterations = 0;
+                    YieldNow::default().await;
+                }
+                let res_run = match self.run_prepare() {
+                    Ok(true) => {
+                        if self.must_wait(&connection_killswitch) {
+                            trace!(
+                                "io_loop cannot do anything for now, waiting for socket events."
+                            );
+                            self.socket_state.wait_async().await;
+                        }
+                        self.run_io(
+                            Pin::new(&mut stream),
+                            &readable_waker,
+                            &writable_waker,
+                            &connection_killswitch,
+                        )
+                    }
+                    Ok(false) => Ok(()),
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = res_run {
+                    let io_err = err.is_io_error();
+                    res = self.critical_error(&connection_killswitch, err);
+                    if self.connecting() && io_err {
+                        break;
+                    }
+                }
+            }
+
+            let connecting = self.connecting();
+            let reconnect = self.reconnecting();
+
+            trace!(status=?self.status, connection_status=?self.connection_status.state(), "io_loop exiting for {}", if reconnect { "reconnection" } else if connecting { "connection" } else { "shutdown" });
+            if self.first_connection && connecting && self.half_closed && res.is_ok() {
+                let error = Error::from(io::Error::from(io::ErrorKind::ConnectionAborted));
+                if self.frames.retry_connection_header() {
+                    // Before Connection.Start, retry the protocol header with
+                    // the same promise, including if it was only partly sent.
+                    res = Err(error);
+                } else {
+                    // Later handshake stages may own asynchronous auth work;
+                    // do not carry that exchange onto a fresh TCP connection.
+                    self.channels.set_connection_error(error.clone());
+                    self.clear_serialized_frames(error.clone());
+                    break (stream, Err(error));
+                }
+            }
+            self.clear_serialized_frames(
+                self.frames
+                    .poison()
+                    .or_else(|| res.clone().err())
+                    .unwrap_or(ErrorKind::InvalidConnectionState(ConnectionState::Closed).into()),
+            );
+
+            if !connecting && !reconnect {
+                break (stream, res);
+            }
+
+            let throttle = match self.global_backoff.next() {
+                Some(throttle) => throttle,
+                None => {
+                    error!("Exponential backoff attempts exhausted, aborting recovery");
+                    let error = res.err().unwrap_or_else(|| {
+                        io::Error::from(io::ErrorKind::ConnectionAborted).into()
+                    });
+                    self.channels.set_connection_error(error.clone());
+                    break (stream, Err(error));
+                }
+            };
+            debug!(
+                "Throttling {:?} before reconnection to avoid flooding",
+                throttle
+            );
+            self.runtime.sleep(throttle).await;
+
+            self.reset();
+            if !self.first_connection {
+                self.internal_rpc.start_channels_recovery();
+            }
+        };
+
+        trace!(status=?self.status, connection_status=?self.connection_status.state(), "io_loop entering exit/cleanup phase");
+        self.internal_rpc.stop();
+        if self.heartbeat.killswitch().killed()
+            && let Err(err) = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_close(cx)).await
+        {
+            error!(?err, "Failed to close IO stream");
+        }
+        drop(stream);
+        res
     }
 
     fn stop(&mut self) {
@@ -309,17 +359,13 @@ impl<
         }
     }
 
-    fn run<T: AsyncRead + AsyncWrite + ?Sized>(
-        &mut self,
-        mut stream: Pin<&mut T>,
-        readable_context: &mut Context<'_>,
-        writable_context: &mut Context<'_>,
-        connection_killswitch: &KillSwitch,
-    ) -> Result<()> {
+    // PATCH(amqp-tools): run, split around its wait for socket events so that the wait can be
+    // awaited (see drive). The first part returns false when there is nothing to run.
+    fn run_prepare(&mut self) -> Result<bool> {
         trace!("io_loop run");
         self.poll_socket_events();
         if !self.ensure_setup()? {
-            return Ok(());
+            return Ok(false);
         }
         self.check_connection_state();
         trace!(
@@ -328,16 +374,36 @@ impl<
             has_data=%self.has_data(),
             "io_loop do_run",
         );
-        if !self.can_read() && !self.can_write() && self.should_continue(connection_killswitch) {
-            trace!("io_loop cannot do anything for now, waiting for socket events.");
-            self.socket_state.wait();
-        }
+        Ok(true)
+    }
+
+    fn must_wait(&mut self, connection_killswitch: &KillSwitch) -> bool {
+        !self.can_read() && !self.can_write() && self.should_continue(connection_killswitch)
+    }
+
+    fn run_io<T: AsyncRead + AsyncWrite + ?Sized>(
+        &mut self,
+        mut stream: Pin<&mut T>,
+        readable_waker: &Waker,
+        writable_waker: &Waker,
+        connection_killswitch: &KillSwitch,
+    ) -> Result<()> {
+        let mut readable_context = Context::from_waker(readable_waker);
+        let mut writable_context = Context::from_waker(writable_waker);
         self.poll_socket_events();
-        self.attempt_flush(stream.as_mut(), writable_context, connection_killswitch)?;
-        self.write(stream.as_mut(), writable_context, connection_killswitch)?;
+        self.attempt_flush(
+            stream.as_mut(),
+            &mut writable_context,
+            connection_killswitch,
+        )?;
+        self.write(
+            stream.as_mut(),
+            &mut writable_context,
+            connection_killswitch,
+        )?;
         self.check_connection_state();
         if self.should_continue(connection_killswitch) {
-            self.read(stream, readable_context, connection_killswitch)?;
+            self.read(stream, &mut readable_context, connection_killswitch)?;
         }
         self.handle_frames(connection_killswitch)?;
         self.check_connection_state();
@@ -662,4 +728,24 @@ fn io_loop_span(connect_span: tracing::Span) -> tracing::Span {
     // connect operation, so we set it as a follows_from relationship.
     span.follows_from(&connect_span);
     span
+}
+
+// PATCH(amqp-tools): driver mode (see PATCHES.md).
+/// Returns `Pending` once, after asking to be polled again: lets the runtime run its other tasks
+/// (and, on tokio, renews the task's cooperative budget).
+#[derive(Default)]
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
 }

@@ -51,8 +51,10 @@ impl SocketState {
         self.writable
     }
 
-    pub(crate) fn wait(&mut self) {
-        match self.events.recv() {
+    // PATCH(amqp-tools): the I/O loop is a future in both modes now (see io_loop.rs drive), so
+    // it awaits the next event instead of blocking its thread on it.
+    pub(crate) async fn wait_async(&mut self) {
+        match self.events.recv_async().await {
             Ok(event) => self.handle_event(event),
             Err(err) => error!(?err, "waiting for socket event failed"),
         }

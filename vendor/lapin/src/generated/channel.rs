@@ -2297,6 +2297,7 @@ impl Channel {
         let ConfirmSelectOptions { nowait } = options;
         let (promise, resolver) = Promise::new("confirm.select");
         let reply = Reply::ConfirmSelectOk(resolver.clone());
+        let nowait_reply = nowait.then_some(protocol::confirm::SelectOk {});
         let method = AMQPClass::Confirm(protocol::confirm::AMQPMethod::Select(
             protocol::confirm::Select { nowait },
         ));
@@ -2307,6 +2308,9 @@ impl Channel {
             Some(ExpectedReply(reply, Box::new(resolver))),
             None,
         );
+        if let Some(nowait_reply) = nowait_reply {
+            self.receive_confirm_select_ok(nowait_reply)?;
+        }
         promise.await
     }
     fn receive_confirm_select_ok(&self, method: protocol::confirm::SelectOk) -> Result<()> {
