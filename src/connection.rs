@@ -75,10 +75,14 @@ struct SocketOutcome {
 /// `tool` names the client in the broker's connection list (`connection_name`). The TCP
 /// connect is bounded by the address's `connection_timeout` (milliseconds); the heartbeat is
 /// the one the URI asks for, else the broker's proposal.
-/// Errors: `opening socket to HOST:PORT: CAUSE` (refused, timed out, DNS failure naming the
+/// Errors: `virtual host: CAUSE` (longer than 255 bytes, checked before connecting),
+/// `opening socket to HOST:PORT: CAUSE` (refused, timed out, DNS failure naming the
 /// host, TLS failure), `logging in to AMQP server: CAUSE` (wrong credentials, missing vhost,
 /// no permission), `opening channel: CAUSE`.
 pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
+    // connection.open's virtual-host is a short string (from --vhost or the URL's path).
+    crate::short_string::check(&address.uri.vhost)
+        .map_err(|e| Error::Message(format!("virtual host: {e}")))?;
     let outcome = Arc::new(Mutex::new(SocketOutcome::default()));
     let properties = ConnectionProperties::default().with_connection_name(tool.into());
     let runtime = lapin::runtime::default_runtime()

@@ -639,3 +639,49 @@ cases! {
     consume_posixly_correct: CONSUME => |c| c.conn().env("POSIXLY_CORRECT", "1").queue("{Q}").msg("{Q}", "pc")
         .args(["-q", "{Q}", "-c", "1", "sh", "-c", "cat; echo X"]);
 }
+
+// =============================================================================================
+// Issue 11: values that AMQP short strings (names, keys, properties) cannot hold.
+
+/// `len` bytes: `tag` and the process id, padded with `x`.
+fn sized(tag: &str, len: usize) -> String {
+    let base = format!("cmp.{tag}.{}.", std::process::id());
+    format!("{base}{}", "x".repeat(len - base.len()))
+}
+
+const TOO_LONG: &str = "256 bytes, more than the 255 an AMQP short string can hold";
+
+cases! {
+    declare_queue_name_255: DECLARE => |c| c.conn().inspect(&sized("d255", 255)).args(["-q".to_string(), sized("d255", 255)]);
+    get_queue_name_255: GET => |c| c.conn().queue(&sized("g255", 255)).msg(&sized("g255", 255), "m").args(["-q".to_string(), sized("g255", 255)]);
+    declare_queue_name_256: DECLARE => |c| c.conn().args(["-q".to_string(), sized("d256", 256)]).differs(
+        "issue 11: C fails at queue.declare (`invalid AMQP data`); ours refuses the value before connecting, naming the option and the limit",
+        &[Exit, Stdout],
+        |r| r.stderr_is("queue.declare: invalid AMQP data\n"),
+        |r| r.stderr_is(&format!("-q: {TOO_LONG}\n")),
+    );
+    publish_routing_key_256: PUBLISH => |c| c.conn().args(["-r".to_string(), sized("p256", 256), "-b".into(), "x".into()]).differs(
+        "issue 11: C fails at basic.publish (`invalid AMQP data`); ours refuses the value before connecting",
+        &[Exit, Stdout],
+        |r| r.stderr_is("basic.publish: invalid AMQP data\n"),
+        |r| r.stderr_is(&format!("-r: {TOO_LONG}\n")),
+    );
+    publish_header_name_256: PUBLISH => |c| c.conn().queue("{Q}").args(["-r".to_string(), "{Q}".into(), "-H".into(), format!("{}: v", "h".repeat(256)), "-b".into(), "x".into()]).differs(
+        "issue 11: C sends a malformed header table and the broker closes the connection (541 INTERNAL_ERROR); ours refuses the name before connecting",
+        &[Exit, Stdout, State],
+        |r| r.stderr_is("closing channel: server connection error 541, message: INTERNAL_ERROR\n"),
+        |r| r.stderr_is(&format!("--header: header name: {TOO_LONG}\n")),
+    );
+    consume_binding_key_256: CONSUME => |c| c.conn().exchange("{X}").inspect("{Q}").args(["-q".to_string(), "{Q}".into(), "-e".into(), "{X}".into(), "-r".into(), "k".repeat(256), "cat".into()]).differs(
+        "issue 11: C declares the queue, then fails at queue.bind (`invalid AMQP data`) and leaves the queue behind; ours refuses the key before connecting",
+        &[Exit, Stdout],
+        |r| { r.stderr_is("queue.bind: invalid AMQP data\n")?; r.count("{Q}", 0) },
+        |r| { r.stderr_is(&format!("--routing-key: {TOO_LONG}\n"))?; r.missing("{Q}") },
+    );
+    get_vhost_256: GET => |c| c.conn().args(["--vhost".to_string(), "v".repeat(256), "-q".into(), "x".into()]).differs(
+        "issue 11: C fails at login (`invalid AMQP data`); ours refuses the value before connecting",
+        &[Exit, Stdout],
+        |r| r.stderr_is("logging in to AMQP server: invalid AMQP data\n"),
+        |r| r.stderr_is(&format!("--vhost: {TOO_LONG}\n")),
+    );
+}

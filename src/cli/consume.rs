@@ -18,10 +18,10 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue to consume from
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// bind the queue to this exchange
-    #[arg(short = 'e', long, value_name = "exchange")]
+    #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string())]
     pub exchange: Option<String>,
     /// the routing key to bind with (comma-separated for several bindings)
     #[arg(short = 'r', long, value_name = "routing key")]

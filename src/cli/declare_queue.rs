@@ -15,7 +15,7 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue name to declare (an empty name asks the server to choose one)
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// declare a durable queue
     #[arg(short = 'd', long)]

@@ -8,6 +8,7 @@
 //! original's man page says (the original itself crashes there).
 
 use crate::error::{Error, StepExt};
+use crate::short_string;
 use crate::tool::report;
 use lapin::Channel;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
@@ -29,13 +30,17 @@ pub struct QueueSpec {
 }
 
 /// Checks the options before connecting. Errors: `--routing-key option requires an exchange
-/// name to be provided with --exchange`.
+/// name to be provided with --exchange`; `--routing-key: CAUSE` when a binding key is longer
+/// than an AMQP short string holds (255 bytes).
 pub fn validate(spec: &QueueSpec) -> Result<(), Error> {
     if spec.exchange.is_none() && spec.routing_key.is_some() {
         return Err(Error::Message(
             "--routing-key option requires an exchange name to be provided with --exchange"
                 .to_string(),
         ));
+    }
+    for key in binding_keys(spec.routing_key.as_deref()) {
+        short_string::check(&key).map_err(|e| Error::Message(format!("--routing-key: {e}")))?;
     }
     Ok(())
 }
