@@ -413,18 +413,6 @@ fn line_mode_with_empty_stdin_publishes_nothing() {
 }
 
 #[test]
-fn line_mode_with_body_publishes_nothing() {
-    let queue = TestQueue::declare("pub-lines-body");
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "-l", "-b", "ignored"],
-        b"also\nignored\n",
-    );
-    out.assert_ok().assert_no_stdout();
-    assert_eq!(queue_message_count(queue.name()), 0);
-}
-
-#[test]
 fn body_option_ignores_stdin() {
     let queue = TestQueue::declare("pub-b-stdin");
     amqp_stdin(
@@ -448,4 +436,22 @@ fn no_confirm_still_publishes() {
     let queue = TestQueue::declare("pub-noconfirm");
     amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "fire"]).assert_ok();
     assert_eq!(only_message(&queue).body, b"fire");
+}
+
+#[test]
+fn line_mode_with_a_body_is_a_usage_error_and_publishes_nothing() {
+    // The original publishes nothing and exits 0.
+    let queue = TestQueue::declare("pub-l-and-b");
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-l", "-b", "body", "-r", queue.name()],
+        b"line\n",
+    );
+    out.assert_error(
+        1,
+        "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)",
+    )
+    .assert_no_stdout();
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
 }

@@ -25,7 +25,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     consume::queue::validate(&spec)?;
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(&address, "amqp-consume").await?;
-    let queue = consume::queue::setup(&session.channel, &spec).await?;
+    let queue = consume::queue::setup(&session, &spec).await?;
     let settings = consume::Settings {
         queue,
         no_ack: options.no_ack,

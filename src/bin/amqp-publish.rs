@@ -13,6 +13,13 @@ async fn run(options: Options) -> anyhow::Result<()> {
     if options.exchange.is_none() && options.routing_key.is_none() {
         return Err(Error::Message("neither exchange nor routing key specified".into()).into());
     }
+    if options.body.is_some() && options.line_buffered {
+        // The original publishes nothing and exits 0: a script would believe it was sent.
+        return Err(Error::Usage(
+            "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)".into(),
+        )
+        .into());
+    }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
     let session = connection::open(&address, "amqp-publish").await?;
@@ -24,9 +31,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     match (&options.body, options.line_buffered) {
-        // The original publishes nothing when -l and -b are both given.
-        (Some(_), true) => {}
-        (Some(text), false) => publisher.publish(text.as_bytes()).await?,
+        (Some(text), _) => publisher.publish(text.as_bytes()).await?,
         (None, false) => {
             let piece = body::piece_size(publisher.piece_max());
             let pieces = body::read_stdin_pieces_off_runtime(piece)
