@@ -40,13 +40,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
             publisher.publish_pieces(pieces).await?;
         }
         (None, true) => {
-            let mut batches = body::spawn_stdin_line_batches();
-            while let Some(batch) = batches.recv().await {
-                let batch = batch.map_err(|e| Error::step("reading standard input", e))?;
-                for line in batch {
-                    publisher.publish_pieces(vec![line]).await?;
-                }
-            }
+            publisher
+                .publish_lines(body::spawn_stdin_line_batches())
+                .await?
         }
     }
     publisher.finish().await?;
