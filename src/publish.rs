@@ -338,11 +338,27 @@ impl Publisher {
     /// (noticed while waiting for input): the messages in flight and the lines read but not
     /// sent are not confirmed.
     fn closed_error(&mut self, reason: &str) -> Error {
+        // Messages written since the last look: their confirms join those in flight (a message
+        // whose write failed is not confirmed).
+        let mut not_written = 0;
+        while let Some(front) = self.writing.front_mut() {
+            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Pending => break,
+                Poll::Ready(outcome) => {
+                    self.writing.pop_front();
+                    match outcome {
+                        Ok(confirm) if self.confirms => self.in_flight.push_back(confirm),
+                        Ok(_) => {}
+                        Err(_) => not_written += 1,
+                    }
+                }
+            }
+        }
         let (unconfirmed, protocol_error) = self.survey();
         let cause = protocol_error.unwrap_or_else(|| reason.to_string());
         Error::Message(format!(
             "basic.publish: {cause}{}",
-            self.suffix(unconfirmed)
+            self.suffix(unconfirmed + not_written)
         ))
     }
 
