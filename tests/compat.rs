@@ -705,3 +705,24 @@ cases! {
         |r| r.stderr_is(&format!("--vhost: {TOO_LONG}\n")),
     );
 }
+
+// =============================================================================================
+// Issue 11: arguments are bytes (`{xHH}` is the byte 0xHH; Latin-1 under LC_ALL=C).
+
+cases! {
+    publish_body_latin1: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-b", "caf{xe9}"]);
+    publish_header_value_latin1: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "k: caf{xe9}", "-b", "h"]);
+    consume_command_argument_latin1: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "m").args(["-q", "{Q}", "-c", "1", "--", "sh", "-c", "cat; printf ' %s' \"$1\"", "x", "{xe9}t{xe9}"]);
+    declare_queue_name_latin1: DECLARE => |c| c.conn().args(["-q", "caf{xe9}"]).differs(
+        "issue 11: RabbitMQ refuses a queue name that is not UTF-8 and closes C's connection (501 FRAME_ERROR); ours refuses it before connecting, naming the option",
+        &[Exit, Stdout],
+        |r| r.stderr_is("queue.declare: server connection error 501, message: FRAME_ERROR - Malformed UTF-8 in shortstr\n"),
+        |r| r.stderr_is("-q: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)\n"),
+    );
+    publish_routing_key_latin1: PUBLISH => |c| c.conn().args(["-r", "caf{xe9}", "-b", "x"]).differs(
+        "issue 11: C sends a routing key that is not UTF-8 (RabbitMQ accepts it in basic.publish); ours cannot send it as a short string (amq-protocol holds them as Rust strings) and refuses it before connecting",
+        &[Stdout],
+        |r| { r.code(0)?; r.stderr_is("") },
+        |r| { r.code(1)?; r.stderr_is("-r: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)\n") },
+    );
+}

@@ -3,6 +3,7 @@
 use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
 use amqp_tools::{Error, address, body, connection, properties, tool};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -31,6 +32,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     match (&options.body, options.line_buffered) {
+        // The bytes as given, UTF-8 or not.
         (Some(text), _) => publisher.publish(text.as_bytes()).await?,
         (None, false) => {
             let piece = body::piece_size(publisher.piece_max());

@@ -56,5 +56,5 @@ pub struct Options {
     pub common: CommonArgs,
     /// the command to run for each message, and its arguments
     #[arg(value_name = "command")]
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
 }

@@ -37,7 +37,7 @@ pub struct Options {
     pub headers: Vec<std::ffi::OsString>,
     /// specify the message body
     #[arg(short = 'b', long, value_name = "body")]
-    pub body: Option<String>,
+    pub body: Option<std::ffi::OsString>,
     /// do not wait for the broker to confirm the messages (the original's behaviour)
     #[arg(long)]
     pub no_confirm: bool,

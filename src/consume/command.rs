@@ -6,6 +6,7 @@
 //! consumer with SIGPIPE: it is judged by its exit status alone.
 
 use lapin::message::Delivery;
+use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::AsyncWriteExt;
 
@@ -60,7 +61,7 @@ fn strerror(error: &std::io::Error) -> String {
 
 /// Runs `argv` with the delivery's body on its standard input and its metadata in the
 /// environment ([`super::environment`]), and waits for it.
-pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Outcome {
+pub async fn run(argv: &[OsString], delivery: &Delivery, consumer_tag: &str) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::NotStarted("no command given".to_string());
     };
@@ -79,7 +80,11 @@ pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Ou
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
-            return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
+            return Outcome::NotStarted(format!(
+                "posix_spawnp: {}: {}",
+                program.to_string_lossy(),
+                strerror(&error)
+            ));
         }
     };
     if let Some(mut stdin) = child.stdin.take() {
@@ -90,7 +95,8 @@ pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Ou
     match child.wait().await {
         Ok(status) => Outcome::Exited(status),
         Err(error) => Outcome::NotStarted(format!(
-            "waiting for command '{program}': {}",
+            "waiting for command '{}': {}",
+            program.to_string_lossy(),
             crate::error::describe_io(&error)
         )),
     }
