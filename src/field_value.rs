@@ -70,6 +70,34 @@ pub fn table(pairs: &[String]) -> Result<FieldTable, String> {
     Ok(table)
 }
 
+/// As [`table`], for command-line words that may not be UTF-8: a pair whose value is not
+/// UTF-8 (so not JSON) gets that value as a long string, byte for byte; the key, a short
+/// string, must be UTF-8.
+///
+/// Errors: as [`parse_pair`]; `field name: not valid UTF-8 ...`.
+pub fn table_of_words(words: &[std::ffi::OsString]) -> Result<FieldTable, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut table = FieldTable::default();
+    for word in words {
+        let (key, value) = match word.to_str() {
+            Some(text) => parse_pair(text)?,
+            None => {
+                let bytes = word.as_bytes();
+                let equals = bytes.iter().position(|&b| b == b'=').filter(|&at| at > 0);
+                let at = equals.ok_or_else(|| {
+                    format!("expected KEY=VALUE, got '{}'", word.to_string_lossy())
+                })?;
+                let key = short_string::from_bytes(&bytes[..at])
+                    .map_err(|e| format!("field name: {e}"))?;
+                let value = AMQPValue::LongString(LongString::from(bytes[at + 1..].to_vec()));
+                (ShortString::from(key), value)
+            }
+        };
+        table.insert(key, value);
+    }
+    Ok(table)
+}
+
 /// The text of a value for an environment variable: strings and byte arrays as their bytes
 /// (lossy UTF-8), numbers in decimal, booleans as `true`/`false`, timestamps as seconds since
 /// the epoch, void as the empty string, arrays and tables as JSON.
@@ -163,6 +191,20 @@ mod tests {
             parse_pair("k=").unwrap().1,
             AMQPValue::LongString("".into())
         );
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_are_long_strings_of_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let word = std::ffi::OsString::from_vec(b"k=caf\xe9".to_vec());
+        let table = table_of_words(&[word]).unwrap();
+        assert_eq!(
+            table.inner().get("k"),
+            Some(&AMQPValue::LongString(b"caf\xe9".to_vec().into()))
+        );
+        let key = std::ffi::OsString::from_vec(b"caf\xe9=1".to_vec());
+        assert!(table_of_words(&[key]).is_err());
+        assert!(table_of_words(&["x-max-length=5".into()]).is_ok());
     }
 
     #[test]

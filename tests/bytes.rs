@@ -196,3 +196,43 @@ fn short_string_values_that_are_not_utf8_are_refused_naming_the_option() {
     }
     assert!(!queue_exists(queue.name()), "nothing declared");
 }
+
+#[test]
+fn typed_header_and_argument_values_that_are_not_utf8_are_sent_as_bytes() {
+    let queue = TestQueue::declare("bytes-typed");
+    let out = run_bytes(
+        PUBLISH,
+        &[
+            os("-r"),
+            os(queue.name()),
+            os("--typed-header"),
+            word(b"t=caf\xe9"),
+            os("-b"),
+            os("x"),
+        ],
+    );
+    out.assert_ok();
+    let message = get_message(queue.name()).expect("a message");
+    match message.headers.expect("headers").get("t") {
+        Some(lapin::types::AMQPValue::LongString(value)) => {
+            assert_eq!(value.as_bytes(), b"caf\xe9")
+        }
+        other => panic!("header t: {other:?}"),
+    }
+    // A name is a short string: refused.
+    let other = TestQueue::named("bytes-arg");
+    let out = run_bytes(
+        DECLARE,
+        &[
+            os("-q"),
+            os(other.name()),
+            os("--arg"),
+            word(b"x-caf\xe9=1"),
+        ],
+    );
+    out.assert_error(
+        1,
+        "--arg: field name: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)",
+    );
+    assert!(!queue_exists(other.name()));
+}

@@ -71,7 +71,7 @@ pub struct Options {
     /// set a typed message header KEY=VALUE, VALUE read as JSON when it is JSON (10, true,
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
-    pub typed_headers: Vec<String>,
+    pub typed_headers: Vec<std::ffi::OsString>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
