@@ -170,7 +170,7 @@ fn short_string_values_that_are_not_utf8_are_refused_naming_the_option() {
                 latin1.clone(),
                 os("cat"),
             ],
-            "-r: not valid UTF-8".to_string(),
+            format!("-r: {not_utf8}"),
         ),
         (
             GET,

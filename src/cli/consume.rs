@@ -24,7 +24,7 @@ pub struct Options {
     #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string())]
     pub exchange: Option<String>,
     /// the routing key to bind with (comma-separated for several bindings)
-    #[arg(short = 'r', long, value_name = "routing key")]
+    #[arg(short = 'r', long, value_name = "routing key", value_parser = super::short_strings())]
     pub routing_key: Option<String>,
     /// declare the queue, non-durable and auto-delete (the original's help calls it exclusive; it
     /// is not: use --exclusive for that)

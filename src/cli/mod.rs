@@ -17,7 +17,7 @@ pub mod publish;
 
 pub use connection::ConnectionArgs;
 pub use numbers::parse_int;
-pub use values::short_string;
+pub use values::{short_string, short_strings};
 
 use crate::error::Error;
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -10,3 +10,14 @@ use clap::builder::{OsStringValueParser, TypedValueParser};
 pub fn short_string() -> impl TypedValueParser<Value = String> {
     OsStringValueParser::new().try_map(short_string::from_os)
 }
+
+/// The parser of an option whose value is cut into AMQP short strings later (amqp-consume's
+/// comma-separated binding keys, each checked by [`crate::consume::queue::validate`]): refuses,
+/// naming the option, a value that is not UTF-8.
+pub fn short_strings() -> impl TypedValueParser<Value = String> {
+    OsStringValueParser::new().try_map(|value| {
+        value
+            .into_string()
+            .map_err(|_| short_string::Refused::NotUtf8)
+    })
+}
