@@ -26,12 +26,28 @@ pub struct Session {
     pub errors: std::sync::Arc<ErrorWatch>,
 }
 
-/// Watches a connection's error events (lapin's `Event::Error`), so that a failure seen later
-/// (a publish on a channel already closed) can name the server's reason, e.g.
-/// `server connection error 320, message: CONNECTION_FORCED - ...`.
+/// Watches a connection's events (lapin's `Event`) for the whole run, on a task of its own:
+///
+/// - an error (the server closed the channel or the connection) is remembered, so that a
+///   failure seen later (a publish on a channel already closed) can name the server's reason,
+///   e.g. `server channel error 404, message: NOT_FOUND - ...`, and [`ErrorWatch::closed`]
+///   wakes whoever waits for it (a publisher waiting for its next line of input);
+/// - `connection.blocked` (RabbitMQ's memory or disk alarm: the server stops reading from
+///   publishing connections) and `connection.unblocked` are each reported as one warning line
+///   on stderr, with the server's reason; nothing else changes, the tool keeps waiting. The
+///   original tools say nothing and seem hung.
 pub struct ErrorWatch {
-    events: Mutex<std::pin::Pin<Box<dyn futures_lite::Stream<Item = lapin::Event> + Send>>>,
-    last: Mutex<Option<String>>,
+    state: Mutex<WatchState>,
+    /// Woken when an error is recorded.
+    changed: tokio::sync::Notify,
+}
+
+struct WatchState {
+    events: std::pin::Pin<Box<dyn futures_lite::Stream<Item = lapin::Event> + Send>>,
+    last: Option<String>,
+    /// The watching task's waker: whoever drains the events registers it, never another, so
+    /// that the task is woken for the next event.
+    waker: Option<std::task::Waker>,
 }
 
 impl std::fmt::Debug for ErrorWatch {
@@ -41,25 +57,84 @@ impl std::fmt::Debug for ErrorWatch {
 }
 
 impl ErrorWatch {
-    fn new(connection: &Connection) -> Self {
-        ErrorWatch {
-            events: Mutex::new(Box::pin(connection.events_listener())),
-            last: Mutex::new(None),
+    /// Starts watching `connection`'s events on a task of the current runtime.
+    fn start(connection: &Connection) -> Arc<Self> {
+        let watch = Arc::new(ErrorWatch {
+            state: Mutex::new(WatchState {
+                events: Box::pin(connection.events_listener()),
+                last: None,
+                waker: None,
+            }),
+            changed: tokio::sync::Notify::new(),
+        });
+        let watching = Arc::downgrade(&watch);
+        tokio::spawn(std::future::poll_fn(move |context| {
+            let Some(watch) = watching.upgrade() else {
+                return std::task::Poll::Ready(());
+            };
+            let mut state = watch.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.waker = Some(context.waker().clone());
+            let poll = watch.drain(&mut state, context);
+            drop(state);
+            poll
+        }));
+        watch
+    }
+
+    /// Handles every event that has arrived; `Ready` once the events end.
+    fn drain(
+        &self,
+        state: &mut WatchState,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        use std::task::Poll;
+        loop {
+            match state.events.as_mut().poll_next(context) {
+                Poll::Ready(Some(lapin::Event::Error(error))) => {
+                    state.last = Some(describe_amqp(&error));
+                    self.changed.notify_waiters();
+                }
+                Poll::Ready(Some(lapin::Event::ConnectionBlocked(reason))) => {
+                    crate::tool::report(&format!(
+                        "warning: connection.blocked: {reason} (the server stopped reading from this connection; waiting until it unblocks it)"
+                    ));
+                }
+                Poll::Ready(Some(lapin::Event::ConnectionUnblocked)) => {
+                    crate::tool::report(
+                        "warning: connection.unblocked: the server reads from this connection again",
+                    );
+                }
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
-    /// The last connection error reported so far, rendered as [`describe_amqp`] does.
+    /// The last connection or channel error reported so far, rendered as [`describe_amqp`]
+    /// does; events that arrived but were not yet handled by the watching task count too.
     pub fn reason(&self) -> Option<String> {
-        use std::task::{Context, Poll, Waker};
-        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        let mut context = Context::from_waker(Waker::noop());
-        while let Poll::Ready(Some(event)) = events.as_mut().poll_next(&mut context) {
-            if let lapin::Event::Error(error) = event {
-                last.replace(describe_amqp(&error));
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let waker = state
+            .waker
+            .clone()
+            .unwrap_or_else(|| std::task::Waker::noop().clone());
+        let _ = self.drain(&mut state, &mut std::task::Context::from_waker(&waker));
+        state.last.clone()
+    }
+
+    /// Resolves, with the server's reason, once the server has closed the channel or the
+    /// connection (or at once if it already has).
+    pub async fn closed(&self) -> String {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(reason) = self.reason() {
+                return reason;
             }
+            notified.await;
         }
-        last.clone()
     }
 }
 
@@ -75,10 +150,14 @@ struct SocketOutcome {
 /// `tool` names the client in the broker's connection list (`connection_name`). The TCP
 /// connect is bounded by the address's `connection_timeout` (milliseconds); the heartbeat is
 /// the one the URI asks for, else the broker's proposal.
-/// Errors: `opening socket to HOST:PORT: CAUSE` (refused, timed out, DNS failure naming the
+/// Errors: `virtual host: CAUSE` (longer than 255 bytes, checked before connecting),
+/// `opening socket to HOST:PORT: CAUSE` (refused, timed out, DNS failure naming the
 /// host, TLS failure), `logging in to AMQP server: CAUSE` (wrong credentials, missing vhost,
 /// no permission), `opening channel: CAUSE`.
 pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
+    // connection.open's virtual-host is a short string (from --vhost or the URL's path).
+    crate::short_string::check(&address.uri.vhost)
+        .map_err(|e| Error::Message(format!("virtual host: {e}")))?;
     let outcome = Arc::new(Mutex::new(SocketOutcome::default()));
     let properties = ConnectionProperties::default().with_connection_name(tool.into());
     let runtime = lapin::runtime::default_runtime()
@@ -207,7 +286,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
             });
         }
     };
-    let errors = std::sync::Arc::new(ErrorWatch::new(&connection));
+    let errors = ErrorWatch::start(&connection);
     let channel = connection.create_channel().await.step("opening channel")?;
     Ok(Session {
         connection,

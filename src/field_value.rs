@@ -7,34 +7,36 @@
 //! field array and `{"k":1}` a nested field table; `null` is void (AMQP 0-9-1 §4.2.5.5 field
 //! types as RabbitMQ reads them).
 
+use crate::short_string;
 use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
 use serde_json::Value;
 
 /// Parses `KEY=VALUE` into a field name and a typed value.
 ///
-/// Errors: `expected KEY=VALUE` when there is no `=` or the key is empty, and `the field name
-/// is longer than 255 bytes` (a short string).
+/// Errors: `expected KEY=VALUE` when there is no `=` or the key is empty, and a field name (the
+/// key, or a key of a JSON object in the value) longer than 255 bytes (a short string, see
+/// [`crate::short_string`]).
 pub fn parse_pair(text: &str) -> Result<(ShortString, AMQPValue), String> {
     let (key, value) = text
         .split_once('=')
         .filter(|(key, _)| !key.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))?;
-    if key.len() > 255 {
-        return Err(format!("the field name is longer than 255 bytes: '{key}'"));
-    }
-    Ok((ShortString::from(key.to_string()), parse_value(value)))
+    let key = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
+    Ok((key, parse_value(value)?))
 }
 
 /// Reads one value: JSON when it parses as JSON, else the text as a long string.
-pub fn parse_value(text: &str) -> AMQPValue {
+///
+/// Errors: a key of a JSON object longer than 255 bytes.
+pub fn parse_value(text: &str) -> Result<AMQPValue, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(json) => from_json(&json),
-        Err(_) => AMQPValue::LongString(LongString::from(text.to_string())),
+        Err(_) => Ok(AMQPValue::LongString(LongString::from(text.to_string()))),
     }
 }
 
-fn from_json(json: &Value) -> AMQPValue {
-    match json {
+fn from_json(json: &Value) -> Result<AMQPValue, String> {
+    Ok(match json {
         Value::Null => AMQPValue::Void,
         Value::Bool(b) => AMQPValue::Boolean(*b),
         Value::Number(n) => match n.as_i64() {
@@ -43,16 +45,17 @@ fn from_json(json: &Value) -> AMQPValue {
         },
         Value::String(s) => AMQPValue::LongString(LongString::from(s.clone())),
         Value::Array(items) => AMQPValue::FieldArray(FieldArray::from(
-            items.iter().map(from_json).collect::<Vec<_>>(),
+            items.iter().map(from_json).collect::<Result<Vec<_>, _>>()?,
         )),
         Value::Object(map) => {
             let mut table = FieldTable::default();
             for (key, value) in map {
-                table.insert(ShortString::from(key.clone()), from_json(value));
+                let key = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
+                table.insert(key, from_json(value)?);
             }
             AMQPValue::FieldTable(table)
         }
-    }
+    })
 }
 
 /// Builds a field table from `KEY=VALUE` pairs; a later key replaces an earlier one.
@@ -62,6 +65,34 @@ pub fn table(pairs: &[String]) -> Result<FieldTable, String> {
     let mut table = FieldTable::default();
     for pair in pairs {
         let (key, value) = parse_pair(pair)?;
+        table.insert(key, value);
+    }
+    Ok(table)
+}
+
+/// As [`table`], for command-line words that may not be UTF-8: a pair whose value is not
+/// UTF-8 (so not JSON) gets that value as a long string, byte for byte; the key, a short
+/// string, must be UTF-8.
+///
+/// Errors: as [`parse_pair`]; `field name: not valid UTF-8 ...`.
+pub fn table_of_words(words: &[std::ffi::OsString]) -> Result<FieldTable, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut table = FieldTable::default();
+    for word in words {
+        let (key, value) = match word.to_str() {
+            Some(text) => parse_pair(text)?,
+            None => {
+                let bytes = word.as_bytes();
+                let equals = bytes.iter().position(|&b| b == b'=').filter(|&at| at > 0);
+                let at = equals.ok_or_else(|| {
+                    format!("expected KEY=VALUE, got '{}'", word.to_string_lossy())
+                })?;
+                let key = short_string::from_bytes(&bytes[..at])
+                    .map_err(|e| format!("field name: {e}"))?;
+                let value = AMQPValue::LongString(LongString::from(bytes[at + 1..].to_vec()));
+                (ShortString::from(key), value)
+            }
+        };
         table.insert(key, value);
     }
     Ok(table)
@@ -126,19 +157,29 @@ pub fn to_json(value: &AMQPValue) -> Value {
 mod tests {
     use super::*;
 
+    fn parse_value_ok(text: &str) -> AMQPValue {
+        parse_value(text).unwrap()
+    }
+
     #[test]
     fn values_are_typed_by_json() {
-        assert_eq!(parse_value("10"), AMQPValue::LongLongInt(10));
-        assert_eq!(parse_value("true"), AMQPValue::Boolean(true));
-        assert_eq!(parse_value("0.5"), AMQPValue::Double(0.5));
+        assert_eq!(parse_value_ok("10"), AMQPValue::LongLongInt(10));
+        assert_eq!(parse_value_ok("true"), AMQPValue::Boolean(true));
+        assert_eq!(parse_value_ok("0.5"), AMQPValue::Double(0.5));
         assert_eq!(
-            parse_value("quorum"),
+            parse_value_ok("quorum"),
             AMQPValue::LongString("quorum".into())
         );
-        assert_eq!(parse_value("\"10\""), AMQPValue::LongString("10".into()));
-        assert_eq!(parse_value("null"), AMQPValue::Void);
-        assert!(matches!(parse_value("[1,\"a\"]"), AMQPValue::FieldArray(_)));
-        assert!(matches!(parse_value("{\"k\":1}"), AMQPValue::FieldTable(_)));
+        assert_eq!(parse_value_ok("\"10\""), AMQPValue::LongString("10".into()));
+        assert_eq!(parse_value_ok("null"), AMQPValue::Void);
+        assert!(matches!(
+            parse_value_ok("[1,\"a\"]"),
+            AMQPValue::FieldArray(_)
+        ));
+        assert!(matches!(
+            parse_value_ok("{\"k\":1}"),
+            AMQPValue::FieldTable(_)
+        ));
     }
 
     #[test]
@@ -153,11 +194,35 @@ mod tests {
     }
 
     #[test]
+    fn values_that_are_not_utf8_are_long_strings_of_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let word = std::ffi::OsString::from_vec(b"k=caf\xe9".to_vec());
+        let table = table_of_words(&[word]).unwrap();
+        assert_eq!(
+            table.inner().get("k"),
+            Some(&AMQPValue::LongString(b"caf\xe9".to_vec().into()))
+        );
+        let key = std::ffi::OsString::from_vec(b"caf\xe9=1".to_vec());
+        assert!(table_of_words(&[key]).is_err());
+        assert!(table_of_words(&["x-max-length=5".into()]).is_ok());
+    }
+
+    #[test]
+    fn field_names_are_short_strings() {
+        assert!(parse_pair(&format!("{}=1", "k".repeat(255))).is_ok());
+        assert!(parse_pair(&format!("{}=1", "k".repeat(256))).is_err());
+        let nested = format!("k={{\"{}\":1}}", "n".repeat(256));
+        assert!(parse_pair(&nested).is_err());
+        let in_array = format!("k=[{{\"{}\":1}}]", "n".repeat(256));
+        assert!(parse_pair(&in_array).is_err());
+    }
+
+    #[test]
     fn text_forms_for_the_environment() {
         assert_eq!(to_text(&AMQPValue::LongString("a b".into())), "a b");
         assert_eq!(to_text(&AMQPValue::LongLongInt(-3)), "-3");
         assert_eq!(to_text(&AMQPValue::Boolean(false)), "false");
-        assert_eq!(to_text(&parse_value("{\"k\":[1,2]}")), "{\"k\":[1,2]}");
+        assert_eq!(to_text(&parse_value_ok("{\"k\":[1,2]}")), "{\"k\":[1,2]}");
         assert_eq!(to_text(&AMQPValue::Timestamp(7)), "7");
     }
 }

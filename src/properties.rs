@@ -75,9 +75,9 @@ fn timestamp(text: &str) -> Result<u64, Error> {
 
 /// `-H` string headers, then `--typed-header` values (which win for a key given by both).
 fn header_table(options: &Options, warn: impl FnMut(&str)) -> Result<Option<FieldTable>, Error> {
-    let mut table = headers::table(&options.headers, warn);
+    let mut table = headers::table(&options.headers, warn)?;
     if !options.typed_headers.is_empty() {
-        let typed = field_value::table(&options.typed_headers)
+        let typed = field_value::table_of_words(&options.typed_headers)
             .map_err(|e| Error::Usage(format!("--typed-header: {e}")))?;
         let merged = table.get_or_insert_with(FieldTable::default);
         for (key, value) in typed.inner() {

@@ -13,7 +13,7 @@
 
 use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -28,6 +28,19 @@ use std::task::{Context, Poll, Waker};
 /// per eight messages in line mode), so a larger window costs CPU per message; 4096 also used
 /// 7 MiB more memory for no more throughput, and 256 let the pipeline run dry.
 pub const CONFIRM_WINDOW: usize = 1024;
+
+/// How long a failure waits for the server's reason once lapin says the channel is closed.
+pub const REASON_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// True when `error` only says the channel or the connection is closed (or gone), not why.
+fn closed_channel(error: &lapin::Error) -> bool {
+    matches!(
+        error.kind(),
+        lapin::ErrorKind::InvalidChannelState(..)
+            | lapin::ErrorKind::InvalidConnectionState(_)
+            | lapin::ErrorKind::InvalidChannel(_)
+    )
+}
 
 /// A message whose frames are queued but not yet written: resolves to its confirm.
 type Writing = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>>>>;
@@ -55,6 +68,8 @@ pub struct Publisher {
     writing: VecDeque<Writing>,
     in_flight: VecDeque<PublisherConfirm>,
     published: u64,
+    /// Lines read from the input but not yet published (line mode).
+    unsent: usize,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -89,6 +104,7 @@ impl Publisher {
             writing: VecDeque::new(),
             in_flight: VecDeque::new(),
             published: 0,
+            unsent: 0,
         })
     }
 
@@ -114,7 +130,7 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish_pieces(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
-        self.collect_arrived()?;
+        self.collect_arrived().await?;
         if self.writing.len() + self.in_flight.len() >= CONFIRM_WINDOW {
             if !self.writing.is_empty() {
                 self.written_oldest().await?;
@@ -138,6 +154,7 @@ impl Publisher {
                 .await
         });
         self.published += 1;
+        self.unsent = self.unsent.saturating_sub(1);
         // The first poll runs basic.publish up to its wait for the write: the message is
         // numbered for confirms and its frames are queued, in call order. A no-op waker:
         // nothing needs to run when the write completes; whoever waits for it later registers
@@ -147,7 +164,7 @@ impl Publisher {
             .poll(&mut Context::from_waker(Waker::noop()))
         {
             Poll::Pending => self.writing.push_back(writing),
-            Poll::Ready(outcome) => self.written(outcome)?,
+            Poll::Ready(outcome) => self.written(outcome).await?,
         }
         Ok(())
     }
@@ -156,13 +173,13 @@ impl Publisher {
     async fn written_oldest(&mut self) -> Result<(), Error> {
         if let Some(writing) = self.writing.pop_front() {
             let outcome = writing.await;
-            self.written(outcome)?;
+            self.written(outcome).await?;
         }
         Ok(())
     }
 
     /// A message was written (or failed to be): its confirm joins those in flight.
-    fn written(&mut self, outcome: lapin::Result<PublisherConfirm>) -> Result<(), Error> {
+    async fn written(&mut self, outcome: lapin::Result<PublisherConfirm>) -> Result<(), Error> {
         match outcome {
             Ok(confirm) => {
                 if self.confirms {
@@ -171,7 +188,7 @@ impl Publisher {
                 Ok(())
             }
             // This message was not published: it counts as not confirmed.
-            Err(e) => Err(self.failure(&e, 1)),
+            Err(e) => Err(self.failure(&e, 1).await),
         }
     }
 
@@ -182,6 +199,11 @@ impl Publisher {
     /// unroutable mandatory message (`basic.return: 312 NO_ROUTE ...`), or a channel or
     /// connection closed before all confirms came (`basic.publish: CAUSE (N of M messages not
     /// confirmed)`).
+    ///
+    /// Without confirms, one round trip (basic.qos, which changes nothing for a publisher)
+    /// makes sure the server handled every publish before the channel is closed: if one made
+    /// it close the channel, the error is `closing channel: REASON` with the server's reason,
+    /// as the original reports it, never a race between its channel.close and ours.
     pub async fn finish(mut self) -> Result<u64, Error> {
         while !self.writing.is_empty() {
             self.written_oldest().await?;
@@ -189,18 +211,27 @@ impl Publisher {
         while let Some(confirm) = self.in_flight.pop_front() {
             self.settle(confirm).await?;
         }
+        if !self.confirms
+            && let Err(error) = self.channel.basic_qos(0, BasicQosOptions::default()).await
+        {
+            let reason = match closed_channel(&error) {
+                true => self.server_reason(&error).await,
+                false => describe_amqp(&error),
+            };
+            return Err(Error::step("closing channel", reason));
+        }
         Ok(self.published)
     }
 
     /// Takes the confirms that have already arrived off the front of the queue, without
     /// waiting, so the count of unconfirmed messages stays true.
-    fn collect_arrived(&mut self) -> Result<(), Error> {
+    async fn collect_arrived(&mut self) -> Result<(), Error> {
         while let Some(front) = self.writing.front_mut() {
             match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
                 Poll::Pending => break,
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
-                    self.written(outcome)?;
+                    self.written(outcome).await?;
                 }
             }
         }
@@ -210,7 +241,7 @@ impl Publisher {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(outcome) => {
                     self.in_flight.pop_front();
-                    self.judge(outcome)?;
+                    self.judge(outcome).await?;
                 }
             }
         }
@@ -219,10 +250,10 @@ impl Publisher {
 
     async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Error> {
         let outcome = confirm.await;
-        self.judge(outcome)
+        self.judge(outcome).await
     }
 
-    fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Error> {
+    async fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Error> {
         // A return or a nack; an error is surveyed by `failure` (a confirm is polled once).
         let failed = matches!(
             outcome,
@@ -250,23 +281,20 @@ impl Publisher {
                 "basic.nack: the server refused a message{}",
                 suffix
             ))),
-            Err(e) => Err(self.failure(&e, 1)),
+            Err(e) => Err(self.failure(&e, 1).await),
         }
     }
 
     /// The error for a failed publish or confirm: `basic.publish: CAUSE (N of M messages not
     /// confirmed)`. When lapin only says the channel is not open, the cause named is the
     /// server's reason: a protocol error an in-flight confirm holds, else the connection's
-    /// last error event.
-    fn failure(&mut self, error: &lapin::Error, extra: usize) -> Error {
+    /// error event, waited for up to [`REASON_WAIT`] (lapin reports the channel closing before
+    /// the event that carries the reason).
+    async fn failure(&mut self, error: &lapin::Error, extra: usize) -> Error {
         let (unconfirmed, protocol_error) = self.survey();
-        let closed = matches!(
-            error.kind(),
-            lapin::ErrorKind::InvalidChannelState(..) | lapin::ErrorKind::InvalidConnectionState(_)
-        );
-        let cause = match (closed, protocol_error) {
+        let cause = match (closed_channel(error), protocol_error) {
             (true, Some(reason)) => reason,
-            (true, None) => self.errors.reason().unwrap_or_else(|| describe_amqp(error)),
+            (true, None) => self.server_reason(error).await,
             (false, _) => describe_amqp(error),
         };
         Error::Message(format!(
@@ -297,12 +325,101 @@ impl Publisher {
         (unconfirmed + self.writing.len(), protocol_error)
     }
 
-    /// ` (N of M messages not confirmed)` with confirms on, else nothing.
+    /// The server's reason for closing the channel (or the connection) that made `error`:
+    /// the error event, waited for up to [`REASON_WAIT`]; else `error` in words.
+    async fn server_reason(&self, error: &lapin::Error) -> String {
+        match tokio::time::timeout(REASON_WAIT, self.errors.closed()).await {
+            Ok(reason) => reason,
+            Err(_) => describe_amqp(error),
+        }
+    }
+
+    /// The error once the server has closed the channel or the connection for `reason`
+    /// (noticed while waiting for input): the messages in flight and the lines read but not
+    /// sent are not confirmed.
+    fn closed_error(&mut self, reason: &str) -> Error {
+        // Messages written since the last look: their confirms join those in flight (a message
+        // whose write failed is not confirmed).
+        let mut not_written = 0;
+        while let Some(front) = self.writing.front_mut() {
+            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Pending => break,
+                Poll::Ready(outcome) => {
+                    self.writing.pop_front();
+                    match outcome {
+                        Ok(confirm) if self.confirms => self.in_flight.push_back(confirm),
+                        Ok(_) => {}
+                        Err(_) => not_written += 1,
+                    }
+                }
+            }
+        }
+        let (unconfirmed, protocol_error) = self.survey();
+        let cause = protocol_error.unwrap_or_else(|| reason.to_string());
+        Error::Message(format!(
+            "basic.publish: {cause}{}",
+            self.suffix(unconfirmed + not_written)
+        ))
+    }
+
+    /// Publishes each line of `batches` (as [`crate::body::spawn_stdin_line_batches`] hands
+    /// them over) as a message of its own, in order, until the input ends.
+    ///
+    /// Waits for input and for the server at once: when the server closes the channel or the
+    /// connection (a publish to a missing exchange), it stops as soon as that is known, even
+    /// while standard input is silent (a slow producer), where waiting for the next line
+    /// could take hours. Lines read but not yet sent count as not confirmed.
+    ///
+    /// Errors: `reading standard input: CAUSE`; as [`Publisher::publish_pieces`];
+    /// `basic.publish: REASON (N of M messages not confirmed)` when the server closed.
+    pub async fn publish_lines(
+        &mut self,
+        mut batches: tokio::sync::mpsc::Receiver<std::io::Result<Vec<Vec<u8>>>>,
+        mut rate: Option<crate::rate::Rate>,
+    ) -> Result<(), Error> {
+        let errors = self.errors.clone();
+        let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
+        loop {
+            // Everything read so far is pending, so a failure counts it (with --rate, only
+            // what is due next is taken, so a long input is not held in memory).
+            while rate.is_none() || pending.is_empty() {
+                let Ok(batch) = batches.try_recv() else { break };
+                pending.extend(batch.map_err(|e| Error::step("reading standard input", e))?);
+            }
+            if let Some(line) = pending.pop_front() {
+                // This line too, until it is published.
+                self.unsent = pending.len() + 1;
+                if let Some(rate) = rate.as_mut() {
+                    tokio::select! {
+                        reason = errors.closed() => return Err(self.closed_error(&reason)),
+                        () = rate.wait() => {}
+                    }
+                }
+                self.publish_pieces(vec![line]).await?;
+                continue;
+            }
+            self.unsent = 0;
+            let next = tokio::select! {
+                reason = errors.closed() => return Err(self.closed_error(&reason)),
+                next = batches.recv() => next,
+            };
+            match next {
+                Some(batch) => {
+                    pending.extend(batch.map_err(|e| Error::step("reading standard input", e))?)
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// ` (N of M messages not confirmed)` with confirms on, else nothing; lines read but not
+    /// sent count in both N and M.
     fn suffix(&self, unconfirmed: usize) -> String {
         if !self.confirms {
             return String::new();
         }
-        let total = self.published;
+        let unconfirmed = unconfirmed + self.unsent;
+        let total = self.published + self.unsent as u64;
         let noun = if total == 1 { "message" } else { "messages" };
         format!(" ({unconfirmed} of {total} {noun} not confirmed)")
     }

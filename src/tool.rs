@@ -25,7 +25,9 @@ where
         Ok(Parsed::Done) => return ExitCode::SUCCESS,
         Err(error) => {
             report(&error.to_string());
-            cli::print_usage_to_stderr::<T>();
+            if matches!(error, Error::Usage(_)) {
+                cli::print_usage_to_stderr::<T>();
+            }
             return ExitCode::from(error.exit_code());
         }
     };

@@ -546,3 +546,93 @@ fn deleting_the_queue_ends_the_consumer_with_an_error() {
     )
     .assert_no_stdout();
 }
+
+#[test]
+fn an_explicit_empty_routing_key_binds_with_the_empty_key() {
+    // `-r ""` and `-r ","` hold no key: the original binds nothing and waits forever.
+    for routing_key in ["", ","] {
+        let exchange = TestExchange::declare("con-direct-explicit-empty", ExchangeKind::Direct);
+        let queue = TestQueue::named("con-bind-explicit-empty");
+        let consumer = amqp_spawn(
+            CONSUME,
+            &[
+                "-q",
+                queue.name(),
+                "-e",
+                exchange.name(),
+                "-r",
+                routing_key,
+                "-c",
+                "1",
+                "cat",
+            ],
+        );
+        wait_for_consumer(queue.name());
+        publish_to(exchange.name(), "", b"empty key");
+        let out = consumer.wait();
+        out.assert_ok();
+        assert_eq!(out.stdout, b"empty key", "-r {routing_key:?}");
+    }
+}
+
+#[test]
+fn a_failed_bind_deletes_the_queue_this_run_declared() {
+    let missing = unique_name("con-no-such-exchange");
+    let queue = TestQueue::named("con-bind-fails");
+    let out = amqp(
+        CONSUME,
+        &["-q", queue.name(), "-e", &missing, "-r", "k", "cat"],
+    );
+    out.assert_error(
+        1,
+        &format!(
+            "queue.bind: server channel error 404, message: NOT_FOUND - no exchange '{missing}' in vhost '/'"
+        ),
+    );
+    assert!(
+        !queue_exists(queue.name()),
+        "the declared queue was left behind"
+    );
+
+    let out = amqp(CONSUME, &["-e", &missing, "cat"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let announced = out
+        .first_stderr_line()
+        .strip_prefix("Server provided queue name: ");
+    let name = announced.unwrap_or_else(|| panic!("no queue name announced: {out:?}"));
+    let _guard = TestQueue::adopt(name);
+    assert!(
+        out.stderr_lines()[1].starts_with("queue.bind: server channel error 404"),
+        "{out:?}"
+    );
+    assert!(
+        !queue_exists(name),
+        "the server-named queue was left behind"
+    );
+}
+
+#[test]
+fn a_failed_bind_keeps_a_queue_that_existed_before() {
+    let missing = unique_name("con-no-such-exchange");
+    let queue = TestQueue::named("con-bind-fails-kept");
+    let name = queue.name().to_string();
+    // The queue amqp-consume declares: non-durable, auto-delete; it already exists.
+    with_channel(async move |channel: &lapin::Channel| {
+        let options = lapin::options::QueueDeclareOptions {
+            auto_delete: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(name.as_str().into(), options, Default::default())
+            .await
+            .expect("queue.declare")
+    });
+    publish(queue.name(), b"kept");
+    let out = amqp(CONSUME, &["-q", queue.name(), "-e", &missing, "cat"]);
+    out.assert_error_starts(1, "queue.bind: server channel error 404");
+    assert_eq!(
+        queue_message_count(queue.name()),
+        1,
+        "the existing queue was deleted"
+    );
+}

@@ -37,7 +37,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         options.connection.connection_name_or("amqp-consume"),
     )
     .await?;
-    let queue = consume::queue::setup(&session.channel, &spec).await?;
+    let queue = consume::queue::setup(&session, &spec).await?;
     let settings = consume::Settings {
         queue,
         no_ack: options.no_ack,

@@ -13,8 +13,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let Some(queue) = options.queue.as_deref() else {
         return Err(Error::Message("queue name not specified".into()).into());
     };
-    let arguments =
-        field_value::table(&options.arguments).map_err(|e| Error::Usage(format!("--arg: {e}")))?;
+    let arguments = field_value::table_of_words(&options.arguments)
+        .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(
         &address,

@@ -4,6 +4,7 @@ use amqp_tools::cli::publish::Options;
 use amqp_tools::publish::{Publisher, Target};
 use amqp_tools::rate::Rate;
 use amqp_tools::{Error, address, body, connection, properties, tool};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,6 +14,13 @@ fn main() -> ExitCode {
 async fn run(options: Options) -> anyhow::Result<()> {
     if options.exchange.is_none() && options.routing_key.is_none() {
         return Err(Error::Message("neither exchange nor routing key specified".into()).into());
+    }
+    if options.body.is_some() && options.line_buffered {
+        // The original publishes nothing and exits 0: a script would believe it was sent.
+        return Err(Error::Usage(
+            "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)".into(),
+        )
+        .into());
     }
     if options.rate.is_some() && !options.line_buffered {
         return Err(Error::Usage("--rate: only with -l (a message per line)".into()).into());
@@ -32,9 +40,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     match (&options.body, options.line_buffered) {
-        // The original publishes nothing when -l and -b are both given.
-        (Some(_), true) => {}
-        (Some(text), false) => publisher.publish(text.as_bytes()).await?,
+        // The bytes as given, UTF-8 or not.
+        (Some(text), _) => publisher.publish(text.as_bytes()).await?,
         (None, false) => {
             let piece = body::piece_size(publisher.piece_max());
             let pieces = body::read_stdin_pieces_off_runtime(piece)
@@ -43,17 +50,12 @@ async fn run(options: Options) -> anyhow::Result<()> {
             publisher.publish_pieces(pieces).await?;
         }
         (None, true) => {
-            let mut rate = options.rate.map(Rate::per_second);
-            let mut batches = body::spawn_stdin_line_batches();
-            while let Some(batch) = batches.recv().await {
-                let batch = batch.map_err(|e| Error::step("reading standard input", e))?;
-                for line in batch {
-                    if let Some(rate) = &mut rate {
-                        rate.wait().await;
-                    }
-                    publisher.publish_pieces(vec![line]).await?;
-                }
-            }
+            publisher
+                .publish_lines(
+                    body::spawn_stdin_line_batches(),
+                    options.rate.map(Rate::per_second),
+                )
+                .await?
         }
     }
     publisher.finish().await?;

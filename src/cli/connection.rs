@@ -23,7 +23,7 @@ pub struct ConnectionArgs {
     pub port: Option<i64>,
 
     /// the vhost to use when connecting
-    #[arg(long, value_name = "vhost")]
+    #[arg(long, value_name = "vhost", value_parser = super::short_string())]
     pub vhost: Option<String>,
 
     /// the username to login with

@@ -27,13 +27,13 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue to consume from
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// bind the queue to this exchange
-    #[arg(short = 'e', long, value_name = "exchange")]
+    #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string())]
     pub exchange: Option<String>,
     /// the routing key to bind with (comma-separated for several bindings)
-    #[arg(short = 'r', long, value_name = "routing key")]
+    #[arg(short = 'r', long, value_name = "routing key", value_parser = super::short_strings())]
     pub routing_key: Option<String>,
     /// declare the queue, non-durable and auto-delete (the original's help calls it exclusive; it
     /// is not: use --exclusive for that)
@@ -93,5 +93,5 @@ pub struct Options {
     pub common: CommonArgs,
     /// the command to run for each message, and its arguments
     #[arg(value_name = "command")]
-    pub command: Vec<String>,
+    pub command: Vec<std::ffi::OsString>,
 }

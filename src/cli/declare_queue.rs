@@ -15,7 +15,7 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue name to declare (an empty name asks the server to choose one)
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// declare a durable queue
     #[arg(short = 'd', long)]
@@ -34,7 +34,7 @@ pub struct Options {
     /// else as a string: x-queue-type=quorum, x-message-ttl=60000, x-max-length=1000,
     /// x-dead-letter-exchange=dlx; may be given several times
     #[arg(long = "arg", value_name = "key=value")]
-    pub arguments: Vec<String>,
+    pub arguments: Vec<std::ffi::OsString>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -15,7 +15,7 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue name to delete
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// do not delete unless queue is unused
     #[arg(long)]

@@ -15,7 +15,7 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the queue to consume from
-    #[arg(short = 'q', long, value_name = "queue")]
+    #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
     /// `--usage`.
     #[command(flatten)]

@@ -7,6 +7,7 @@
 
 mod connection;
 mod numbers;
+mod values;
 
 pub mod consume;
 pub mod declare_queue;
@@ -16,6 +17,7 @@ pub mod publish;
 
 pub use connection::ConnectionArgs;
 pub use numbers::{parse_count, parse_int, parse_seconds};
+pub use values::{short_string, short_strings};
 
 use crate::error::Error;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -70,10 +72,13 @@ where
         Ok(matches) => matches,
         Err(error) => return clap_outcome(error, &args, &command),
     };
-    if let Ok(Some(mut operands)) = matches.try_get_many::<String>(OPERANDS)
+    if let Ok(Some(mut operands)) = matches.try_get_many::<OsString>(OPERANDS)
         && let Some(first) = operands.next()
     {
-        return Err(Error::Usage(format!("unexpected operand: {first}")));
+        return Err(Error::Usage(format!(
+            "unexpected operand: {}",
+            first.to_string_lossy()
+        )));
     }
     let parsed = T::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
     if usage_requested(&parsed) {
@@ -102,6 +107,7 @@ pub fn configure(command: clap::Command) -> clap::Command {
         command.arg(
             clap::Arg::new(OPERANDS)
                 .num_args(0..)
+                .value_parser(clap::value_parser!(OsString))
                 .hide(true)
                 .action(clap::ArgAction::Append),
         )
@@ -169,8 +175,21 @@ fn clap_outcome<T>(
             print_stdout(&error.render().to_string());
             Ok(Parsed::Done)
         }
+        // A value refused for what AMQP can carry is not a misuse of the command line: one
+        // line, without the usage.
+        _ if refused_value(&error) || error.kind() == ErrorKind::InvalidUtf8 => {
+            Err(Error::Message(popt_message(&error, args, command)))
+        }
         _ => Err(Error::Usage(popt_message(&error, args, command))),
     }
+}
+
+/// True when clap's `error` is a value refused by [`short_string`] (too long, not UTF-8).
+fn refused_value(error: &clap::Error) -> bool {
+    error.kind() == ErrorKind::ValueValidation
+        && error
+            .source()
+            .is_some_and(|s| s.is::<crate::short_string::Refused>())
 }
 
 fn print_stdout(text: &str) {
@@ -191,11 +210,7 @@ fn popt_message(error: &clap::Error, args: &[OsString], command: &clap::Command)
         _ => None,
     };
     let typed = |name: &str| {
-        let short = command
-            .get_arguments()
-            .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == name))
-            .and_then(|a| a.get_short());
-        typed_word(args, name, short).unwrap_or_else(|| name.to_string())
+        typed_word(args, name, short_letter(command, name)).unwrap_or_else(|| name.to_string())
     };
     match (error.kind(), arg) {
         (ErrorKind::UnknownArgument, Some(arg)) if arg.starts_with('-') && arg != "-" => {
@@ -205,6 +220,7 @@ fn popt_message(error: &clap::Error, args: &[OsString], command: &clap::Command)
         (ErrorKind::InvalidValue, Some(arg)) if value.as_deref() == Some("") => {
             format!("{}: missing argument", typed(&arg))
         }
+        (ErrorKind::InvalidUtf8, _) => format!("{}: not valid UTF-8", non_utf8_option(args)),
         (ErrorKind::NoEquals, Some(arg)) => format!("{}: missing argument", typed(&arg)),
         (ErrorKind::TooManyValues, Some(arg)) => {
             format!("{}: option does not take an argument", typed(&arg))
@@ -214,9 +230,17 @@ fn popt_message(error: &clap::Error, args: &[OsString], command: &clap::Command)
                 .source()
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "invalid value".to_string());
-            // An empty value has no word of its own: name the option as typed.
+            // An empty value has no word of its own, and a refused short string may be long
+            // or not text: name the option as typed.
             let word = match value.as_deref() {
                 None | Some("") => typed(&arg),
+                Some(_) if refused_value(error) => {
+                    let word = typed(&arg);
+                    match short_letter(command, &arg) {
+                        Some(letter) if !word.starts_with("--") => format!("-{letter}"),
+                        _ => option_name(&word),
+                    }
+                }
                 Some(v) => value_word(args, &arg, v).unwrap_or_else(|| v.to_string()),
             };
             format!("{word}: {reason}")
@@ -265,6 +289,35 @@ fn value_word(args: &[OsString], name: &str, value: &str) -> Option<String> {
                     && !word.starts_with("--"))
         })
         .or_else(|| Some(value.to_string()))
+}
+
+/// The option whose value is the first argument word that is not UTF-8 (clap names none):
+/// `--name` of `--name=VALUE`, `-X` of `-XVALUE`, else the word before the value.
+fn non_utf8_option(args: &[OsString]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let words: Vec<&OsString> = args.iter().skip(1).collect();
+    let Some(at) = words.iter().position(|w| w.to_str().is_none()) else {
+        return "an argument".to_string();
+    };
+    let word = words[at].as_bytes();
+    let lossy = words[at].to_string_lossy();
+    if word.starts_with(b"--") {
+        option_name(&lossy)
+    } else if word.len() > 1 && word[0] == b'-' && word[1].is_ascii_alphanumeric() {
+        format!("-{}", word[1] as char)
+    } else if at > 0 {
+        words[at - 1].to_string_lossy().into_owned()
+    } else {
+        lossy.into_owned()
+    }
+}
+
+/// The short letter of the option whose long form is `name` (`--queue`), if it has one.
+fn short_letter(command: &clap::Command, name: &str) -> Option<char> {
+    command
+        .get_arguments()
+        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == name))
+        .and_then(|a| a.get_short())
 }
 
 /// `--queue <queue>` -> `--queue`; `-q <queue>` -> `-q`.

@@ -12,32 +12,32 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the exchange to publish to
-    #[arg(short = 'e', long, value_name = "exchange")]
+    #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string())]
     pub exchange: Option<String>,
     /// the routing key to publish with
-    #[arg(short = 'r', long, value_name = "routing key")]
+    #[arg(short = 'r', long, value_name = "routing key", value_parser = super::short_string())]
     pub routing_key: Option<String>,
     /// use the persistent delivery mode
     #[arg(short = 'p', long)]
     pub persistent: bool,
     /// the content-type for the message
-    #[arg(short = 'C', long, value_name = "content type")]
+    #[arg(short = 'C', long, value_name = "content type", value_parser = super::short_string())]
     pub content_type: Option<String>,
     /// the content-encoding for the message
-    #[arg(short = 'E', long, value_name = "content encoding")]
+    #[arg(short = 'E', long, value_name = "content encoding", value_parser = super::short_string())]
     pub content_encoding: Option<String>,
     /// the replyTo to use for the message
-    #[arg(short = 't', long, value_name = "reply to")]
+    #[arg(short = 't', long, value_name = "reply to", value_parser = super::short_string())]
     pub reply_to: Option<String>,
     /// treat each line from standard in as a separate message
     #[arg(short = 'l', long)]
     pub line_buffered: bool,
     /// set a message header (may be specified multiple times)
     #[arg(short = 'H', long = "header", value_name = "\"key: value\"")]
-    pub headers: Vec<String>,
+    pub headers: Vec<std::ffi::OsString>,
     /// specify the message body
     #[arg(short = 'b', long, value_name = "body")]
-    pub body: Option<String>,
+    pub body: Option<std::ffi::OsString>,
     /// do not wait for the broker to confirm the messages (the original's behaviour)
     #[arg(long)]
     pub no_confirm: bool,
@@ -45,10 +45,10 @@ pub struct Options {
     #[arg(long)]
     pub mandatory: bool,
     /// the message-id property
-    #[arg(long, value_name = "id")]
+    #[arg(long, value_name = "id", value_parser = super::short_string())]
     pub message_id: Option<String>,
     /// the correlation-id property (e.g. to answer a request's reply-to)
-    #[arg(long, value_name = "id")]
+    #[arg(long, value_name = "id", value_parser = super::short_string())]
     pub correlation_id: Option<String>,
     /// the expiration property: the message's time to live, in milliseconds
     #[arg(long, value_name = "milliseconds", value_parser = clap::value_parser!(u32))]
@@ -57,13 +57,13 @@ pub struct Options {
     #[arg(long, value_name = "priority", value_parser = clap::value_parser!(u8))]
     pub priority: Option<u8>,
     /// the type property
-    #[arg(long = "type", value_name = "type")]
+    #[arg(long = "type", value_name = "type", value_parser = super::short_string())]
     pub message_type: Option<String>,
     /// the app-id property
-    #[arg(long, value_name = "id")]
+    #[arg(long, value_name = "id", value_parser = super::short_string())]
     pub app_id: Option<String>,
     /// the user-id property (RabbitMQ checks it is the connection's user)
-    #[arg(long, value_name = "user")]
+    #[arg(long, value_name = "user", value_parser = super::short_string())]
     pub user_id: Option<String>,
     /// the timestamp property, in seconds since the epoch; without a value, now
     #[arg(long, value_name = "seconds", num_args = 0..=1, default_missing_value = "now")]
@@ -71,7 +71,7 @@ pub struct Options {
     /// set a typed message header KEY=VALUE, VALUE read as JSON when it is JSON (10, true,
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
-    pub typed_headers: Vec<String>,
+    pub typed_headers: Vec<std::ffi::OsString>,
     /// with -l: publish at most this many messages per second (fractions allowed: 0.5 is one
     /// every 2 seconds)
     #[arg(long, value_name = "per second", value_parser = crate::rate::parse)]

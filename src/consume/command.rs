@@ -6,6 +6,7 @@
 //! consumer with SIGPIPE: it is judged by its exit status alone.
 
 use lapin::message::Delivery;
+use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,7 +92,7 @@ fn strerror(error: &std::io::Error) -> String {
 /// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`]. With [`Output::Whole`] what the
 /// command wrote (until it ended or was killed) is written out when it ends.
 pub async fn run(
-    argv: &[String],
+    argv: &[OsString],
     input: &[u8],
     delivery: &Delivery,
     consumer_tag: &str,
@@ -122,7 +123,11 @@ pub async fn run(
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
-            return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
+            return Outcome::NotStarted(format!(
+                "posix_spawnp: {}: {}",
+                program.to_string_lossy(),
+                strerror(&error)
+            ));
         }
     };
     let mut stdin = child.stdin.take();
@@ -156,7 +161,8 @@ pub async fn run(
     let outcome = match waited {
         Some(Ok(status)) => Outcome::Exited(status),
         Some(Err(error)) => Outcome::NotStarted(format!(
-            "waiting for command '{program}': {}",
+            "waiting for command '{}': {}",
+            program.to_string_lossy(),
             crate::error::describe_io(&error)
         )),
         None => {

@@ -41,8 +41,8 @@ pub struct Settings {
     pub count: Option<u64>,
     /// `-p`: prefetch count asked for (none: as `-c` decides).
     pub prefetch_count: Option<u64>,
-    /// The command and its arguments, run once per delivery.
-    pub command: Vec<String>,
+    /// The command and its arguments, run once per delivery (any bytes, as given).
+    pub command: Vec<std::ffi::OsString>,
     /// What to do with a delivery whose command failed, unless `on_exit` says otherwise.
     pub on_failure: FailurePolicy,
     /// `--on-exit`: actions by exit status, in command-line order.

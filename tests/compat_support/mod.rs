@@ -626,7 +626,7 @@ impl Case {
     ) -> (i32, Vec<u8>, Vec<u8>, Vec<String>) {
         let mut command = Command::new(program);
         command
-            .args(argv)
+            .args(argv.iter().map(|a| raw_arg(a)))
             .env_remove("AMQP_URL")
             .env_remove("POSIXLY_CORRECT")
             .env_remove("POSIX_ME_HARDER")
@@ -1114,6 +1114,32 @@ impl Expander {
     fn expand(&self, s: &str) -> String {
         expand(&self.vars, s)
     }
+}
+
+/// An argument with each `{xHH}` replaced by the byte 0xHH, so that a case can pass bytes
+/// that are not UTF-8 (`-b "caf{xe9}"`: Latin-1).
+fn raw_arg(arg: &str) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = arg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes
+            .get(i..i + 5)
+            .filter(|e| e.starts_with(b"{x") && e[4] == b'}');
+        match escape.and_then(|e| u8::from_str_radix(std::str::from_utf8(&e[2..4]).ok()?, 16).ok())
+        {
+            Some(byte) => {
+                out.push(byte);
+                i += 5;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::ffi::OsString::from_vec(out)
 }
 
 fn expand(vars: &[(String, String)], s: &str) -> String {

@@ -1,0 +1,238 @@
+//! Arguments are bytes (issue 11): option values, the consume command and file paths that are
+//! not UTF-8 (Latin-1 from a script under `LANG=C`) are taken as given. Bodies, header values,
+//! commands and paths are sent or used byte for byte; a value AMQP needs as a short string (a
+//! name, a key, a property) cannot be sent (amq-protocol holds those as Rust strings) and is
+//! refused with one line naming the option, before connecting. clap used to refuse the whole
+//! command line (`invalid UTF-8 was detected in one or more arguments`).
+
+mod common;
+
+use common::*;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+const PUBLISH: &str = "amqp-publish";
+const CONSUME: &str = "amqp-consume";
+const DECLARE: &str = "amqp-declare-queue";
+const GET: &str = "amqp-get";
+
+/// A command-line word of raw bytes.
+fn word(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
+}
+
+/// Runs `tool` against the private broker with `args` (any bytes), under `LANG=C`.
+fn run_bytes(tool: &str, args: &[OsString]) -> Output {
+    let mut all = vec![OsString::from("--url"), OsString::from(broker_url())];
+    all.extend_from_slice(args);
+    run(tool, all, b"", &[("LANG", "C"), ("LC_ALL", "C")])
+}
+
+fn os(text: &str) -> OsString {
+    OsString::from(text)
+}
+
+#[test]
+fn latin1_bodies_and_header_values_are_published_byte_for_byte() {
+    let queue = TestQueue::declare("bytes-body");
+    let out = run_bytes(
+        PUBLISH,
+        &[
+            os("-r"),
+            os(queue.name()),
+            os("-H"),
+            word(b"k: caf\xe9"),
+            os("-b"),
+            word(b"caf\xe9"),
+        ],
+    );
+    out.assert_ok();
+    let message = get_message(queue.name()).expect("a message");
+    assert_eq!(message.body, b"caf\xe9");
+    match message.headers.expect("headers").get("k") {
+        Some(lapin::types::AMQPValue::LongString(value)) => {
+            assert_eq!(value.as_bytes(), b"caf\xe9")
+        }
+        other => panic!("header k: {other:?}"),
+    }
+}
+
+#[test]
+fn the_consume_command_and_its_arguments_are_run_as_given() {
+    let queue = TestQueue::declare("bytes-command");
+    publish(queue.name(), b"m");
+    let out = run_bytes(
+        CONSUME,
+        &[
+            os("-q"),
+            os(queue.name()),
+            os("-c"),
+            os("1"),
+            os("--"),
+            os("sh"),
+            os("-c"),
+            os("cat; printf ' %s' \"$1\""),
+            os("x"),
+            word(b"\xe9t\xe9"),
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, b"m \xe9t\xe9");
+}
+
+#[test]
+fn a_file_path_that_is_not_utf8_is_opened() {
+    let dir = std::env::temp_dir().join(unique_name("bytes-dir"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join(word(b"auth-caf\xe9"));
+    std::fs::write(&path, b"username:guest\npassword:guest\n").expect("authfile");
+    let queue = TestQueue::declare("bytes-authfile");
+    publish(queue.name(), b"via authfile");
+    let out = run(
+        GET,
+        [
+            os("-s"),
+            os(HOST),
+            os("--port"),
+            os(&broker_port().to_string()),
+            os("--authfile"),
+            path.clone().into_os_string(),
+            os("-q"),
+            os(queue.name()),
+        ],
+        b"",
+        &[("LANG", "C")],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"via authfile");
+}
+
+#[test]
+fn short_string_values_that_are_not_utf8_are_refused_naming_the_option() {
+    let not_utf8 =
+        "not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)";
+    let queue = TestQueue::named("bytes-refused");
+    let latin1 = word(b"caf\xe9");
+    let cases: Vec<(&str, Vec<OsString>, String)> = vec![
+        (
+            DECLARE,
+            vec![os("-q"), latin1.clone()],
+            format!("-q: {not_utf8}"),
+        ),
+        (
+            GET,
+            vec![os("--queue"), latin1.clone()],
+            format!("--queue: {not_utf8}"),
+        ),
+        (
+            PUBLISH,
+            vec![os("-r"), latin1.clone(), os("-b"), os("x")],
+            format!("-r: {not_utf8}"),
+        ),
+        (
+            PUBLISH,
+            vec![os("-e"), latin1.clone(), os("-b"), os("x")],
+            format!("-e: {not_utf8}"),
+        ),
+        (
+            PUBLISH,
+            vec![
+                os("-r"),
+                os(queue.name()),
+                os("-C"),
+                latin1.clone(),
+                os("-b"),
+                os("x"),
+            ],
+            format!("-C: {not_utf8}"),
+        ),
+        (
+            PUBLISH,
+            vec![
+                os("-r"),
+                os(queue.name()),
+                os("-H"),
+                word(b"caf\xe9: v"),
+                os("-b"),
+                os("x"),
+            ],
+            format!("--header: header name: {not_utf8}"),
+        ),
+        (
+            CONSUME,
+            vec![
+                os("-q"),
+                os(queue.name()),
+                os("-e"),
+                os("amq.direct"),
+                os("-r"),
+                latin1.clone(),
+                os("cat"),
+            ],
+            format!("-r: {not_utf8}"),
+        ),
+        (
+            GET,
+            vec![os("--password"), latin1.clone(), os("-q"), os("x")],
+            "--password: not valid UTF-8".to_string(),
+        ),
+    ];
+    for (tool, args, line) in cases {
+        let out = if args[0] == "--password" {
+            let mut all = vec![
+                os("-s"),
+                os(HOST),
+                os("--port"),
+                os(&broker_port().to_string()),
+            ];
+            all.extend(args);
+            run(tool, all, b"", &[("LANG", "C")])
+        } else {
+            run_bytes(tool, &args)
+        };
+        out.assert_error(1, &line).assert_no_stdout();
+        assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    }
+    assert!(!queue_exists(queue.name()), "nothing declared");
+}
+
+#[test]
+fn typed_header_and_argument_values_that_are_not_utf8_are_sent_as_bytes() {
+    let queue = TestQueue::declare("bytes-typed");
+    let out = run_bytes(
+        PUBLISH,
+        &[
+            os("-r"),
+            os(queue.name()),
+            os("--typed-header"),
+            word(b"t=caf\xe9"),
+            os("-b"),
+            os("x"),
+        ],
+    );
+    out.assert_ok();
+    let message = get_message(queue.name()).expect("a message");
+    match message.headers.expect("headers").get("t") {
+        Some(lapin::types::AMQPValue::LongString(value)) => {
+            assert_eq!(value.as_bytes(), b"caf\xe9")
+        }
+        other => panic!("header t: {other:?}"),
+    }
+    // A name is a short string: refused.
+    let other = TestQueue::named("bytes-arg");
+    let out = run_bytes(
+        DECLARE,
+        &[
+            os("-q"),
+            os(other.name()),
+            os("--arg"),
+            word(b"x-caf\xe9=1"),
+        ],
+    );
+    out.assert_error(
+        1,
+        "--arg: field name: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)",
+    );
+    assert!(!queue_exists(other.name()));
+}
