@@ -14,6 +14,7 @@ pub mod consume;
 pub mod error;
 pub mod field_value;
 pub mod headers;
+pub mod message_json;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
