@@ -13,6 +13,7 @@ pub mod connection;
 pub mod consume;
 pub mod error;
 pub mod field_value;
+pub mod get;
 pub mod headers;
 pub mod message_json;
 pub mod properties;

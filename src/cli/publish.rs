@@ -72,6 +72,12 @@ pub struct Options {
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<String>,
+    /// read a stream of JSON messages from standard input (the lines of `amqp-get --json`, see
+    /// amqp-tools-json(7)) and publish each to its own exchange and routing key with its
+    /// properties; -e, -r and the property options override the lines, -H and --typed-header
+    /// merge into their headers
+    #[arg(long)]
+    pub json: bool,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -79,6 +79,23 @@ impl<R: Read> Iterator for Messages<R> {
     }
 }
 
+/// Reads messages from standard input on a thread of its own (a blocked read must not stop
+/// the runtime: heartbeats and confirms go on), handing them over in order; the channel ends
+/// after the last message or the first error. At most 64 messages wait in the channel, so
+/// memory stays bounded by the publisher's confirm window.
+pub fn spawn_stdin_messages() -> tokio::sync::mpsc::Receiver<Result<Message, ReadError>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    std::thread::spawn(move || {
+        let input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin());
+        for message in messages(input) {
+            if sender.blocking_send(message).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
