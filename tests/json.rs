@@ -631,3 +631,36 @@ fn sigpipe_mid_line_leaves_the_message_on_the_queue() {
     out.assert_ok();
     wait_for_message_count(queue.name(), 1);
 }
+
+/// The cluster-id property (settable through `--json`) reaches a consuming command as
+/// `AMQP_CLUSTER_ID`.
+#[test]
+fn cluster_id_reaches_the_command_environment() {
+    let queue = TestQueue::declare("json-cluster-id");
+    let line = format!(
+        r#"{{"routing_key":"{}","properties":{{"cluster_id":"c-7"}},"payload":"x"}}"#,
+        queue.name()
+    );
+    amqp_stdin(PUBLISH, &["--json"], line.as_bytes()).assert_ok();
+    let out = amqp(
+        "amqp-consume",
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "cat >/dev/null; env",
+        ],
+    );
+    out.assert_ok();
+    assert!(
+        out.stdout_text()
+            .lines()
+            .any(|l| l == "AMQP_CLUSTER_ID=c-7"),
+        "{}",
+        out.stdout_text()
+    );
+}
