@@ -16,6 +16,11 @@ const PUBLISH: &str = "amqp-publish";
 /// Runs an Erlang expression on the private node; its printed result.
 fn eval(expression: &str) -> String {
     let ctl = std::env::var("AMQP_TEST_CTL").expect("AMQP_TEST_CTL: run scripts/test");
+    eval_on(&ctl, expression)
+}
+
+/// Runs an Erlang expression on the node of the rabbitmqctl wrapper `ctl`.
+fn eval_on(ctl: &str, expression: &str) -> String {
     let out = Command::new(ctl)
         .args(["eval", expression])
         .stdin(Stdio::null())
@@ -48,9 +53,17 @@ fn oracle_publish(queue: &str, messages: &[(String, String)]) {
 /// sorted by name, as a field table has no order in our format) and the body. With `peek`
 /// the messages stay on the queue (they return when the eval's process ends).
 fn broker_view(queue: &str, peek: bool) -> String {
+    let ctl = std::env::var("AMQP_TEST_CTL").expect("AMQP_TEST_CTL: run scripts/test");
+    broker_view_on(&ctl, queue, peek)
+}
+
+/// As [`broker_view`], on the node of `ctl`.
+fn broker_view_on(ctl: &str, queue: &str, peek: bool) -> String {
     let no_ack = if peek { "false" } else { "true" };
-    eval(&format!(
-        r#"NV = fun N(table, V) -> lists:sort([{{K, T, N(T, X)}} || {{K, T, X}} <- V]);
+    eval_on(
+        ctl,
+        &format!(
+            r#"NV = fun N(table, V) -> lists:sort([{{K, T, N(T, X)}} || {{K, T, X}} <- V]);
                  N(array, V) -> [{{T, N(T, X)}} || {{T, X}} <- V];
                  N(_, V) -> V end,
         {{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"{queue}">>)),
@@ -66,7 +79,8 @@ fn broker_view(queue: &str, peek: bool) -> String {
             end
         end,
         Drain(rabbit_queue_type:init(), [])."#
-    ))
+        ),
+    )
 }
 
 /// A `P_basic` record: the 14 properties in AMQP order, Erlang terms or `undefined`.
@@ -663,4 +677,83 @@ fn cluster_id_reaches_the_command_environment() {
         "{}",
         out.stdout_text()
     );
+}
+
+/// A second private node, stopped when dropped.
+struct SecondNode {
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl SecondNode {
+    fn start() -> Self {
+        let dir = std::env::temp_dir().join(unique_name("json-second-node"));
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rabbitmq");
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running scripts/rabbitmq");
+        let mut node = SecondNode {
+            dir,
+            url: String::new(),
+        };
+        assert!(
+            out.status.success(),
+            "starting a second node: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        node.url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        node
+    }
+
+    fn ctl(&self) -> String {
+        self.dir.join("ctl").to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for SecondNode {
+    fn drop(&mut self) {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rabbitmq");
+        let _ = Command::new(script)
+            .arg("stop")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A dump of the oracle's messages replayed onto another broker gives the same messages there.
+#[test]
+fn replay_onto_a_second_node_gives_the_same_messages() {
+    let source = TestQueue::declare("json-move");
+    let cases = cases();
+    oracle_publish(source.name(), &cases);
+    wait_for_message_count(source.name(), cases.len() as u32);
+    let original = broker_view(source.name(), true);
+    let node = SecondNode::start();
+    // The lines name the source queue as routing key: the same queue on the second node.
+    run(
+        "amqp-declare-queue",
+        ["--url", node.url.as_str(), "-q", source.name()],
+        b"",
+        &[],
+    )
+    .assert_ok();
+    let out = run_sh(
+        "\"$1\" --url \"$3\" --json --count 0 -q \"$5\" | \"$2\" --url \"$4\" --json --mandatory",
+        [
+            "sh",
+            bin(GET).to_str().unwrap(),
+            bin(PUBLISH).to_str().unwrap(),
+            &broker_url(),
+            &node.url,
+            source.name(),
+        ],
+    );
+    out.assert_ok();
+    assert_eq!(broker_view_on(&node.ctl(), source.name(), false), original);
+    assert_eq!(queue_message_count(source.name()), 0);
 }
