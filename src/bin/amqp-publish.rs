@@ -51,11 +51,17 @@ async fn run(options: Options) -> anyhow::Result<()> {
         }
     }
     publisher.finish().await?;
+    close(session, options.no_confirm).await
+}
+
+/// Closes the connection once the messages are published. With confirms a failed close is
+/// only a warning: every message was confirmed, the work is done, and a retry would duplicate
+/// it.
+async fn close(session: connection::Session, no_confirm: bool) -> anyhow::Result<()> {
     if let Err(error) = session.close().await {
-        if options.no_confirm {
+        if no_confirm {
             return Err(error.into());
         }
-        // Every message was confirmed: the work is done, and a retry would duplicate it.
         tool::report(&format!(
             "warning: {error} (every message was confirmed by the server)"
         ));
@@ -80,20 +86,12 @@ async fn run_json(options: Options) -> anyhow::Result<()> {
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     let stopped = publish_stream(&mut publisher, &options, &overrides).await?;
     let published = publisher.finish().await?;
-    let closed = session.close().await;
-    if let Some(error) = stopped {
-        let suffix = unconfirmed_suffix(!options.no_confirm, 0, published);
-        return Err(Error::step("reading standard input", format!("{error}{suffix}")).into());
-    }
-    if let Err(error) = closed {
-        if options.no_confirm {
-            return Err(error.into());
-        }
-        tool::report(&format!(
-            "warning: {error} (every message was confirmed by the server)"
-        ));
-    }
-    Ok(())
+    let Some(error) = stopped else {
+        return close(session, options.no_confirm).await;
+    };
+    let _ = session.close().await;
+    let suffix = unconfirmed_suffix(!options.no_confirm, 0, published);
+    Err(Error::step("reading standard input", format!("{error}{suffix}")).into())
 }
 
 /// Publishes the messages of standard input until it ends (`None`) or a message cannot be read
