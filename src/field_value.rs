@@ -5,10 +5,13 @@
 //! `x-max-length=10` is a long-long integer, `flag=true` a boolean, `ratio=0.5` a double,
 //! `x-queue-type=quorum` (not JSON) and `code="10"` (a JSON string) are strings, `[1,"a"]` is a
 //! field array and `{"k":1}` a nested field table; `null` is void (AMQP 0-9-1 §4.2.5.5 field
-//! types as RabbitMQ reads them).
+//! types as RabbitMQ reads them). The other types are written as in the JSON lines format
+//! (`{"$u8":250}`, `{"$timestamp":1700000000}`, ...; see [`crate::message_json::value`]).
 
+use crate::message_json::tree::Json;
+use crate::message_json::value;
 use crate::short_string;
-use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde_json::Value;
 
 /// Parses `KEY=VALUE` into a field name and a typed value.
@@ -21,41 +24,23 @@ pub fn parse_pair(text: &str) -> Result<(ShortString, AMQPValue), String> {
         .split_once('=')
         .filter(|(key, _)| !key.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))?;
-    let key = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
-    Ok((key, parse_value(value)?))
+    let name = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
+    let value = parse_value(value).map_err(|e| format!("{key}: {e}"))?;
+    Ok((name, value))
 }
 
-/// Reads one value: JSON when it parses as JSON, else the text as a long string.
+/// Reads one value: JSON when it parses as JSON, in the format of the JSON lines
+/// ([`crate::message_json::value`]: plain values, and `{"$u8":250}`-style tagged ones for the
+/// other types), else the text as a long string.
 ///
-/// Errors: a key of a JSON object longer than 255 bytes.
+/// Errors: JSON that is not a valid field value (an unknown `$` tag, a value out of its
+/// tag's range, a duplicate key), naming the cause.
 pub fn parse_value(text: &str) -> Result<AMQPValue, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(json) => from_json(&json),
+    match serde_json::from_str::<Json>(text) {
+        Ok(json) => value::from_json(&json, "value").map_err(|e| e.replacen("value: ", "", 1)),
+        Err(error) if error.is_data() => Err(error.to_string()),
         Err(_) => Ok(AMQPValue::LongString(LongString::from(text.to_string()))),
     }
-}
-
-fn from_json(json: &Value) -> Result<AMQPValue, String> {
-    Ok(match json {
-        Value::Null => AMQPValue::Void,
-        Value::Bool(b) => AMQPValue::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => AMQPValue::LongLongInt(i),
-            None => AMQPValue::Double(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => AMQPValue::LongString(LongString::from(s.clone())),
-        Value::Array(items) => AMQPValue::FieldArray(FieldArray::from(
-            items.iter().map(from_json).collect::<Result<Vec<_>, _>>()?,
-        )),
-        Value::Object(map) => {
-            let mut table = FieldTable::default();
-            for (key, value) in map {
-                let key = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
-                table.insert(key, from_json(value)?);
-            }
-            AMQPValue::FieldTable(table)
-        }
-    })
 }
 
 /// Builds a field table from `KEY=VALUE` pairs; a later key replaces an earlier one.
@@ -157,29 +142,42 @@ pub fn to_json(value: &AMQPValue) -> Value {
 mod tests {
     use super::*;
 
-    fn parse_value_ok(text: &str) -> AMQPValue {
-        parse_value(text).unwrap()
-    }
-
     #[test]
     fn values_are_typed_by_json() {
-        assert_eq!(parse_value_ok("10"), AMQPValue::LongLongInt(10));
-        assert_eq!(parse_value_ok("true"), AMQPValue::Boolean(true));
-        assert_eq!(parse_value_ok("0.5"), AMQPValue::Double(0.5));
+        assert_eq!(parse_value("10").unwrap(), AMQPValue::LongLongInt(10));
+        assert_eq!(parse_value("true").unwrap(), AMQPValue::Boolean(true));
+        assert_eq!(parse_value("0.5").unwrap(), AMQPValue::Double(0.5));
         assert_eq!(
-            parse_value_ok("quorum"),
+            parse_value("quorum").unwrap(),
             AMQPValue::LongString("quorum".into())
         );
-        assert_eq!(parse_value_ok("\"10\""), AMQPValue::LongString("10".into()));
-        assert_eq!(parse_value_ok("null"), AMQPValue::Void);
+        assert_eq!(
+            parse_value("\"10\"").unwrap(),
+            AMQPValue::LongString("10".into())
+        );
+        assert_eq!(parse_value("null").unwrap(), AMQPValue::Void);
         assert!(matches!(
-            parse_value_ok("[1,\"a\"]"),
+            parse_value("[1,\"a\"]").unwrap(),
             AMQPValue::FieldArray(_)
         ));
         assert!(matches!(
-            parse_value_ok("{\"k\":1}"),
+            parse_value("{\"k\":1}").unwrap(),
             AMQPValue::FieldTable(_)
         ));
+    }
+
+    #[test]
+    fn tagged_values_share_the_json_lines_codec() {
+        assert_eq!(
+            parse_value("{\"$u8\":250}").unwrap(),
+            AMQPValue::ShortShortUInt(250)
+        );
+        assert!(parse_value("{\"$u8\":256}").is_err());
+        assert!(parse_value("{\"a\":1,\"a\":2}").is_err());
+        assert_eq!(
+            parse_value("{not json").unwrap(),
+            AMQPValue::LongString("{not json".into())
+        );
     }
 
     #[test]
@@ -222,7 +220,10 @@ mod tests {
         assert_eq!(to_text(&AMQPValue::LongString("a b".into())), "a b");
         assert_eq!(to_text(&AMQPValue::LongLongInt(-3)), "-3");
         assert_eq!(to_text(&AMQPValue::Boolean(false)), "false");
-        assert_eq!(to_text(&parse_value_ok("{\"k\":[1,2]}")), "{\"k\":[1,2]}");
+        assert_eq!(
+            to_text(&parse_value("{\"k\":[1,2]}").unwrap()),
+            "{\"k\":[1,2]}"
+        );
         assert_eq!(to_text(&AMQPValue::Timestamp(7)), "7");
     }
 }

@@ -130,6 +130,25 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish_pieces(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
+        let exchange = self.target.exchange.clone();
+        let routing_key = self.target.routing_key.clone();
+        let properties = self.target.properties.clone();
+        self.publish_to(&exchange, &routing_key, properties, pieces)
+            .await
+    }
+
+    /// Publishes one message as [`Publisher::publish_pieces`] does, to `exchange` with
+    /// `routing_key` and `properties` instead of the target's (`amqp-publish --json`, where
+    /// each line names its own); `mandatory` is the target's.
+    ///
+    /// Errors: as [`Publisher::publish_pieces`].
+    pub async fn publish_to(
+        &mut self,
+        exchange: &str,
+        routing_key: &str,
+        properties: BasicProperties,
+        pieces: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
         self.collect_arrived().await?;
         if self.writing.len() + self.in_flight.len() >= CONFIRM_WINDOW {
             if !self.writing.is_empty() {
@@ -145,9 +164,8 @@ impl Publisher {
             immediate: false,
         };
         let channel = self.channel.clone();
-        let exchange = self.target.exchange.as_str().into();
-        let routing_key = self.target.routing_key.as_str().into();
-        let properties = self.target.properties.clone();
+        let exchange = exchange.into();
+        let routing_key = routing_key.into();
         let mut writing: Writing = Box::pin(async move {
             channel
                 .basic_publish_pieces(exchange, routing_key, options, pieces, properties)
@@ -415,12 +433,20 @@ impl Publisher {
     /// ` (N of M messages not confirmed)` with confirms on, else nothing; lines read but not
     /// sent count in both N and M.
     fn suffix(&self, unconfirmed: usize) -> String {
-        if !self.confirms {
-            return String::new();
-        }
-        let unconfirmed = unconfirmed + self.unsent;
-        let total = self.published + self.unsent as u64;
-        let noun = if total == 1 { "message" } else { "messages" };
-        format!(" ({unconfirmed} of {total} {noun} not confirmed)")
+        unconfirmed_suffix(
+            self.confirms,
+            (unconfirmed + self.unsent) as u64,
+            self.published + self.unsent as u64,
+        )
     }
+}
+
+/// ` (N of M messages not confirmed)` with confirms on, else nothing: the suffix of every
+/// publishing failure.
+pub fn unconfirmed_suffix(confirms: bool, unconfirmed: u64, total: u64) -> String {
+    if !confirms {
+        return String::new();
+    }
+    let noun = if total == 1 { "message" } else { "messages" };
+    format!(" ({unconfirmed} of {total} {noun} not confirmed)")
 }

@@ -23,6 +23,9 @@ const TOOLS: [&str; 5] = [
 /// The section 7 page.
 const OVERVIEW: &str = "amqp-tools.7";
 
+/// The section 7 page of the JSON lines format.
+const JSON_PAGE: &str = "amqp-tools-json.7";
+
 /// Sections every tool page has, in this order.
 const TOOL_SECTIONS: [&str; 8] = [
     "NAME",
@@ -338,7 +341,7 @@ fn pages_are_built_from_the_committed_templates() {
     let expected: BTreeSet<String> = TOOLS
         .iter()
         .map(|t| format!("{t}.1"))
-        .chain([OVERVIEW.to_string()])
+        .chain([OVERVIEW.to_string(), JSON_PAGE.to_string()])
         .collect();
     let written: BTreeSet<String> = generated_pages().keys().cloned().collect();
     assert_eq!(written, expected, "the man pages written");
@@ -346,7 +349,7 @@ fn pages_are_built_from_the_committed_templates() {
     for name in TOOLS
         .iter()
         .map(|t| format!("{t}.1"))
-        .chain([OVERVIEW.to_string()])
+        .chain([OVERVIEW.to_string(), JSON_PAGE.to_string()])
     {
         let page = page(&name);
         let template = template(&name);
@@ -667,6 +670,7 @@ fn parse_as_the_tool(argv: &[String]) -> Result<(), String> {
 fn examples_use_only_options_that_exist() {
     let mut pages: Vec<String> = TOOLS.iter().map(|t| format!("{t}.1")).collect();
     pages.push(OVERVIEW.to_string());
+    pages.push(JSON_PAGE.to_string());
     for name in pages {
         let page = page(&name);
         let blocks = example_blocks(&page);
@@ -870,15 +874,20 @@ fn examples_work_against_the_broker() {
         .expect("binary directory")
         .to_path_buf();
     let mut ran = 0;
-    for tool in TOOLS {
-        let page = page(&format!("{tool}.1"));
+    let pages = TOOLS
+        .iter()
+        .map(|t| format!("{t}.1"))
+        .chain([JSON_PAGE.to_string()]);
+    for name in pages {
+        let tool = name.as_str();
+        let page = page(tool);
         let blocks = example_blocks(&page);
         let examples: Vec<&Example> = blocks
             .iter()
             .filter(|b| b.run)
             .flat_map(|b| &b.examples)
             .collect();
-        assert!(!examples.is_empty(), "{tool}.1: no example is run");
+        assert!(!examples.is_empty(), "{tool}: no example is run");
         let vhost = Vhost::new(&ctl_path, tool);
         let results = run_examples(
             &examples,
@@ -888,17 +897,17 @@ fn examples_work_against_the_broker() {
         assert_eq!(
             results.len(),
             examples.len(),
-            "{tool}.1: not every example ran: {results:?}"
+            "{tool}: not every example ran: {results:?}"
         );
         for (example, (output, status)) in examples.iter().zip(&results) {
             assert_eq!(
                 *status, 0,
-                "{tool}.1: `{}` exited with {status}; output:\n{output}",
+                "{tool}: `{}` exited with {status}; output:\n{output}",
                 example.command
             );
             assert!(
                 output_matches(output, &example.expected),
-                "{tool}.1: `{}` printed\n{output}\ninstead of\n{}",
+                "{tool}: `{}` printed\n{output}\ninstead of\n{}",
                 example.command,
                 example.expected.join("\n")
             );

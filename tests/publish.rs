@@ -460,7 +460,10 @@ fn rate_spaces_line_mode_messages() {
 #[test]
 fn rate_without_line_mode_is_a_usage_error() {
     let out = amqp(PUBLISH, &["-r", "q", "--rate", "1", "-b", "x"]);
-    out.assert_error(1, "--rate: only with -l (a message per line)");
+    out.assert_error(
+        1,
+        "--rate: only with -l (a message per line) or --json (a message per JSON value)",
+    );
     let out = amqp(PUBLISH, &["-r", "q", "-l", "--rate", "0"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(

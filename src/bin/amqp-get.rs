@@ -1,12 +1,15 @@
-//! amqp-get: take one message from a queue and write its body to standard output.
+//! amqp-get: take messages from a queue and write their bodies (or, with `--json`, one line of
+//! JSON each) to standard output.
 
 use amqp_tools::cli::get::Options;
+use amqp_tools::get::Settler;
+use amqp_tools::message_json::{self, Delivery};
 use amqp_tools::{Error, StepExt, address, connection, tool};
-use lapin::options::{BasicAckOptions, BasicGetOptions};
-use std::future::Future;
+use lapin::message::BasicGetMessage;
+use lapin::options::BasicGetOptions;
 use std::io::Write;
 use std::process::ExitCode;
-use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
 
 /// Exit status when the queue is empty, as the original.
 const EXIT_EMPTY: u8 = 2;
@@ -15,8 +18,9 @@ fn main() -> ExitCode {
     tool::main(|o: &Options| o.common.usage, run)
 }
 
-/// basic.get with acks: the message is acked only after its body was written to standard
-/// output, so a failed write leaves it on the queue (the original gets it with no-ack).
+/// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
+/// after it was written to standard output, so a failed write leaves it on the queue (the
+/// original gets it with no-ack).
 async fn run(options: Options) -> anyhow::Result<()> {
     let Some(queue) = options.queue.as_deref() else {
         return Err(Error::Message("queue not specified".into()).into());
@@ -24,45 +28,60 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session =
         connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
-    let message = session
-        .channel
-        .basic_get(queue.into(), BasicGetOptions { no_ack: false })
-        .await
-        .step("basic.get")?;
-    let Some(message) = message else {
-        session.close().await?;
-        return Err(Error::Silent(EXIT_EMPTY).into());
-    };
+    let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout
-        .write_all(&message.delivery.data)
-        .and_then(|()| stdout.flush())
-    {
-        // The message is not acked: closing the channel returns it to the queue.
-        session.close().await?;
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            tool::exit_by_sigpipe();
+    let mut got = 0u64;
+    while options.count == 0 || got < options.count {
+        let message = session
+            .channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+            .await
+            .step("basic.get")?;
+        let Some(message) = message else { break };
+        got += 1;
+        let written = if options.json {
+            stdout.write_all(&json_line(&message, queue))
+        } else {
+            stdout.write_all(&message.delivery.data)
+        };
+        if let Err(error) = written.and_then(|()| stdout.flush()) {
+            // This message is not settled: closing the channel returns it to the queue.
+            settler.release().await?;
+            session.close().await?;
+            settler.collect().await?;
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                tool::exit_by_sigpipe();
+            }
+            return Err(Error::step(
+                "writing to standard output",
+                amqp_tools::error::describe_io(&error),
+            )
+            .into());
         }
-        return Err(Error::step(
-            "writing to standard output",
-            amqp_tools::error::describe_io(&error),
-        )
-        .into());
+        settler.written(message.delivery.delivery_tag).await?;
     }
-    // basic.ack has no reply. Queued on the channel now, by the first poll, it goes out ahead of
-    // channel.close (lapin writes frames in the order they are queued), so waiting for it to be
-    // written before closing (two thread hand-offs, to lapin's I/O thread and back) buys
-    // nothing; its outcome is collected after the close.
-    let channel = session.channel.clone();
-    let mut ack = std::pin::pin!(
-        channel.basic_ack(message.delivery.delivery_tag, BasicAckOptions::default())
-    );
-    let queued = ack.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    settler.release().await?;
     session.close().await?;
-    match queued {
-        Poll::Ready(outcome) => outcome,
-        Poll::Pending => ack.await,
+    settler.collect().await?;
+    if got == 0 {
+        return Err(Error::Silent(EXIT_EMPTY).into());
     }
-    .step("basic.ack")?;
     Ok(())
+}
+
+/// The `--json` line of a message got from `queue`.
+fn json_line(message: &BasicGetMessage, queue: &str) -> Vec<u8> {
+    let delivery = &message.delivery;
+    message_json::line(&Delivery {
+        exchange: delivery.exchange.as_str(),
+        routing_key: delivery.routing_key.as_str(),
+        redelivered: delivery.redelivered,
+        delivery_tag: delivery.delivery_tag,
+        consumer_tag: None,
+        message_count: Some(message.message_count),
+        queue,
+        received_at: SystemTime::now(),
+        properties: &delivery.properties,
+        body: &delivery.data,
+    })
 }

@@ -1,9 +1,12 @@
-//! amqp-publish: publish one message (or one per line of standard input) to an exchange.
+//! amqp-publish: publish one message (or one per line of standard input, or one per JSON
+//! message with `--json`) to an exchange.
 
 use amqp_tools::cli::publish::Options;
-use amqp_tools::publish::{Publisher, Target};
+use amqp_tools::message_json::{self, ReadError};
+use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
 use amqp_tools::rate::Rate;
 use amqp_tools::{Error, address, body, connection, properties, tool};
+use lapin::BasicProperties;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
@@ -12,6 +15,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
+    if options.json {
+        return run_json(options).await;
+    }
     if options.exchange.is_none() && options.routing_key.is_none() {
         return Err(Error::Message("neither exchange nor routing key specified".into()).into());
     }
@@ -23,7 +29,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .into());
     }
     if options.rate.is_some() && !options.line_buffered {
-        return Err(Error::Usage("--rate: only with -l (a message per line)".into()).into());
+        return Err(Error::Usage(
+            "--rate: only with -l (a message per line) or --json (a message per JSON value)".into(),
+        )
+        .into());
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
@@ -59,14 +68,88 @@ async fn run(options: Options) -> anyhow::Result<()> {
         }
     }
     publisher.finish().await?;
+    close(session, options.no_confirm).await
+}
+
+/// Closes the connection once the messages are published. With confirms a failed close is
+/// only a warning: every message was confirmed, the work is done, and a retry would duplicate
+/// it.
+async fn close(session: connection::Session, no_confirm: bool) -> anyhow::Result<()> {
     if let Err(error) = session.close().await {
-        if options.no_confirm {
+        if no_confirm {
             return Err(error.into());
         }
-        // Every message was confirmed: the work is done, and a retry would duplicate it.
         tool::report(&format!(
             "warning: {error} (every message was confirmed by the server)"
         ));
     }
     Ok(())
+}
+
+/// `--json`: each message of the stream on standard input goes to its own exchange and routing
+/// key with its own properties, the options overriding them. A message that cannot be read
+/// stops the run after the ones before it were confirmed; nothing of it is published.
+async fn run_json(options: Options) -> anyhow::Result<()> {
+    if options.body.is_some() || options.line_buffered {
+        return Err(Error::Usage("--json cannot be combined with -b/--body or -l".into()).into());
+    }
+    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let overrides = properties::overrides(&options, tool::report)?;
+    let session = connection::open(
+        &address,
+        options.connection.connection_name_or("amqp-publish"),
+    )
+    .await?;
+    let target = Target {
+        mandatory: options.mandatory,
+        ..Target::default()
+    };
+    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
+    let stopped = publish_stream(&mut publisher, &options, &overrides).await?;
+    let published = publisher.finish().await?;
+    let Some(error) = stopped else {
+        return close(session, options.no_confirm).await;
+    };
+    let _ = session.close().await;
+    let suffix = unconfirmed_suffix(!options.no_confirm, 0, published);
+    Err(Error::step("reading standard input", format!("{error}{suffix}")).into())
+}
+
+/// Publishes the messages of standard input until it ends (`None`) or a message cannot be read
+/// or has no routing key (that error).
+async fn publish_stream(
+    publisher: &mut Publisher,
+    options: &Options,
+    overrides: &BasicProperties,
+) -> Result<Option<ReadError>, Error> {
+    let mut messages = message_json::stream::spawn_stdin_messages();
+    let mut rate = options.rate.map(Rate::per_second);
+    let mut number = 0;
+    while let Some(message) = messages.recv().await {
+        number += 1;
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => return Ok(Some(error)),
+        };
+        let Some(routing_key) = options.routing_key.clone().or(message.routing_key) else {
+            return Ok(Some(ReadError {
+                message: number,
+                position: None,
+                cause: "no \"routing_key\" (give one in the message or with -r)".into(),
+            }));
+        };
+        let exchange = options
+            .exchange
+            .clone()
+            .or(message.exchange)
+            .unwrap_or_default();
+        let properties = properties::merge(message.properties, overrides);
+        if let Some(rate) = &mut rate {
+            rate.wait().await;
+        }
+        publisher
+            .publish_to(&exchange, &routing_key, properties, vec![message.body])
+            .await?;
+    }
+    Ok(None)
 }

@@ -4,7 +4,8 @@
 //! amqp-tools-gen OUTDIR
 //! ```
 //!
-//! writes `OUTDIR/man/<tool>.1` and `OUTDIR/man/amqp-tools.7`, and
+//! writes `OUTDIR/man/<tool>.1`, `OUTDIR/man/amqp-tools.7` and `OUTDIR/man/amqp-tools-json.7`,
+//! and
 //! `OUTDIR/completions/bash/<tool>`, `OUTDIR/completions/zsh/_<tool>` and
 //! `OUTDIR/completions/fish/<tool>.fish`. The Debian package runs it at build time
 //! (`debian/rules`); it is not installed.
@@ -58,6 +59,12 @@ const OVERVIEW_TEMPLATE: &str = include_str!("../../man/amqp-tools.7.in");
 
 /// Name of the section 7 page.
 const OVERVIEW_NAME: &str = "amqp-tools";
+
+/// The section 7 page specifying the JSON lines format (`--json`); only `@TH@` is generated.
+const JSON_TEMPLATE: &str = include_str!("../../man/amqp-tools-json.7.in");
+
+/// Name of the JSON lines page.
+const JSON_NAME: &str = "amqp-tools-json";
 
 /// The `.TH` source field: the package and its version.
 const SOURCE: &str = concat!("amqp-tools ", env!("CARGO_PKG_VERSION"));
@@ -118,6 +125,8 @@ fn generate(outdir: &Path) -> Result<Vec<PathBuf>, String> {
         &man_dir.join(format!("{OVERVIEW_NAME}.7")),
         &overview,
     )?);
+    let json = json_page(&date).map_err(|e| format!("man/{JSON_NAME}.7.in: {e}"))?;
+    written.push(write(&man_dir.join(format!("{JSON_NAME}.7")), &json)?);
 
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let dir = outdir.join("completions").join(shell.to_string());
@@ -294,6 +303,20 @@ fn overview_page(commands: &[Command], date: &str) -> Result<String, String> {
     ];
     let page = expand(OVERVIEW_TEMPLATE, &generated)?;
     Ok(format!("{}{page}", header("man/amqp-tools.7.in")))
+}
+
+/// The section 7 page of the JSON lines format from its template.
+fn json_page(date: &str) -> Result<String, String> {
+    let man = Man::new(Command::new(JSON_NAME))
+        .section("7")
+        .date(date)
+        .source(SOURCE)
+        .manual("Miscellaneous Information Manual");
+    let page = expand(JSON_TEMPLATE, &[("TH", render(|w| man.render_title(w))?)])?;
+    Ok(format!(
+        "{}{page}",
+        header(&format!("man/{JSON_NAME}.7.in"))
+    ))
 }
 
 /// The comment that opens every generated page.

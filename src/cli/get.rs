@@ -2,6 +2,7 @@
 //! page and shell completions.
 
 use super::{CommonArgs, ConnectionArgs};
+use crate::get::AckMode;
 use clap::Parser;
 
 /// Get a message from a queue on an AMQP server
@@ -17,6 +18,19 @@ pub struct Options {
     /// the queue to consume from
     #[arg(short = 'q', long, value_name = "queue", value_parser = super::short_string())]
     pub queue: Option<String>,
+    /// write each message as one line of JSON with its delivery information, properties and
+    /// body (the format of amqp-tools-json(7)) instead of the bare body
+    #[arg(long)]
+    pub json: bool,
+    /// take up to this many messages, one after the other; 0 takes them until the queue is
+    /// empty
+    #[arg(long, value_name = "n", default_value_t = 1)]
+    pub count: u64,
+    /// what to do with each message once written: ack it (it leaves the queue), requeue it
+    /// (peek: all are held, then put back before closing) or reject it (dead-lettered if the
+    /// queue has a dead-letter exchange)
+    #[arg(long, value_enum, default_value_t = AckMode::Ack, value_name = "mode")]
+    pub ack_mode: AckMode,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

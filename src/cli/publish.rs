@@ -72,10 +72,16 @@ pub struct Options {
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<std::ffi::OsString>,
-    /// with -l: publish at most this many messages per second (fractions allowed: 0.5 is one
+    /// with -l or --json: publish at most this many messages per second (fractions allowed: 0.5 is one
     /// every 2 seconds)
     #[arg(long, value_name = "per second", value_parser = crate::rate::parse)]
     pub rate: Option<f64>,
+    /// read a stream of JSON messages from standard input (the lines of `amqp-get --json`, see
+    /// amqp-tools-json(7)) and publish each to its own exchange and routing key with its
+    /// properties; -e, -r and the property options override the lines, -H and --typed-header
+    /// merge into their headers
+    #[arg(long)]
+    pub json: bool,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

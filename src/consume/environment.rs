@@ -4,7 +4,8 @@
 //! `AMQP_DELIVERY_TAG`, `AMQP_CONSUMER_TAG`; each basic property that is set
 //! (`AMQP_CONTENT_TYPE`, `AMQP_CONTENT_ENCODING`, `AMQP_DELIVERY_MODE`, `AMQP_PRIORITY`,
 //! `AMQP_CORRELATION_ID`, `AMQP_REPLY_TO`, `AMQP_EXPIRATION`, `AMQP_MESSAGE_ID`,
-//! `AMQP_TIMESTAMP` (seconds since the epoch), `AMQP_TYPE`, `AMQP_USER_ID`, `AMQP_APP_ID`); and
+//! `AMQP_TIMESTAMP` (seconds since the epoch), `AMQP_TYPE`, `AMQP_USER_ID`, `AMQP_APP_ID`,
+//! `AMQP_CLUSTER_ID`); and
 //! each header as `AMQP_HEADER_<NAME>`, NAME upper-cased with every character but an ASCII
 //! letter or digit turned into `_` (`x-trace-id` -> `AMQP_HEADER_X_TRACE_ID`; when two headers
 //! sanitise to one name, the later in the table's order wins). Values are written as
@@ -17,7 +18,7 @@ use crate::field_value::to_text;
 use lapin::message::Delivery;
 
 /// Names of the basic properties' variables, in the order of the content header.
-pub const PROPERTY_VARIABLES: [&str; 12] = [
+pub const PROPERTY_VARIABLES: [&str; 13] = [
     "AMQP_CONTENT_TYPE",
     "AMQP_CONTENT_ENCODING",
     "AMQP_DELIVERY_MODE",
@@ -30,6 +31,7 @@ pub const PROPERTY_VARIABLES: [&str; 12] = [
     "AMQP_TYPE",
     "AMQP_USER_ID",
     "AMQP_APP_ID",
+    "AMQP_CLUSTER_ID",
 ];
 
 /// Prefix of header variables.
@@ -54,7 +56,7 @@ pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, String
         ),
         ("AMQP_CONSUMER_TAG".to_string(), consumer_tag.to_string()),
     ];
-    let properties: [Option<String>; 12] = [
+    let properties: [Option<String>; 13] = [
         p.content_type().as_ref().map(|v| v.to_string()),
         p.content_encoding().as_ref().map(|v| v.to_string()),
         p.delivery_mode().map(|v| v.to_string()),
@@ -67,6 +69,7 @@ pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, String
         p.kind().as_ref().map(|v| v.to_string()),
         p.user_id().as_ref().map(|v| v.to_string()),
         p.app_id().as_ref().map(|v| v.to_string()),
+        p.cluster_id().as_ref().map(|v| v.to_string()),
     ];
     for (name, value) in PROPERTY_VARIABLES.iter().zip(properties) {
         if let Some(value) = value {

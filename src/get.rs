@@ -1,0 +1,132 @@
+//! What `amqp-get` does with each message once it was written: `--ack-mode`.
+//!
+//! A message is settled only after it was written to standard output completely, so a failed
+//! write (a closed pipe) settles nothing that was not written: the broker returns it to the
+//! queue when the channel closes.
+
+use crate::error::{Error, StepExt};
+use lapin::Channel;
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// `--ack-mode`: what happens to each message after it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AckMode {
+    /// basic.ack: the message leaves the queue (the default, as the original).
+    #[default]
+    Ack,
+    /// Peek: every message got is held unacknowledged while the others are written, then all
+    /// are returned to the queue with one basic.nack (multiple, requeue) before the channel
+    /// closes. They are invisible to other consumers meanwhile, and come back with
+    /// `redelivered` set.
+    Requeue,
+    /// basic.reject without requeue: the broker drops the message, or dead-letters it when
+    /// the queue has a dead-letter exchange.
+    Reject,
+}
+
+type Pending = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+/// Settles the messages of one channel as `--ack-mode` says.
+pub struct Settler {
+    mode: AckMode,
+    channel: Channel,
+    /// The last ack or reject, queued on the channel but not yet known to be written.
+    pending: Option<Pending>,
+    /// With [`AckMode::Requeue`]: the highest delivery tag held.
+    held: Option<u64>,
+}
+
+impl std::fmt::Debug for Settler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settler")
+            .field("mode", &self.mode)
+            .field("held", &self.held)
+            .finish()
+    }
+}
+
+impl Settler {
+    /// A settler for messages got on `channel`.
+    pub fn new(channel: Channel, mode: AckMode) -> Self {
+        Settler {
+            mode,
+            channel,
+            pending: None,
+            held: None,
+        }
+    }
+
+    /// The message `tag` was written: ack or reject it, or hold it.
+    ///
+    /// basic.ack and basic.reject have no reply. The method is queued on the channel at once
+    /// (lapin writes frames in the order they are queued, so it goes out ahead of anything
+    /// sent later, channel.close included); only the previous one's outcome is waited for.
+    ///
+    /// Errors: `basic.ack: CAUSE` / `basic.reject: CAUSE` of the previous message.
+    pub async fn written(&mut self, tag: u64) -> Result<(), Error> {
+        self.collect().await?;
+        let channel = self.channel.clone();
+        let mut pending: Pending = match self.mode {
+            AckMode::Requeue => {
+                self.held = Some(tag);
+                return Ok(());
+            }
+            AckMode::Ack => Box::pin(async move {
+                channel
+                    .basic_ack(tag, BasicAckOptions::default())
+                    .await
+                    .step("basic.ack")
+            }),
+            AckMode::Reject => Box::pin(async move {
+                channel
+                    .basic_reject(tag, BasicRejectOptions { requeue: false })
+                    .await
+                    .step("basic.reject")
+            }),
+        };
+        match pending
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(outcome) => outcome,
+            Poll::Pending => {
+                self.pending = Some(pending);
+                Ok(())
+            }
+        }
+    }
+
+    /// Before the channel closes: returns the held messages to the queue (basic.nack multiple
+    /// with requeue), rather than relying on the close to do it.
+    ///
+    /// Errors: `basic.nack: CAUSE`.
+    pub async fn release(&mut self) -> Result<(), Error> {
+        if let Some(tag) = self.held.take() {
+            self.channel
+                .basic_nack(
+                    tag,
+                    BasicNackOptions {
+                        multiple: true,
+                        requeue: true,
+                    },
+                )
+                .await
+                .step("basic.nack")?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the last queued ack or reject (call it after the channel closed: it was
+    /// written before the close).
+    ///
+    /// Errors: `basic.ack: CAUSE` / `basic.reject: CAUSE`.
+    pub async fn collect(&mut self) -> Result<(), Error> {
+        match self.pending.take() {
+            Some(pending) => pending.await,
+            None => Ok(()),
+        }
+    }
+}
