@@ -17,6 +17,7 @@ pub mod headers;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
+pub mod rpc;
 pub mod tls;
 pub mod tool;
 

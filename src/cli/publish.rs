@@ -72,6 +72,15 @@ pub struct Options {
     /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<String>,
+    /// request/reply: publish with reply-to set to RabbitMQ's direct reply-to and a fresh
+    /// correlation-id (implies --mandatory), wait for the reply and write its body to standard
+    /// output; with -l, one request per line and one reply line each, in request order
+    #[arg(long, conflicts_with_all = ["reply_to", "correlation_id", "no_confirm"])]
+    pub rpc: bool,
+    /// with --rpc, give up when no reply came for this many seconds (fractions allowed) while
+    /// a request awaits one [default: 30]
+    #[arg(long, value_name = "seconds", value_parser = crate::rpc::parse_timeout)]
+    pub reply_timeout: Option<std::time::Duration>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
