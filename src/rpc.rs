@@ -328,7 +328,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| "not a number of seconds".to_string())?;
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds <= 0.0 {
         return Err("not a positive number of seconds".to_string());
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| "too large".to_string())

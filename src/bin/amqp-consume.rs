@@ -35,6 +35,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         command: options.command.clone(),
         on_failure: options.on_failure,
         stream_offset: options.stream_offset.clone(),
+        reply: options.reply,
     };
     let outcome = consume::run(&session.channel, &settings).await;
     match outcome {

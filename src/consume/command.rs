@@ -8,6 +8,7 @@
 use lapin::message::Delivery;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin};
 
 /// How a command run ended.
 #[derive(Debug)]
@@ -17,6 +18,9 @@ pub enum Outcome {
     /// The command could not be started (not found, not executable): the original's
     /// `posix_spawnp: CMD: REASON` line.
     NotStarted(String),
+    /// The delivery failed for another reason, given here (`--reply`: no reply-to address,
+    /// or the reply not confirmed; see [`super::reply`]): handled as a failed command.
+    Failed(String),
 }
 
 impl Outcome {
@@ -44,7 +48,7 @@ impl Outcome {
                 (None, Some(signal)) => format!("command killed by signal {signal}"),
                 _ => "command ended abnormally".to_string(),
             },
-            Outcome::NotStarted(why) => why.clone(),
+            Outcome::NotStarted(why) | Outcome::Failed(why) => why.clone(),
         }
     }
 }
@@ -61,11 +65,29 @@ fn strerror(error: &std::io::Error) -> String {
 /// Runs `argv` with the delivery's body on its standard input and its metadata in the
 /// environment ([`super::environment`]), and waits for it.
 pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Outcome {
+    let mut child = match spawn(argv, delivery, consumer_tag, Stdio::inherit()) {
+        Ok(child) => child,
+        Err(not_started) => return not_started,
+    };
+    feed(child.stdin.take(), &delivery.data).await;
+    wait(child, argv).await
+}
+
+/// Starts `argv` with a pipe on its standard input, `stdout` as its standard output and the
+/// delivery's metadata in its environment.
+///
+/// Errors: [`Outcome::NotStarted`] with the original's `posix_spawnp: CMD: REASON`.
+pub fn spawn(
+    argv: &[String],
+    delivery: &Delivery,
+    consumer_tag: &str,
+    stdout: Stdio,
+) -> Result<Child, Outcome> {
     let Some((program, args)) = argv.split_first() else {
-        return Outcome::NotStarted("no command given".to_string());
+        return Err(Outcome::NotStarted("no command given".to_string()));
     };
     let mut command = tokio::process::Command::new(program);
-    command.args(args).stdin(Stdio::piped());
+    command.args(args).stdin(Stdio::piped()).stdout(stdout);
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
@@ -75,22 +97,26 @@ pub async fn run(argv: &[String], delivery: &Delivery, consumer_tag: &str) -> Ou
         }
     }
     command.envs(super::environment::variables(delivery, consumer_tag));
-    let spawned = command.spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            return Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)));
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that stops reading (EPIPE) is judged by its exit status alone.
-        let _ = stdin.write_all(&delivery.data).await;
-        drop(stdin);
+    command.spawn().map_err(|error| {
+        Outcome::NotStarted(format!("posix_spawnp: {program}: {}", strerror(&error)))
+    })
+}
+
+/// Writes `body` to the command's standard input and closes it. A command that stops reading
+/// (EPIPE) is judged by its exit status alone.
+pub async fn feed(stdin: Option<ChildStdin>, body: &[u8]) {
+    if let Some(mut stdin) = stdin {
+        let _ = stdin.write_all(body).await;
     }
+}
+
+/// Waits for the command started from `argv` to exit.
+pub async fn wait(mut child: Child, argv: &[String]) -> Outcome {
     match child.wait().await {
         Ok(status) => Outcome::Exited(status),
         Err(error) => Outcome::NotStarted(format!(
-            "waiting for command '{program}': {}",
+            "waiting for command '{}': {}",
+            argv.first().map(String::as_str).unwrap_or_default(),
             crate::error::describe_io(&error)
         )),
     }

@@ -10,6 +10,7 @@ pub mod environment;
 pub mod policy;
 pub mod qos;
 pub mod queue;
+pub mod reply;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
@@ -41,6 +42,8 @@ pub struct Settings {
     pub on_failure: FailurePolicy,
     /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
     pub stream_offset: Option<lapin::types::AMQPValue>,
+    /// `--reply`: the command's standard output is published as the reply ([`reply`]).
+    pub reply: bool,
 }
 
 /// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
@@ -72,6 +75,12 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
     let options = BasicConsumeOptions {
         no_ack: plan.broker_no_ack,
         ..Default::default()
+    };
+    // --reply (issue 17): replies are confirmed on this channel.
+    let replier = if settings.reply {
+        Some(reply::Replier::new(channel).await?)
+    } else {
+        None
     };
     let mut consumer = channel
         .basic_consume(
@@ -126,7 +135,12 @@ pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
         if plan.ack_on_receipt && !start(ack(&delivery), &mut acking)? {
             return Err(channel_gone(&mut consumer, &settings.queue).await);
         }
-        let running = command::run(&settings.command, &delivery, consumer_tag.as_str());
+        let running = reply::run(
+            replier.as_ref(),
+            &settings.command,
+            &delivery,
+            consumer_tag.as_str(),
+        );
         tokio::pin!(running);
         // A signal while the command runs is remembered; the command is let finish.
         let outcome = loop {
