@@ -25,6 +25,14 @@ fn echo_server(queue: &str, extra: &[&str]) -> Running {
     server
 }
 
+/// Starts `tool` against the private broker in the background with `stdin` as its input.
+fn amqp_spawn_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Running {
+    let url = broker_url();
+    let mut all = vec!["--url", url.as_str()];
+    all.extend_from_slice(args);
+    spawn(tool, all, Some(stdin.to_vec()), &[])
+}
+
 /// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with
 /// nothing on stderr.
 #[track_caller]
@@ -576,4 +584,108 @@ fn rpc_options_conflict_with_a_reply_address_of_ones_own() {
         &["-r", "q", "--rpc", "--reply-timeout", "0", "-b", "x"],
     );
     out.assert_error(1, "0: not a positive number of seconds");
+}
+
+#[test]
+fn a_second_reply_to_one_request_is_ignored_with_a_warning() {
+    // The test is the server: it answers the first request twice (as a server killed between
+    // its reply and its ack would, once the request is delivered again), then the second.
+    let queue = TestQueue::declare("rpc-twice");
+    let client = amqp_spawn_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "--rpc", "-l"],
+        b"first\nsecond\n",
+    );
+    wait_for_message_count(queue.name(), 2);
+    let name = queue.name().to_string();
+    let duplicate_id = with_channel(async move |channel: &Channel| {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        let mut requests = Vec::new();
+        for _ in 0..2 {
+            let message = channel
+                .basic_get(name.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .expect("basic.get")
+                .expect("a request");
+            requests.push(message.delivery);
+        }
+        let answers = [&requests[0], &requests[0], &requests[1]];
+        for request in answers {
+            let p = &request.properties;
+            let reply_to = p.reply_to().clone().expect("reply-to");
+            let correlation_id = p.correlation_id().clone().expect("correlation id");
+            let confirm = channel
+                .basic_publish(
+                    "".into(),
+                    reply_to,
+                    BasicPublishOptions::default(),
+                    &request.data,
+                    BasicProperties::default().with_correlation_id(correlation_id),
+                )
+                .await
+                .expect("basic.publish");
+            confirm.await.expect("confirm");
+        }
+        requests[0]
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+    });
+    let out = client.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "first\nsecond\n");
+    assert_eq!(
+        out.stderr_lines(),
+        [format!(
+            "warning: ignored a reply with correlation id '{duplicate_id}' that answers no request awaiting one"
+        )],
+        "{out:?}"
+    );
+}
+
+#[test]
+fn line_mode_writes_each_reply_while_standard_input_is_idle() {
+    use std::io::{Read, Write};
+    let queue = TestQueue::declare("rpc-idle");
+    let server = echo_server(queue.name(), &[]);
+    let url = broker_url();
+    let mut client = Command::new(bin(PUBLISH))
+        .args(["--url", &url, "-r", queue.name(), "--rpc", "-l"])
+        .env_remove("AMQP_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting amqp-publish");
+    let mut stdin = client.stdin.take().expect("stdin");
+    let mut stdout = client.stdout.take().expect("stdout");
+    let (sender, replies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 256];
+        while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+            if sender.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    stdin.write_all(b"first\n").expect("writing a request");
+    // Standard input stays open: the reply must come all the same.
+    let reply = replies.recv_timeout(SETTLE);
+    if reply.is_err() {
+        let _ = client.kill();
+    }
+    assert_eq!(reply.expect("a reply while stdin is idle"), b"first\n");
+    stdin.write_all(b"second\n").expect("writing a request");
+    drop(stdin);
+    let status = wait_until("amqp-publish to exit", || {
+        client.try_wait().expect("try_wait")
+    });
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<u8> = replies.iter().flatten().collect();
+    assert_eq!(rest, b"second\n");
+    stop(server);
 }
