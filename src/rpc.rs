@@ -34,8 +34,9 @@ pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
 /// work, short enough that a script notices a dead server.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How many requests may await their replies at once before the next one waits. Bounds the
-/// replies held back to be written in order; 64 keeps several servers on one queue busy.
+/// How many requests may be published whose replies are not written yet (awaited, or held
+/// back behind an earlier request's) before the next one waits: bounds the memory the replies
+/// held back take; 64 keeps several servers on one queue busy.
 pub const REQUEST_WINDOW: usize = 64;
 
 /// How replies are written on standard output.
@@ -129,13 +130,15 @@ impl Client {
     }
 
     /// Publishes one request whose body is the concatenation of `pieces` and waits for its
-    /// confirm. First, while [`REQUEST_WINDOW`] requests await their replies, waits for
+    /// confirm. First, while [`REQUEST_WINDOW`] requests' replies are not written, waits for
     /// replies (writing those that are next in order).
     ///
     /// Errors: the publish or confirm failures of [`Publisher::finish`] (a request no queue
     /// received: `basic.return: 312 NO_ROUTE ...`), or those of [`Client::receive`].
     pub async fn request(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
-        while self.awaiting.len() >= REQUEST_WINDOW {
+        // The oldest request not written is awaited (else its reply would have been written),
+        // so there is a reply to wait for.
+        while self.sent - self.written >= REQUEST_WINDOW as u64 {
             self.receive().await?;
         }
         let correlation_id = format!("{}.{}", self.run_id, self.sent + 1);
