@@ -689,3 +689,41 @@ fn line_mode_writes_each_reply_while_standard_input_is_idle() {
     assert_eq!(rest, b"second\n");
     stop(server);
 }
+
+#[test]
+fn a_refused_request_fails_at_once() {
+    // A full queue with reject-publish nacks the request; the reply timeout is far longer than
+    // a test run may take.
+    let queue = TestQueue::named("rpc-refused");
+    amqp(
+        "amqp-declare-queue",
+        &[
+            "-q",
+            queue.name(),
+            "--arg",
+            "x-max-length=1",
+            "--arg",
+            "x-overflow=reject-publish",
+        ],
+    )
+    .assert_ok();
+    publish(queue.name(), b"fills the queue");
+    let out = amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "--rpc",
+            "-b",
+            "x",
+            "--reply-timeout",
+            "600",
+        ],
+    );
+    out.assert_error(
+        1,
+        "basic.nack: the server refused a message (1 of 1 message not confirmed)",
+    )
+    .assert_no_stdout();
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+}
