@@ -18,6 +18,7 @@ pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
 pub mod rate;
+pub mod rpc;
 pub mod tls;
 pub mod tls_verify;
 pub mod tool;

@@ -114,6 +114,19 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish_pieces(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
+        let properties = self.target.properties.clone();
+        self.publish_pieces_with(pieces, properties).await
+    }
+
+    /// As [`Publisher::publish_pieces`], with `properties` for this message instead of the
+    /// target's (e.g. a correlation id of its own, see [`crate::rpc`]).
+    ///
+    /// Errors: as [`Publisher::publish_pieces`].
+    pub async fn publish_pieces_with(
+        &mut self,
+        pieces: Vec<Vec<u8>>,
+        properties: BasicProperties,
+    ) -> Result<(), Error> {
         self.collect_arrived()?;
         if self.writing.len() + self.in_flight.len() >= CONFIRM_WINDOW {
             if !self.writing.is_empty() {
@@ -131,7 +144,6 @@ impl Publisher {
         let channel = self.channel.clone();
         let exchange = self.target.exchange.as_str().into();
         let routing_key = self.target.routing_key.as_str().into();
-        let properties = self.target.properties.clone();
         let mut writing: Writing = Box::pin(async move {
             channel
                 .basic_publish_pieces(exchange, routing_key, options, pieces, properties)
@@ -183,13 +195,28 @@ impl Publisher {
     /// connection closed before all confirms came (`basic.publish: CAUSE (N of M messages not
     /// confirmed)`).
     pub async fn finish(mut self) -> Result<u64, Error> {
+        self.confirmed().await?;
+        Ok(self.published)
+    }
+
+    /// Waits until the broker has confirmed every message published so far, and keeps the
+    /// publisher for more.
+    ///
+    /// Errors: as [`Publisher::finish`].
+    pub async fn confirmed(&mut self) -> Result<(), Error> {
         while !self.writing.is_empty() {
             self.written_oldest().await?;
         }
         while let Some(confirm) = self.in_flight.pop_front() {
             self.settle(confirm).await?;
         }
-        Ok(self.published)
+        Ok(())
+    }
+
+    /// The properties every message gets unless [`Publisher::publish_pieces_with`] says
+    /// otherwise.
+    pub fn properties(&self) -> &BasicProperties {
+        &self.target.properties
     }
 
     /// Takes the confirms that have already arrived off the front of the queue, without

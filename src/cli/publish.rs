@@ -76,6 +76,15 @@ pub struct Options {
     /// every 2 seconds)
     #[arg(long, value_name = "per second", value_parser = crate::rate::parse)]
     pub rate: Option<f64>,
+    /// request/reply: publish with reply-to set to RabbitMQ's direct reply-to and a fresh
+    /// correlation-id (implies --mandatory), wait for the reply and write its body to standard
+    /// output; with -l, one request per line and one reply line each, in request order
+    #[arg(long, conflicts_with_all = ["reply_to", "correlation_id", "no_confirm"])]
+    pub rpc: bool,
+    /// with --rpc, give up when no reply came for this many seconds (fractions allowed) while
+    /// a request awaits one [default: 30]
+    #[arg(long, value_name = "seconds", value_parser = crate::rpc::parse_timeout)]
+    pub reply_timeout: Option<std::time::Duration>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
