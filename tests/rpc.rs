@@ -727,3 +727,259 @@ fn a_refused_request_fails_at_once() {
     .assert_no_stdout();
     assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
 }
+
+/// A fresh directory in the temp directory, removed with its files on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(unique_name("rpc-dir"));
+        std::fs::create_dir(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path_str(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn reply_with_concurrency_answers_every_request() {
+    // The first two commands wait (at most 20 s) until both run: they answer only when run at
+    // the same time. Each writes a line on stderr, written whole when it ends.
+    let queue = TestQueue::declare("rpc-concurrency");
+    let dir = TempDir::new();
+    let script = format!(
+        "b=$(cat); touch {dir}/$b; i=0; \
+         while [ $(ls {dir} | wc -l) -lt 2 ]; do \
+           i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.1; \
+         done; \
+         echo \"note $b\" >&2; printf 'reply %s' \"$b\"",
+        dir = dir.path_str()
+    );
+    let server = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "4",
+            "--reply",
+            "--concurrency",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "--rpc", "-l"],
+        b"1\n2\n3\n4\n",
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "reply 1\nreply 2\nreply 3\nreply 4\n");
+    let server = server.wait();
+    server.assert_ok();
+    assert!(server.stdout.is_empty(), "{server:?}");
+    let mut notes = server.stderr_lines();
+    notes.sort();
+    assert_eq!(
+        notes,
+        ["note 1", "note 2", "note 3", "note 4"],
+        "{server:?}"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
+    let queue = TestQueue::declare("rpc-cmd-timeout");
+    let server = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--reply",
+            "--command-timeout",
+            "1",
+            "--on-failure",
+            "reject",
+            "--",
+            "sh",
+            "-c",
+            "cat; sleep 60",
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let client = amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "--rpc",
+            "-b",
+            "x",
+            "--reply-timeout",
+            "3",
+        ],
+    );
+    client
+        .assert_error(
+            1,
+            "waiting for the reply: no reply within 3 s (0 of 1 request answered)",
+        )
+        .assert_no_stdout();
+    let out = server.wait();
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "warning: delivery 1: command timed out after 1 s; rejected",
+            "1 of 1 deliveries failed: their commands did not exit 0",
+        ],
+        "{out:?}"
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn reply_with_retry_delay_answers_from_the_retry() {
+    // The first attempt fails (and removes the marker file); the retry answers.
+    let marker = TempFile::new(b"");
+    let script = format!(
+        "if [ -e {m} ]; then rm {m}; exit 1; fi; cat",
+        m = marker.path_str()
+    );
+    let queue = TestQueue::declare("rpc-retry");
+    let server = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "2",
+            "--reply",
+            "--on-failure",
+            "requeue",
+            "--retry-delay",
+            "0.5",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let client = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
+    client.assert_ok();
+    assert_eq!(client.stdout, b"hello");
+    let out = server.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "warning: delivery 1: command exited with status 1; requeued in 0.5 s",
+            "1 of 2 deliveries failed: their commands did not exit 0",
+        ],
+        "{out:?}"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
+    let queue = TestQueue::declare("rpc-on-exit");
+    let server = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--reply",
+            "--on-exit",
+            "3=ack",
+            "--",
+            "sh",
+            "-c",
+            "cat; exit 3",
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let client = amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "--rpc",
+            "-b",
+            "x",
+            "--reply-timeout",
+            "2",
+        ],
+    );
+    client
+        .assert_error(
+            1,
+            "waiting for the reply: no reply within 2 s (0 of 1 request answered)",
+        )
+        .assert_no_stdout();
+    let out = server.wait();
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0, "{out:?}");
+}
+
+#[test]
+fn a_request_without_reply_to_follows_the_on_exit_wildcard() {
+    let queue = TestQueue::declare("rpc-noreplyto-reject");
+    publish(queue.name(), b"fire and forget");
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "1",
+            "--reply",
+            "--on-exit",
+            "*=reject",
+            "--",
+            "sh",
+            "-c",
+            "echo ran",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.first_stderr_line(),
+        "warning: delivery 1: no reply-to property, so nowhere to send a reply; the command was not run; rejected"
+    );
+    out.assert_no_stdout();
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn line_mode_rate_spaces_requests_and_answers_each() {
+    let queue = TestQueue::declare("rpc-rate");
+    let server = echo_server(queue.name(), &[]);
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "--rpc", "-l", "--rate", "20"],
+        b"a\nb\nc\nd\n",
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), "a\nb\nc\nd\n");
+    assert_eq!(out.stderr, "", "{out:?}");
+    stop(server);
+}
