@@ -20,6 +20,7 @@ pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
 pub mod rate;
+pub mod rpc;
 pub mod short_string;
 pub mod tls;
 pub mod tls_verify;

@@ -130,9 +130,21 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish_pieces(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
+        let properties = self.target.properties.clone();
+        self.publish_pieces_with(pieces, properties).await
+    }
+
+    /// As [`Publisher::publish_pieces`], with `properties` for this message instead of the
+    /// target's (e.g. a correlation id of its own, see [`crate::rpc`]).
+    ///
+    /// Errors: as [`Publisher::publish_pieces`].
+    pub async fn publish_pieces_with(
+        &mut self,
+        pieces: Vec<Vec<u8>>,
+        properties: BasicProperties,
+    ) -> Result<(), Error> {
         let exchange = self.target.exchange.clone();
         let routing_key = self.target.routing_key.clone();
-        let properties = self.target.properties.clone();
         self.publish_to(&exchange, &routing_key, properties, pieces)
             .await
     }
@@ -223,12 +235,7 @@ impl Publisher {
     /// it close the channel, the error is `closing channel: REASON` with the server's reason,
     /// as the original reports it, never a race between its channel.close and ours.
     pub async fn finish(mut self) -> Result<u64, Error> {
-        while !self.writing.is_empty() {
-            self.written_oldest().await?;
-        }
-        while let Some(confirm) = self.in_flight.pop_front() {
-            self.settle(confirm).await?;
-        }
+        self.confirmed().await?;
         if !self.confirms
             && let Err(error) = self.channel.basic_qos(0, BasicQosOptions::default()).await
         {
@@ -239,6 +246,26 @@ impl Publisher {
             return Err(Error::step("closing channel", reason));
         }
         Ok(self.published)
+    }
+
+    /// Waits until the broker has confirmed every message published so far, and keeps the
+    /// publisher for more.
+    ///
+    /// Errors: as [`Publisher::finish`].
+    pub async fn confirmed(&mut self) -> Result<(), Error> {
+        while !self.writing.is_empty() {
+            self.written_oldest().await?;
+        }
+        while let Some(confirm) = self.in_flight.pop_front() {
+            self.settle(confirm).await?;
+        }
+        Ok(())
+    }
+
+    /// The properties every message gets unless [`Publisher::publish_pieces_with`] says
+    /// otherwise.
+    pub fn properties(&self) -> &BasicProperties {
+        &self.target.properties
     }
 
     /// Takes the confirms that have already arrived off the front of the queue, without

@@ -53,6 +53,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         idle_timeout: options.idle_timeout,
         concurrency: options.concurrency,
         stream_offset: options.stream_offset.clone(),
+        reply: options.reply,
     };
     let outcome = consume::run(&session.channel, &settings).await;
     match outcome {

@@ -1,11 +1,13 @@
 //! amqp-publish: publish one message (or one per line of standard input, or one per JSON
-//! message with `--json`) to an exchange.
+//! message with `--json`) to an exchange; with `--rpc`, wait for each message's reply and
+//! write it to standard output.
 
 use amqp_tools::cli::publish::Options;
 use amqp_tools::message_json::{self, ReadError};
 use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
 use amqp_tools::rate::Rate;
-use amqp_tools::{Error, address, body, connection, properties, tool};
+use amqp_tools::rpc::{self, ReplyFormat};
+use amqp_tools::{Error, Session, address, body, connection, properties, tool};
 use lapin::BasicProperties;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -34,6 +36,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
         )
         .into());
     }
+    if options.reply_timeout.is_some() && !options.rpc {
+        tool::report("--reply-timeout: only with --rpc");
+        amqp_tools::cli::print_usage_to_stderr::<Options>();
+        return Err(Error::Silent(1).into());
+    }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
     let session = connection::open(
@@ -47,6 +54,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         mandatory: options.mandatory,
         properties,
     };
+    if options.rpc {
+        request_reply(&options, &session, target).await?;
+        return close(session, false).await;
+    }
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
     match (&options.body, options.line_buffered) {
         // The bytes as given, UTF-8 or not.
@@ -71,10 +82,41 @@ async fn run(options: Options) -> anyhow::Result<()> {
     close(session, options.no_confirm).await
 }
 
-/// Closes the connection once the messages are published. With confirms a failed close is
-/// only a warning: every message was confirmed, the work is done, and a retry would duplicate
-/// it.
-async fn close(session: connection::Session, no_confirm: bool) -> anyhow::Result<()> {
+/// `--rpc`: each message is a request; its reply is written to standard output.
+async fn request_reply(options: &Options, session: &Session, target: Target) -> Result<(), Error> {
+    let timeout = options.reply_timeout.unwrap_or(rpc::DEFAULT_REPLY_TIMEOUT);
+    let format = if options.line_buffered {
+        ReplyFormat::Line
+    } else {
+        ReplyFormat::Body
+    };
+    let mut client = rpc::Client::open(session, target, timeout, format).await?;
+    match (&options.body, options.line_buffered) {
+        // The bytes as given, UTF-8 or not (-l with -b is refused before connecting).
+        (Some(text), _) => client.request(vec![text.as_bytes().to_vec()]).await?,
+        (None, false) => {
+            let piece = body::piece_size(client.piece_max());
+            let pieces = body::read_stdin_pieces_off_runtime(piece)
+                .await
+                .map_err(|e| Error::step("reading standard input", e))?;
+            client.request(pieces).await?;
+        }
+        (None, true) => {
+            client
+                .request_lines(
+                    body::spawn_stdin_line_batches(),
+                    options.rate.map(Rate::per_second),
+                )
+                .await?
+        }
+    }
+    client.finish().await?;
+    Ok(())
+}
+
+/// Closes the session. With confirms, every message was confirmed: the work is done, and a
+/// retry would duplicate it, so a failed close is only a warning.
+async fn close(session: Session, no_confirm: bool) -> anyhow::Result<()> {
     if let Err(error) = session.close().await {
         if no_confirm {
             return Err(error.into());

@@ -88,6 +88,11 @@ pub struct Options {
     /// time, or an interval back from now (10m, 2h, 7D)
     #[arg(long, value_name = "offset", value_parser = crate::consume::stream_offset::parse)]
     pub stream_offset: Option<lapin::types::AMQPValue>,
+    /// request/reply: the command's standard output is the reply, published to the message's
+    /// reply-to with its correlation-id; the message is acknowledged once the server confirmed
+    /// the reply
+    #[arg(long)]
+    pub reply: bool,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -80,8 +80,17 @@ pub struct Options {
     /// amqp-tools-json(7)) and publish each to its own exchange and routing key with its
     /// properties; -e, -r and the property options override the lines, -H and --typed-header
     /// merge into their headers
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rpc")]
     pub json: bool,
+    /// request/reply: publish with reply-to set to RabbitMQ's direct reply-to and a fresh
+    /// correlation-id (implies --mandatory), wait for the reply and write its body to standard
+    /// output; with -l, one request per line and one reply line each, in request order
+    #[arg(long, conflicts_with_all = ["reply_to", "correlation_id", "no_confirm"])]
+    pub rpc: bool,
+    /// with --rpc, give up when no reply came for this many seconds (fractions allowed) while
+    /// a request awaits one [default: 30]
+    #[arg(long, value_name = "seconds", value_parser = crate::rpc::parse_timeout)]
+    pub reply_timeout: Option<std::time::Duration>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

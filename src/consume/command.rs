@@ -9,7 +9,7 @@ use lapin::message::Delivery;
 use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 /// How long a command that timed out is given to end after SIGTERM before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -27,6 +27,10 @@ pub enum Outcome {
     /// The command's output, captured, could not be written: the consumer's standard output is
     /// a closed pipe.
     OutputClosed,
+    /// The delivery failed for another reason, given here (`--reply`: no reply-to address,
+    /// the output unreadable, or the reply not confirmed; see [`super::reply`]): handled as a
+    /// failed command.
+    Failed(String),
 }
 
 /// Where a command's standard output and error go.
@@ -38,7 +42,19 @@ pub enum Output {
     /// command ends, so that the output of commands run at once never interleaves
     /// (`--concurrency`). Held in memory meanwhile.
     Whole,
+    /// `--reply`: standard output captured in pieces of `piece` bytes and given back (not
+    /// written) by [`run_capturing`]; standard error inherited, or with `whole_stderr` captured
+    /// and written whole when the command ends, as with [`Output::Whole`].
+    Reply {
+        /// The size of the pieces the output is held in (a body frame's payload).
+        piece: usize,
+        /// Capture standard error and write it whole at the end (`--concurrency` above 1).
+        whole_stderr: bool,
+    },
 }
+
+/// The size of the pieces a command's output is held in with [`Output::Whole`].
+const CAPTURE_PIECE: usize = 64 * 1024;
 
 impl Outcome {
     /// True when the command exited with status 0.
@@ -71,6 +87,7 @@ impl Outcome {
                 format!("command timed out after {}", super::policy::seconds(*limit))
             }
             Outcome::OutputClosed => "the output pipe is closed".to_string(),
+            Outcome::Failed(why) => why.clone(),
         }
     }
 }
@@ -99,15 +116,118 @@ pub async fn run(
     timeout: Option<Duration>,
     output: Output,
 ) -> Outcome {
+    run_capturing(argv, input, delivery, consumer_tag, timeout, output)
+        .await
+        .0
+}
+
+/// As [`run`], and gives back the command's standard output with [`Output::Reply`] (nothing
+/// otherwise). The output is only what the command wrote before it ended or was killed.
+///
+/// Errors: with [`Output::Reply`], a command that exited 0 but whose output could not be read
+/// is [`Outcome::Failed`] (`reading the command's output: CAUSE`).
+pub async fn run_capturing(
+    argv: &[OsString],
+    input: &[u8],
+    delivery: &Delivery,
+    consumer_tag: &str,
+    timeout: Option<Duration>,
+    output: Output,
+) -> (Outcome, Vec<Vec<u8>>) {
+    let mut child = match spawn(argv, delivery, consumer_tag, timeout.is_some(), output) {
+        Ok(child) => child,
+        Err(not_started) => return (not_started, Vec::new()),
+    };
+    let piece = match output {
+        Output::Reply { piece, .. } => piece,
+        _ => CAPTURE_PIECE,
+    };
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let (mut out, mut err, mut read) = (Vec::new(), Vec::new(), Ok(()));
+    let work = async {
+        let read_err = async {
+            if let Some(mut pipe) = stderr {
+                let _ = pipe.read_to_end(&mut err).await;
+            }
+        };
+        // All at once: a command may write more than a pipe holds before it reads its input.
+        let ((), out_read, ()) = tokio::join!(
+            feed(stdin, input),
+            read_pieces(stdout, piece, &mut out),
+            read_err
+        );
+        read = out_read;
+        child.wait().await
+    };
+    let waited = match timeout {
+        None => Some(work.await),
+        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+    };
+    let program = argv
+        .first()
+        .map(|p| p.to_string_lossy())
+        .unwrap_or_default();
+    let outcome = match waited {
+        Some(Ok(status)) => Outcome::Exited(status),
+        Some(Err(error)) => Outcome::NotStarted(format!(
+            "waiting for command '{program}': {}",
+            crate::error::describe_io(&error)
+        )),
+        None => {
+            kill_group(&mut child, KILL_GRACE).await;
+            Outcome::TimedOut(timeout.unwrap_or_default())
+        }
+    };
+    match output {
+        Output::Inherit => (outcome, Vec::new()),
+        Output::Whole if !write_whole(&out, &err) => (Outcome::OutputClosed, Vec::new()),
+        Output::Whole => (outcome, Vec::new()),
+        Output::Reply { .. } => {
+            write_whole(&[], &err);
+            match read {
+                Err(error) if outcome.success() => (
+                    Outcome::Failed(format!(
+                        "reading the command's output: {}",
+                        crate::error::describe_io(&error)
+                    )),
+                    Vec::new(),
+                ),
+                _ => (outcome, out),
+            }
+        }
+    }
+}
+
+/// Starts `argv` with a pipe on its standard input, its output as `output` says, the
+/// delivery's metadata in its environment, and (`group`, for `--command-timeout`) in a
+/// process group of its own.
+///
+/// Errors: [`Outcome::NotStarted`] with the original's `posix_spawnp: CMD: REASON`.
+fn spawn(
+    argv: &[OsString],
+    delivery: &Delivery,
+    consumer_tag: &str,
+    group: bool,
+    output: Output,
+) -> Result<tokio::process::Child, Outcome> {
     let Some((program, args)) = argv.split_first() else {
-        return Outcome::NotStarted("no command given".to_string());
+        return Err(Outcome::NotStarted("no command given".to_string()));
     };
     let mut command = tokio::process::Command::new(program);
     command.args(args).stdin(Stdio::piped());
-    if output == Output::Whole {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    match output {
+        Output::Inherit => {}
+        Output::Whole => {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        Output::Reply { whole_stderr, .. } => {
+            command.stdout(Stdio::piped());
+            if whole_stderr {
+                command.stderr(Stdio::piped());
+            }
+        }
     }
-    if timeout.is_some() {
+    if group {
         command.process_group(0);
     }
     for (name, _) in std::env::vars_os() {
@@ -119,67 +239,56 @@ pub async fn run(
         }
     }
     command.envs(super::environment::variables(delivery, consumer_tag));
-    let spawned = command.spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            return Outcome::NotStarted(format!(
-                "posix_spawnp: {}: {}",
-                program.to_string_lossy(),
-                strerror(&error)
-            ));
-        }
-    };
-    let mut stdin = child.stdin.take();
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let work = async {
-        let feed = async {
-            if let Some(mut stdin) = stdin.take() {
-                // A command that stops reading (EPIPE) is judged by its exit status alone.
-                let _ = stdin.write_all(input).await;
-            }
-        };
-        let read_out = async {
-            if let Some(pipe) = stdout.as_mut() {
-                let _ = pipe.read_to_end(&mut out).await;
-            }
-        };
-        let read_err = async {
-            if let Some(pipe) = stderr.as_mut() {
-                let _ = pipe.read_to_end(&mut err).await;
-            }
-        };
-        tokio::join!(feed, read_out, read_err);
-        child.wait().await
-    };
-    let waited = match timeout {
-        None => Some(work.await),
-        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
-    };
-    let outcome = match waited {
-        Some(Ok(status)) => Outcome::Exited(status),
-        Some(Err(error)) => Outcome::NotStarted(format!(
-            "waiting for command '{}': {}",
+    command.spawn().map_err(|error| {
+        Outcome::NotStarted(format!(
+            "posix_spawnp: {}: {}",
             program.to_string_lossy(),
-            crate::error::describe_io(&error)
-        )),
-        None => {
-            kill_group(&mut child, KILL_GRACE).await;
-            Outcome::TimedOut(timeout.unwrap_or_default())
-        }
-    };
-    if output == Output::Whole && !write_whole(&out, &err) {
-        return Outcome::OutputClosed;
+            strerror(&error)
+        ))
+    })
+}
+
+/// Writes `input` to the command's standard input and closes it. A command that stops
+/// reading (EPIPE) is judged by its exit status alone.
+async fn feed(stdin: Option<tokio::process::ChildStdin>, input: &[u8]) {
+    if let Some(mut stdin) = stdin {
+        let _ = stdin.write_all(input).await;
     }
-    outcome
+}
+
+/// Reads all of `output` into `pieces` of `piece` bytes (the last one shorter, none for an
+/// empty output), as [`crate::body::read_pieces`] does for standard input. What was read
+/// before a failure or before the future is dropped stays in `pieces`.
+async fn read_pieces(
+    output: Option<impl AsyncRead + Unpin>,
+    piece: usize,
+    pieces: &mut Vec<Vec<u8>>,
+) -> std::io::Result<()> {
+    let Some(mut output) = output else {
+        return Ok(());
+    };
+    let piece = piece.max(1);
+    loop {
+        let mut buffer = Vec::with_capacity(piece);
+        let read = (&mut output)
+            .take(piece as u64)
+            .read_to_end(&mut buffer)
+            .await;
+        let full = buffer.len() == piece;
+        if !buffer.is_empty() {
+            pieces.push(buffer);
+        }
+        read?;
+        if !full {
+            return Ok(());
+        }
+    }
 }
 
 /// Writes a command's captured output whole, each stream with one locked write (nothing else
 /// runs on the consumer's thread meanwhile, so two commands' output never interleaves).
 /// `false` when standard output is a closed pipe.
-fn write_whole(out: &[u8], err: &[u8]) -> bool {
+fn write_whole(out: &[Vec<u8>], err: &[u8]) -> bool {
     use std::io::Write;
     if !err.is_empty() {
         let mut stderr = std::io::stderr().lock();
@@ -189,7 +298,10 @@ fn write_whole(out: &[u8], err: &[u8]) -> bool {
         return true;
     }
     let mut stdout = std::io::stdout().lock();
-    let written = stdout.write_all(out).and_then(|()| stdout.flush());
+    let written = out
+        .iter()
+        .try_for_each(|piece| stdout.write_all(piece))
+        .and_then(|()| stdout.flush());
     !matches!(written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 

@@ -11,6 +11,7 @@ pub mod holds;
 pub mod policy;
 pub mod qos;
 pub mod queue;
+pub mod reply;
 pub mod signals;
 pub mod stream_offset;
 
@@ -60,6 +61,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// `--stream-offset`: the `x-stream-offset` consumer argument for a stream queue.
     pub stream_offset: Option<lapin::types::AMQPValue>,
+    /// `--reply`: the command's standard output is published as the reply ([`reply`]).
+    pub reply: bool,
 }
 
 /// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
@@ -113,6 +116,8 @@ struct Consumer<'a> {
     deliveries: lapin::Consumer,
     tag: String,
     signals: Signals,
+    /// `--reply`: publishes each successful command's output as the delivery's reply.
+    replier: Option<reply::Replier>,
     failures: policy::Tracker,
     /// Failed deliveries waiting for `--retry-delay` before their requeue.
     holds: Holds,
@@ -164,6 +169,11 @@ impl<'a> Consumer<'a> {
             no_ack: plan.broker_no_ack,
             ..Default::default()
         };
+        // --reply (issue 17): replies are confirmed on this channel.
+        let replier = match settings.reply {
+            true => Some(reply::Replier::new(channel).await?),
+            false => None,
+        };
         let deliveries = channel
             .basic_consume(
                 settings.queue.as_str().into(),
@@ -182,6 +192,7 @@ impl<'a> Consumer<'a> {
             deliveries,
             tag,
             signals,
+            replier,
             failures: policy::Tracker::new(
                 policy::ExitTable::new(&settings.on_exit, settings.on_failure),
                 settings.max_redeliveries,
@@ -313,13 +324,19 @@ impl<'a> Consumer<'a> {
         let argv = self.settings.command.clone();
         let tag = self.tag.clone();
         let timeout = self.settings.command_timeout;
-        let output = match self.settings.concurrency {
-            1 => command::Output::Inherit,
-            _ => command::Output::Whole,
+        let whole = self.settings.concurrency > 1;
+        let output = match whole {
+            false => command::Output::Inherit,
+            true => command::Output::Whole,
         };
+        let replier = self.replier.clone();
         self.running.push(Box::pin(async move {
             let input = &delivery.data;
-            let outcome = command::run(&argv, input, &delivery, &tag, timeout, output).await;
+            let outcome = match replier {
+                // --reply: the reply is confirmed here, before the ack (see `settle`).
+                Some(replier) => replier.run(&argv, &delivery, &tag, timeout, whole).await,
+                None => command::run(&argv, input, &delivery, &tag, timeout, output).await,
+            };
             (delivery, outcome)
         }));
         Ok(())

@@ -164,7 +164,7 @@ impl ExitTable {
         let code = match outcome {
             Outcome::NotStarted(_) => return Action::Stop,
             Outcome::Exited(status) => status.code(),
-            Outcome::TimedOut(_) | Outcome::OutputClosed => None,
+            Outcome::TimedOut(_) | Outcome::OutputClosed | Outcome::Failed(_) => None,
         };
         if let Some(action) = code.and_then(|c| self.by_code.get(&c)) {
             return *action;
