@@ -5,7 +5,9 @@
 //! every message with its properties and headers in wire order).
 //!
 //! Cases where ours deliberately differs are marked `differs(WHY, ...)`: they assert that the
-//! C tool still behaves as recorded and that ours behaves as intended (see COMPATIBILITY.md).
+//! C tool still behaves as recorded and that ours behaves as intended. WHY is `CASE | detail`,
+//! CASE being the exact text of the case cell of a row of COMPATIBILITY.md's first table
+//! (`tests/docs_agree.rs` checks that every such row exists).
 //!
 //! Needs the private broker (`AMQP_TEST_URL`, `AMQP_TEST_PORT`, `AMQP_TEST_CTL`) and the
 //! original tools in /usr/bin; fails (never skips) without them.
@@ -116,7 +118,7 @@ cases! {
 
 cases! {
     publish_version: PUBLISH => |c| c.args(["--version"]).differs(
-        "13: ours has --version (C: unknown option)",
+        "`--version` | ours has --version (C: unknown option)",
         &[],
         |r| { r.code(1)?; r.stderr_line(0, "--version: unknown option") },
         |r| { r.code(0)?; r.stderr_is("")?; if r.stdout.is_empty() { Err("no version printed".into()) } else { Ok(()) } },
@@ -164,55 +166,55 @@ fn port() -> u16 {
 
 cases! {
     connection_refused_server: GET => |c| c.args(["--server", "127.0.0.1", "--port", "1", "-q", "x"]).differs(
-        "7: ours appends the cause to `opening socket to HOST:PORT`",
+        "connection failure | ours appends the cause to `opening socket to HOST:PORT`",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to 127.0.0.1:1\n") },
         |r| { r.code(1)?; r.stderr_line_starts(0, "opening socket to 127.0.0.1:1: ") },
     );
     connection_refused_url: PUBLISH => |c| c.args(["-u", "amqp://127.0.0.1:1", "-r", "x", "-b", "y"]).differs(
-        "7: ours appends the cause to `opening socket to HOST:PORT`",
+        "connection failure | ours appends the cause to `opening socket to HOST:PORT`",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to 127.0.0.1:1\n") },
         |r| { r.code(1)?; r.stderr_line_starts(0, "opening socket to 127.0.0.1:1: ") },
     );
     port_negative: GET => |c| c.args(["-s", "127.0.0.1", "--port", "-5", "-q", "x"]).differs(
-        "8: C ignores a negative --port (uses 5672); ours refuses it",
+        "`--port -5` | C ignores a negative --port (uses 5672); ours refuses it",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to 127.0.0.1:5672\n") },
         |r| { r.code(1)?; r.stderr_is("--port: -5 is not a valid port number (1 to 65535)\n") },
     );
     port_too_large: GET => |c| c.args(["-s", "127.0.0.1", "--port", "70000", "-q", "x"]).differs(
-        "8: C tries to connect to port 70000; ours refuses it before connecting",
+        "`--port 70000` | C tries to connect to port 70000; ours refuses it before connecting",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to 127.0.0.1:70000\n") },
         |r| { r.code(1)?; r.stderr_is("--port: 70000 is not a valid port number (1 to 65535)\n") },
     );
     port_zero: GET => |c| c.args(["-s", "127.0.0.1", "--port", "0", "-q", "x"]).differs(
-        "8: C tries to connect to port 0; ours refuses it before connecting",
+        "`--port 70000` | C tries to connect to port 0; ours refuses it before connecting",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to 127.0.0.1:0\n") },
         |r| { r.code(1)?; r.stderr_is("--port: 0 is not a valid port number (1 to 65535)\n") },
     );
     heartbeat_too_large: GET => |c| c.conn().args(["--heartbeat", "70000", "-q", "x"]).differs(
-        "18 (new): C fails the login with a library error; ours refuses the value before connecting",
+        "`--heartbeat 70000` | C fails the login with a library error; ours refuses the value before connecting",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("logging in to AMQP server: invalid parameter\n") },
         |r| { r.code(1)?; r.stderr_is("--heartbeat: 70000 is too large (at most 65535 seconds)\n") },
     );
     ssl_with_server: GET => |c| c.args(["--ssl", "-s", "127.0.0.1", "--port", "{PORT}", "-q", "x"]).differs(
-        "9: C 0.11 refuses --ssl with --server; ours connects with TLS (here to a plain port: fails)",
+        "`--ssl` with `--server` | C 0.11 refuses --ssl with --server; ours connects with TLS (here to a plain port: fails)",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("the --ssl option specifies an SSL connection but the --url option does not\n") },
         |r| { r.code(1)?; r.stderr_lacks("--url option does not") },
     );
     ssl_with_plain_url: GET => |c| c.queue("{Q}").msg("{Q}", "s").args(["--ssl", "-u", "{URL}", "-q", "{Q}"]).differs(
-        "9: C silently ignores --ssl with an amqp:// URL; ours refuses the combination",
+        "`--ssl` with an `amqp://` URL | C silently ignores --ssl with an amqp:// URL; ours refuses the combination",
         &[],
         |r| { r.code(0)?; r.stdout_is("s")?; r.count("{Q}", 0) },
         |r| { r.code(1)?; r.stderr_is("the --ssl option specifies an SSL connection but the --url option does not\n")?; r.count("{Q}", 1) },
     );
     server_ipv6_with_port: GET => |c| c.args(["-s", "[::1]:{PORT}", "-q", "x"]).differs(
-        "16: C cannot take an IPv6 address in --server; ours connects (the broker listens on 127.0.0.1 only, so: refused)",
+        "`-s '[::1]'`, `-s '[::1]:5672'`, `-s ::1` | C cannot take an IPv6 address in --server; ours connects (the broker listens on 127.0.0.1 only, so: refused)",
         &[Exit, Stdout],
         |r| r.stderr_is("Specifying the port number with --server is deprecated\nbad server port number in '[::1]:{PORT}'\n"),
         |r| { r.stderr_line(0, "Specifying the port number with --server is deprecated")?; r.stderr_line_starts(1, "opening socket to ") },
@@ -224,13 +226,13 @@ cases! {
 
 cases! {
     amqp_url_alone: GET => |c| c.env("AMQP_URL", "{URL}").queue("{Q}").msg("{Q}", "env").args(["-q", "{Q}"]).differs(
-        "2: C ignores AMQP_URL; ours uses it when no connection option is given",
+        "`AMQP_URL` | C ignores AMQP_URL; ours uses it when no connection option is given",
         &[],
         |r| { r.code(1)?; r.stderr_is("opening socket to localhost:5672\n")?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.stdout_is("env")?; r.stderr_is("")?; r.count("{Q}", 0) },
     );
     amqp_url_with_heartbeat: GET => |c| c.env("AMQP_URL", "{URL}").queue("{Q}").msg("{Q}", "env").args(["--heartbeat", "0", "-q", "{Q}"]).differs(
-        "2: C ignores AMQP_URL; ours uses it when no connection option is given (--heartbeat is not one)",
+        "`AMQP_URL` | C ignores AMQP_URL; ours uses it when no connection option is given (--heartbeat is not one)",
         &[],
         |r| { r.code(1)?; r.stderr_is("opening socket to localhost:5672\n")?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.stdout_is("env")?; r.count("{Q}", 0) },
@@ -252,7 +254,7 @@ cases! {
     authfile_good: GET => |c| c.conn().file("af", AUTH).queue("{Q}").msg("{Q}", "auth").args(["--authfile", "{DIR}/af", "-q", "{Q}"]);
     authfile_eq_good: PUBLISH => |c| c.conn().file("af", AUTH).queue("{Q}").args(["--authfile={DIR}/af", "-r", "{Q}", "-b", "auth"]);
     authfile_missing: GET => |c| c.conn().args(["--authfile", "{DIR}/nope", "-q", "x"]).differs(
-        "25 (new): ours appends the cause to `Could not read auth data file PATH`",
+        "`--authfile` unreadable | ours appends the cause to `Could not read auth data file PATH`",
         &[Exit, Stdout],
         |r| r.stderr_is("Could not read auth data file {DIR}/nope\n"),
         |r| r.stderr_is("Could not read auth data file {DIR}/nope: no such file or directory\n"),
@@ -263,7 +265,7 @@ cases! {
     authfile_missing_password: GET => |c| c.conn().file("af", "username:guest\n").args(["--authfile", "{DIR}/af", "-q", "x"]);
     authfile_empty: GET => |c| c.conn().file("af", "").args(["--authfile", "{DIR}/af", "-q", "x"]);
     authfile_directory: GET => |c| c.conn().args(["--authfile", "{DIR}", "-q", "x"]).differs(
-        "25 (new): C reads a directory as an empty file (`Malformed auth file (missing username)`); ours says it cannot read it",
+        "`--authfile DIR` (a directory) | C reads a directory as an empty file (`Malformed auth file (missing username)`); ours says it cannot read it",
         &[Exit, Stdout],
         |r| r.stderr_is("Malformed auth file (missing username)\n"),
         |r| r.stderr_is("Could not read auth data file {DIR}: is a directory\n"),
@@ -273,20 +275,20 @@ cases! {
     authfile_space_kept: GET => |c| c.conn().file("af", "username: guest\npassword:guest\n").args(["--authfile", "{DIR}/af", "-q", "x"]);
     authfile_no_final_newline: GET => |c| c.conn().file("af", "username:guest\npassword:guest").queue("{Q}").msg("{Q}", "auth")
         .args(["--authfile", "{DIR}/af", "-q", "{Q}"]).differs(
-        "3: C requires the final newline (`Password too long`); ours accepts the file",
+        "`--authfile` without final newline | C requires the final newline (`Password too long`); ours accepts the file",
         &[],
         |r| { r.code(1)?; r.stderr_is("Password too long\n")?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.stdout_is("auth")?; r.count("{Q}", 0) },
     );
     authfile_crlf: GET => |c| c.conn().file("af", "username:guest\r\npassword:guest\r\n").queue("{Q}").msg("{Q}", "auth")
         .args(["--authfile", "{DIR}/af", "-q", "{Q}"]).differs(
-        "3: C keeps the \\r of CRLF lines (login refused); ours strips it",
+        "`--authfile` with CRLF line ends | C keeps the \\r of CRLF lines (login refused); ours strips it",
         &[],
         |r| { r.code(1)?; r.stderr_line_starts(0, "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED")?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.stdout_is("auth")?; r.count("{Q}", 0) },
     );
     authfile_long_value: GET => |c| c.conn().file("af", format!("username:{}\npassword:guest\n", "u".repeat(118))).args(["--authfile", "{DIR}/af", "-q", "x"]).differs(
-        "3: C refuses values over 117 bytes (`Username too long`); ours reads them (then the broker refuses the login)",
+        "`--authfile` values over 117 bytes | C refuses values over 117 bytes (`Username too long`); ours reads them (then the broker refuses the login)",
         &[Exit, Stdout],
         |r| r.stderr_is("Username too long\n"),
         |r| r.stderr_line_starts(0, "logging in to AMQP server: server connection error 403"),
@@ -312,7 +314,7 @@ cases! {
     url_wrong_password: GET => |c| c.args(["-u", "amqp://guest:nope@127.0.0.1:{PORT}", "-q", "x"]);
     url_bad_scheme: GET => |c| c.args(["-u", "http://127.0.0.1:{PORT}", "-q", "x"]);
     url_uppercase_scheme: GET => |c| c.args(["-u", "AMQP://127.0.0.1:{PORT}", "-q", "x"]).differs(
-        "23 (new): C's URL scheme is case-sensitive; ours accepts AMQP:// (RFC 3986: schemes are case-insensitive)",
+        "`AMQP://` (upper-case scheme) | C's URL scheme is case-sensitive; ours accepts AMQP:// (RFC 3986: schemes are case-insensitive)",
         &[Exit, Stdout],
         |r| r.stderr_is("Parsing URL 'AMQP://127.0.0.1:{PORT}': could not parse AMQP URL\n"),
         |r| r.stderr_is("basic.get: server channel error 404, message: NOT_FOUND - no queue 'x' in vhost '/'\n"),
@@ -322,32 +324,32 @@ cases! {
     url_nested_vhost_path: GET => |c| c.args(["-u", "amqp://127.0.0.1:{PORT}/a/b", "-q", "x"]);
     url_bracket_junk: GET => |c| c.args(["-u", "amqp://[::1]x:{PORT}", "-q", "x"]);
     url_no_host: GET => |c| c.args(["-u", "amqp://", "-q", "x"]).differs(
-        "7: ours appends the cause to `opening socket to HOST:PORT`",
+        "connection failure | ours appends the cause to `opening socket to HOST:PORT`",
         &[Exit, Stdout],
         |r| { r.code(1)?; r.stderr_is("opening socket to localhost:5672\n") },
         |r| { r.code(1)?; r.stderr_line_starts(0, "opening socket to localhost:5672: ") },
     );
     url_ipv6_literal: GET => |c| c.args(["-u", "amqp://guest:guest@[::1]:{PORT}", "-q", "x"]).differs(
-        "7: ours appends the cause, and shows an IPv6 host in brackets ([::1]:PORT, C: ::1:PORT)",
+        "IPv6 host in messages | ours appends the cause, and shows an IPv6 host in brackets ([::1]:PORT, C: ::1:PORT)",
         &[Exit, Stdout],
         |r| r.stderr_is("opening socket to ::1:{PORT}\n"),
         |r| r.stderr_line_starts(0, "opening socket to [::1]:{PORT}: "),
     );
     url_query_string: GET => |c| c.queue("{Q}").msg("{Q}", "u").args(["-u", "{URL}?heartbeat=5", "-q", "{Q}"]).differs(
-        "15: C rejects URL query strings; ours accepts the RabbitMQ URI query parameters",
+        "URL query (`?heartbeat=5&connection_timeout=3000&auth_mechanism=external`) | C rejects URL query strings; ours accepts the RabbitMQ URI query parameters",
         &[],
         |r| { r.code(1)?; r.stderr_is("Parsing URL '{URL}?heartbeat=5': could not parse AMQP URL\n")?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.stdout_is("u")?; r.count("{Q}", 0) },
     );
     // The whole URL, password included, is echoed by C.
     url_unparsable_with_password: GET => |c| c.args(["-u", "amqp://user:secret@127.0.0.1:x", "-q", "x"]).differs(
-        "22 (new): ours masks the password when it echoes an unparsable URL",
+        "`Parsing URL '...'` error | ours masks the password when it echoes an unparsable URL",
         &[Exit, Stdout],
         |r| r.stderr_is("Parsing URL 'amqp://user:secret@127.0.0.1:x': could not parse AMQP URL\n"),
         |r| r.stderr_is("Parsing URL 'amqp://user:****@127.0.0.1:x': could not parse AMQP URL\n"),
     );
     url_utf8_percent: GET => |c| c.args(["-u", "amqp://%c3%a9:x@127.0.0.1:{PORT}", "-q", "x"]).differs(
-        "24 (new): C refuses percent-escapes above 0x7F; ours decodes UTF-8 user names (here: an unknown user)",
+        "`%c3%a9` (UTF-8) escapes in a URL | C refuses percent-escapes above 0x7F; ours decodes UTF-8 user names (here: an unknown user)",
         &[Exit, Stdout],
         |r| r.stderr_is("Parsing URL 'amqp://%c3%a9:x@127.0.0.1:{PORT}': could not parse AMQP URL\n"),
         |r| r.stderr_line_starts(0, "logging in to AMQP server: server connection error 403"),
@@ -380,7 +382,7 @@ cases! {
         "-r", "{Q}", "-H", "k1: v1", "-H", "k2:v2", "-H", "k3:  v3  ", "-H", " k4 : v4", "-H", "k5: a:b",
         "-H", "k6:", "-H", ":v7", "-b", "h",
     ]).differs(
-        "14: C sends the headers in command-line order; ours sends a field table sorted by key (same keys and values)",
+        "duplicate `-H` keys; header order | C sends the headers in command-line order; ours sends a field table sorted by key (same keys and values)",
         &[Exit, Stdout, Aspect::Stderr],
         |r| r.headers("{Q}", 0, r#"{"k1"=S:"v1", "k2"=S:"v2", "k3"=S:"v3  ", " k4 "=S:"v4", "k5"=S:"a:b", "k6"=S:"", ""=S:"v7"}"#),
         |r| r.headers("{Q}", 0, r#"{""=S:"v7", " k4 "=S:"v4", "k1"=S:"v1", "k2"=S:"v2", "k3"=S:"v3  ", "k5"=S:"a:b", "k6"=S:""}"#),
@@ -388,13 +390,13 @@ cases! {
     publish_header_tab_kept: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "k\tx:\tv", "-b", "h"]);
     publish_header_utf8: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "clé: été", "-b", "h"]);
     publish_header_duplicate_keys: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "k: 1", "-H", "j: x", "-H", "k: 2", "-b", "h"]).differs(
-        "14: C sends both entries of a repeated key; ours keeps the last value (a field table maps keys)",
+        "duplicate `-H` keys; header order | C sends both entries of a repeated key; ours keeps the last value (a field table maps keys)",
         &[Exit, Stdout, Aspect::Stderr],
         |r| r.headers("{Q}", 0, r#"{"k"=S:"1", "j"=S:"x", "k"=S:"2"}"#),
         |r| { r.count("{Q}", 1)?; let a = r.headers("{Q}", 0, r#"{"j"=S:"x", "k"=S:"2"}"#); let b = r.headers("{Q}", 0, r#"{"k"=S:"2", "j"=S:"x"}"#); a.or(b) },
     );
     publish_header_without_colon: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "nocolon", "-H", "a: b", "-b", "h"]).differs(
-        "1: C warns, then the publish fails (`basic.publish: invalid parameter`); ours warns and publishes",
+        "`amqp-publish -H` entry without `:` | C warns, then the publish fails (`basic.publish: invalid parameter`); ours warns and publishes",
         &[Stdout],
         |r| { r.code(1)?; r.stderr_is("Ignored header definition missing ':' delimiter in \"nocolon\"\nbasic.publish: invalid parameter\n")?; r.count("{Q}", 0) },
         |r| { r.code(0)?; r.stderr_is("Ignored header definition missing ':' delimiter in \"nocolon\"\n")?; r.count("{Q}", 1)?; r.headers("{Q}", 0, r#"{"a"=S:"b"}"#) },
@@ -406,13 +408,13 @@ cases! {
     publish_lines_empty_stdin: PUBLISH => |c| c.conn().queue("{Q}").args(["-l", "-r", "{Q}"]);
     publish_lines_just_under_limit: PUBLISH => |c| c.conn().queue("{Q}").stdin([vec![b'y'; 32766], b"\nz\n".to_vec()].concat()).args(["-l", "-r", "{Q}"]);
     publish_lines_nul: PUBLISH => |c| c.conn().queue("{Q}").stdin(b"a\x00b\nc\n").args(["-l", "-r", "{Q}"]).differs(
-        "4: C cuts a -l line at a NUL byte; ours keeps the whole line",
+        "`-l` and a NUL byte inside a line | C cuts a -l line at a NUL byte; ours keeps the whole line",
         &[Exit, Stdout, Aspect::Stderr],
         |r| r.bodies("{Q}", &[b"a", b"c\n"]),
         |r| r.bodies("{Q}", &[b"a\x00b\n", b"c\n"]),
     );
     publish_lines_longer_than_32k: PUBLISH => |c| c.conn().queue("{Q}").stdin([vec![b'x'; 40000], b"\n".to_vec()].concat()).args(["-l", "-r", "{Q}"]).differs(
-        "4: C splits -l lines at 32767 bytes; ours never splits a line",
+        "`-l` and a line over 32767 bytes | C splits -l lines at 32767 bytes; ours never splits a line",
         &[Exit, Stdout, Aspect::Stderr],
         |r| r.bodies("{Q}", &[&[b'x'; 32767], &[&[b'x'; 7233][..], b"\n"].concat()]),
         |r| r.bodies("{Q}", &[&[&[b'x'; 40000][..], b"\n"].concat()]),
@@ -431,14 +433,14 @@ cases! {
     publish_amq_direct: PUBLISH => |c| c.conn().queue("{Q}").bind("{Q}", "amq.direct", "{K}").args(["-e", "amq.direct", "-r", "{K}", "-b", "m"]);
     publish_unroutable: PUBLISH => |c| c.conn().inspect("{Q2}").args(["-r", "{Q2}", "-b", "lost"]);
     publish_missing_exchange: PUBLISH => |c| c.conn().args(["-e", "{X}", "-r", "k", "-b", "m"]).differs(
-        "6: C reports the 404 at channel close; ours (publisher confirms) at the publish",
+        "publish to a missing exchange | C reports the 404 at channel close; ours (publisher confirms) at the publish",
         &[Exit, Stdout],
         |r| r.stderr_is("closing channel: server channel error 404, message: NOT_FOUND - no exchange '{X}' in vhost '/'\n"),
         |r| r.stderr_is("basic.publish: server channel error 404, message: NOT_FOUND - no exchange '{X}' in vhost '/' (1 of 1 message not confirmed)\n"),
     );
     // popt replaces `!#:+` in a value by the next word.
     publish_popt_next_word_alias: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-b", "x!#:+", "foo"]).differs(
-        "21 (new): popt expands `!#:+` in an option value to the next word; ours takes values literally",
+        "popt's `!#:+` expansion in option values | popt expands `!#:+` in an option value to the next word; ours takes values literally",
         &[],
         |r| { r.code(0)?; r.bodies("{Q}", &[b"xfoo"]) },
         |r| { r.code(1)?; r.stderr_line(0, "unexpected operand: foo")?; r.count("{Q}", 0) },
@@ -463,7 +465,7 @@ cases! {
     // -queue is -q ueue.
     get_single_dash_long_name: GET => |c| c.conn().args(["-queue"]);
     get_stdout_closed: GET => |c| c.conn().queue("{Q}").msg("{Q}", "precious").stdout_closed().args(["-q", "{Q}"]).differs(
-        "11: C takes the message with no-ack and loses it when stdout fails (SIGPIPE); ours acks only after writing it",
+        "`amqp-get` and a failed write to stdout | C takes the message with no-ack and loses it when stdout fails (SIGPIPE); ours acks only after writing it",
         &[Stdout],
         |r| { r.code(141)?; r.count("{Q}", 0) },
         |r| { if r.code == 0 { return Err("exit 0 although the write failed".into()); } r.bodies("{Q}", &[b"precious"]) },
@@ -597,7 +599,7 @@ cases! {
     // A command that fails once: not acked (back on the queue afterwards), the other acked.
     consume_command_fails_once: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "bad").msg("{Q}", "ok")
         .args(["-q", "{Q}", "-c", "2", "--", "sh", "-c", "b=$(cat); [ \"$b\" = ok ]"]).differs(
-        "17: ours warns on stderr for each failed delivery and exits 1 saying how many failed (C is silent and exits 0)",
+        "a command fails | ours warns on stderr for each failed delivery and exits 1 saying how many failed (C is silent and exits 0)",
         &[Stdout, State],
         |r| { r.code(0)?; r.stderr_is("") },
         |r| { r.code(1)?; r.stderr_is("warning: delivery 1: command exited with status 1; not acknowledged (redelivered after the consumer closes)\n1 of 2 deliveries failed: their commands did not exit 0\n") },
@@ -607,40 +609,40 @@ cases! {
 cases! {
     consume_no_ack_count_below_queue: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "1").msg("{Q}", "2").msg("{Q}", "3").msg("{Q}", "4")
         .args(["-q", "{Q}", "-A", "-c", "1", "cat"]).differs(
-        "10: C's no-ack consumer loses everything the broker pushed; ours removes exactly N",
+        "`amqp-consume -A -c N` | C's no-ack consumer loses everything the broker pushed; ours removes exactly N",
         &[Exit, Stdout, Aspect::Stderr],
         |r| { let s = r.count("{Q}", 0); let t = r.count("{Q}", 1); s.or(t).or_else(|_| r.count("{Q}", 2)) },
         |r| r.bodies("{Q}", &[b"2", b"3", b"4"]),
     );
     consume_no_ack_qos_observed: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "1").args(["-q", "{Q}", "-A", "-c", "1"]).args(block_cmd())
         .live(Live::new().wait_started().observe(Observe::Consumers)).differs(
-        "10: with -A -c N ours consumes with acks (prefetch N, ack on receipt); C uses the broker's no-ack mode",
+        "`amqp-consume -A -c N` | with -A -c N ours consumes with acks (prefetch N, ack on receipt); C uses the broker's no-ack mode",
         &[Exit, Stdout, Aspect::Stderr, State],
         |r| r.live_has("consumers: {Q}\tfalse\t1"),
         |r| r.live_has("consumers: {Q}\ttrue\t1"),
     );
     consume_exchange_without_routing_key: CONSUME => |c| c.conn().exchange("{X}").inspect("{Q}").args(["-q", "{Q}", "-e", "{X}", "-c", "1"]).args(block_cmd())
         .live(Live::new().publish("{X}", "", b"n1").wait_started().observe(Observe::Bindings)).differs(
-        "5: C crashes (SIGSEGV, strdup(NULL)) after declaring the queue; ours binds with the empty routing key",
+        "`amqp-consume -e X` without `-r` | C crashes (SIGSEGV, strdup(NULL)) after declaring the queue; ours binds with the empty routing key",
         &[],
         |r| { r.code(139)?; r.count("{Q}", 0) },
         |r| { r.code(0)?; r.stdout_is("n1")?; r.live_line("bindings: {X}\t{Q}\t")?; r.missing("{Q}") },
     );
     consume_command_always_fails: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "m1").msg("{Q}", "m2").args(["-q", "{Q}", "-c", "2", "--", "sh", "-c", "cat >/dev/null; exit 1"]).differs(
-        "17: C leaves both failed deliveries unacked and exits 0; ours warns for each and exits 1 saying how many failed",
+        "a command fails | C leaves both failed deliveries unacked and exits 0; ours warns for each and exits 1 saying how many failed",
         &[Stdout, State],
         |r| { r.code(0)?; r.stderr_is("")?; r.count("{Q}", 2) },
         |r| { r.code(1)?; r.stderr_line_starts(0, "warning: delivery 1: command exited with status 1")?; r.stderr_has("2 of 2 deliveries failed") },
     );
     consume_command_ignores_large_body: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", vec![b'B'; 1 << 20]).args(["-q", "{Q}", "-c", "1", "true"]).differs(
-        "12: C dies of SIGPIPE when the command exits without reading; ours judges the command by its exit status",
+        "command exits without reading a large body | C dies of SIGPIPE when the command exits without reading; ours judges the command by its exit status",
         &[Stdout],
         |r| { r.code(141)?; r.count("{Q}", 1) },
         |r| { r.code(0)?; r.count("{Q}", 0) },
     );
     consume_sigterm_while_command_runs: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "t1").args(["-q", "{Q}", "-c", "2"]).args(block_cmd())
         .live(Live::new().wait_started().kill(15)).differs(
-        "19 (new): C dies at once on SIGTERM (the delivery is redelivered); ours lets the command finish, acks it, then exits 143",
+        "SIGINT/SIGTERM while consuming | C dies at once on SIGTERM (the delivery is redelivered); ours lets the command finish, acks it, then exits 143",
         &[Exit, Stdout],
         |r| { r.code(143)?; r.count("{Q}", 1) },
         |r| { r.code(143)?; r.count("{Q}", 0) },
@@ -651,7 +653,7 @@ cases! {
         .args(["-q", "{Q}", "-c", "3", "nonexistent-cmd-xyz"]);
     consume_default_heartbeat: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "h").args(["-q", "{Q}", "-c", "1"]).args(block_cmd())
         .live(Live::new().wait_started().observe(Observe::Heartbeat)).differs(
-        "26 (new): C's default heartbeat is 0 (off); ours accepts the broker's proposal (RabbitMQ: 60 s)",
+        "`--heartbeat` not given | C's default heartbeat is 0 (off); ours accepts the broker's proposal (RabbitMQ: 60 s)",
         &[Exit, Stdout, Aspect::Stderr, State],
         |r| r.live_line("heartbeat: {Q} 0"),
         |r| r.live_line("heartbeat: {Q} 60"),

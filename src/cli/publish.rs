@@ -69,7 +69,7 @@ pub struct Options {
     #[arg(long, value_name = "seconds", num_args = 0..=1, default_missing_value = "now")]
     pub timestamp: Option<String>,
     /// set a typed message header KEY=VALUE, VALUE read as JSON when it is JSON (10, true,
-    /// 0.5, [1,2], {"k":"v"}), else as a string; may be given several times
+    /// 0.5, [1, 2], {"k":"v"}), else as a string; may be given several times
     #[arg(long = "typed-header", value_name = "key=value")]
     pub typed_headers: Vec<std::ffi::OsString>,
     /// with -l or --json: publish at most this many messages per second (fractions allowed: 0.5 is one

@@ -426,7 +426,9 @@ impl Case {
         self
     }
     /// A deliberate difference: the C side must pass `c` (so the record stays honest), ours
-    /// must pass `ours`; the aspects in `same` are still compared between the sides.
+    /// must pass `ours`; the aspects in `same` are still compared between the sides. `why` is
+    /// `CASE | detail`, CASE the case cell of COMPATIBILITY.md's row (checked by
+    /// `tests/docs_agree.rs`).
     pub fn differs(
         mut self,
         why: &str,
