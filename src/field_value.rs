@@ -25,8 +25,7 @@ pub fn parse_pair(text: &str) -> Result<(ShortString, AMQPValue), String> {
         .filter(|(key, _)| !key.is_empty())
         .ok_or_else(|| format!("expected KEY=VALUE, got '{text}'"))?;
     let name = short_string::new(key).map_err(|e| format!("field name: {e}"))?;
-    let value = parse_value(value).map_err(|e| format!("{key}: {e}"))?;
-    Ok((name, value))
+    Ok((name, parse_value_at(value, key)?))
 }
 
 /// Reads one value: JSON when it parses as JSON, in the format of the JSON lines
@@ -36,9 +35,15 @@ pub fn parse_pair(text: &str) -> Result<(ShortString, AMQPValue), String> {
 /// Errors: JSON that is not a valid field value (an unknown `$` tag, a value out of its
 /// tag's range, a duplicate key), naming the cause.
 pub fn parse_value(text: &str) -> Result<AMQPValue, String> {
+    parse_value_at(text, "value").map_err(|e| e.replacen("value: ", "", 1))
+}
+
+/// As [`parse_value`], errors naming the place in the value from `path` (the field name:
+/// `x-t: field name: ...`, `t[0]: ...`).
+fn parse_value_at(text: &str, path: &str) -> Result<AMQPValue, String> {
     match serde_json::from_str::<Json>(text) {
-        Ok(json) => value::from_json(&json, "value").map_err(|e| e.replacen("value: ", "", 1)),
-        Err(error) if error.is_data() => Err(error.to_string()),
+        Ok(json) => value::from_json(&json, path),
+        Err(error) if error.is_data() => Err(format!("{path}: {error}")),
         Err(_) => Ok(AMQPValue::LongString(LongString::from(text.to_string()))),
     }
 }

@@ -420,7 +420,7 @@ cases! {
         |r| r.bodies("{Q}", &[&[&[b'x'; 40000][..], b"\n"].concat()]),
     );
     publish_lines_with_body: PUBLISH => |c| c.conn().queue("{Q}").stdin(b"s1\n").args(["-l", "-b", "x", "-r", "{Q}"]).differs(
-        "issue 11: C publishes nothing and exits 0 (a script believes its message was sent); ours refuses -l with -b, exit 1",
+        "`amqp-publish -l -b TEXT` | C publishes nothing and exits 0 (a script believes its message was sent); ours refuses -l with -b, exit 1",
         &[Stdout, State],
         |r| { r.code(0)?; r.stderr_is("")?; r.count("{Q}", 0) },
         |r| { r.code(1)?; r.stderr_is("--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)\n") },
@@ -528,7 +528,7 @@ cases! {
     consume_empty_queue_name: CONSUME => |c| c.conn().args(["-q", "", "-c", "1", "cat"]);
     consume_routing_key_without_exchange: CONSUME => |c| c.conn().queue("{Q}").args(["-q", "{Q}", "-r", "k", "-c", "1", "cat"]);
     consume_bind_missing_exchange: CONSUME => |c| c.conn().inspect("{Q}").args(["-q", "{Q}", "-e", "{X}", "-r", "k", "-c", "1", "cat"]).differs(
-        "issue 11: C leaves the queue it declared on the broker forever (never consumed, so never auto-deleted); ours deletes it",
+        "`amqp-consume -q Q -e X` (or no `-q`) when `queue.bind` fails (missing exchange) | C leaves the queue it declared on the broker forever (never consumed, so never auto-deleted); ours deletes it",
         &[Exit, Stdout, Aspect::Stderr],
         |r| r.count("{Q}", 0),
         |r| r.missing("{Q}"),
@@ -551,7 +551,7 @@ cases! {
     consume_empty_routing_key_with_exchange: CONSUME => |c| c.conn().exchange("{X}").inspect("{Q}")
         .args(["-q", "{Q}", "-e", "{X}", "-r", "", "-c", "1"]).args(block_cmd())
         .live(Live::new().publish("", "{Q}", b"e1").wait_started().observe(Observe::Bindings)).differs(
-        "issue 11: C binds nothing for -r '' (its consumer waits for messages that cannot arrive); ours binds with the empty key",
+        "`amqp-consume -e X -r ''` (or `-r ','`) | C binds nothing for -r '' (its consumer waits for messages that cannot arrive); ours binds with the empty key",
         &[Exit, Stdout, Aspect::Stderr, State],
         |r| if r.live_line("bindings: {X}\t{Q}\t").is_ok() { Err("C bound the queue".into()) } else { Ok(()) },
         |r| r.live_line("bindings: {X}\t{Q}\t"),
@@ -559,7 +559,7 @@ cases! {
     consume_comma_only_routing_key: CONSUME => |c| c.conn().exchange("{X}").inspect("{Q}")
         .args(["-q", "{Q}", "-e", "{X}", "-r", ",", "-c", "1"]).args(block_cmd())
         .live(Live::new().publish("", "{Q}", b"e1").wait_started().observe(Observe::Bindings)).differs(
-        "issue 11: C binds nothing for -r ',' ; ours binds with the empty key",
+        "`amqp-consume -e X -r ''` (or `-r ','`) | C binds nothing for -r ',' ; ours binds with the empty key",
         &[Exit, Stdout, Aspect::Stderr, State],
         |r| if r.live_line("bindings: {X}\t{Q}\t").is_ok() { Err("C bound the queue".into()) } else { Ok(()) },
         |r| r.live_line("bindings: {X}\t{Q}\t"),
@@ -677,31 +677,31 @@ cases! {
     declare_queue_name_255: DECLARE => |c| c.conn().inspect(&sized("d255", 255)).args(["-q".to_string(), sized("d255", 255)]);
     get_queue_name_255: GET => |c| c.conn().queue(&sized("g255", 255)).msg(&sized("g255", 255), "m").args(["-q".to_string(), sized("g255", 255)]);
     declare_queue_name_256: DECLARE => |c| c.conn().args(["-q".to_string(), sized("d256", 256)]).differs(
-        "issue 11: C fails at queue.declare (`invalid AMQP data`); ours refuses the value before connecting, naming the option and the limit",
+        "a value over 255 bytes where AMQP needs a short string (`-q`, `-e`, `-r`, `-C`, `-E`, `-t`, `--vhost`, a `-H` or `--arg` name, any property) | C fails at queue.declare (`invalid AMQP data`); ours refuses the value before connecting, naming the option and the limit",
         &[Exit, Stdout],
         |r| r.stderr_is("queue.declare: invalid AMQP data\n"),
         |r| r.stderr_is(&format!("-q: {TOO_LONG}\n")),
     );
     publish_routing_key_256: PUBLISH => |c| c.conn().args(["-r".to_string(), sized("p256", 256), "-b".into(), "x".into()]).differs(
-        "issue 11: C fails at basic.publish (`invalid AMQP data`); ours refuses the value before connecting",
+        "a value over 255 bytes where AMQP needs a short string (`-q`, `-e`, `-r`, `-C`, `-E`, `-t`, `--vhost`, a `-H` or `--arg` name, any property) | C fails at basic.publish (`invalid AMQP data`); ours refuses the value before connecting",
         &[Exit, Stdout],
         |r| r.stderr_is("basic.publish: invalid AMQP data\n"),
         |r| r.stderr_is(&format!("-r: {TOO_LONG}\n")),
     );
     publish_header_name_256: PUBLISH => |c| c.conn().queue("{Q}").args(["-r".to_string(), "{Q}".into(), "-H".into(), format!("{}: v", "h".repeat(256)), "-b".into(), "x".into()]).differs(
-        "issue 11: C sends a malformed header table and the broker closes the connection (541 INTERNAL_ERROR); ours refuses the name before connecting",
+        "a value over 255 bytes where AMQP needs a short string (`-q`, `-e`, `-r`, `-C`, `-E`, `-t`, `--vhost`, a `-H` or `--arg` name, any property) | C sends a malformed header table and the broker closes the connection (541 INTERNAL_ERROR); ours refuses the name before connecting",
         &[Exit, Stdout, State],
         |r| r.stderr_is("closing channel: server connection error 541, message: INTERNAL_ERROR\n"),
         |r| r.stderr_is(&format!("--header: header name: {TOO_LONG}\n")),
     );
     consume_binding_key_256: CONSUME => |c| c.conn().exchange("{X}").inspect("{Q}").args(["-q".to_string(), "{Q}".into(), "-e".into(), "{X}".into(), "-r".into(), "k".repeat(256), "cat".into()]).differs(
-        "issue 11: C declares the queue, then fails at queue.bind (`invalid AMQP data`) and leaves the queue behind; ours refuses the key before connecting",
+        "a value over 255 bytes where AMQP needs a short string (`-q`, `-e`, `-r`, `-C`, `-E`, `-t`, `--vhost`, a `-H` or `--arg` name, any property) | C declares the queue, then fails at queue.bind (`invalid AMQP data`) and leaves the queue behind; ours refuses the key before connecting",
         &[Exit, Stdout],
         |r| { r.stderr_is("queue.bind: invalid AMQP data\n")?; r.count("{Q}", 0) },
         |r| { r.stderr_is(&format!("--routing-key: {TOO_LONG}\n"))?; r.missing("{Q}") },
     );
     get_vhost_256: GET => |c| c.conn().args(["--vhost".to_string(), "v".repeat(256), "-q".into(), "x".into()]).differs(
-        "issue 11: C fails at login (`invalid AMQP data`); ours refuses the value before connecting",
+        "a value over 255 bytes where AMQP needs a short string (`-q`, `-e`, `-r`, `-C`, `-E`, `-t`, `--vhost`, a `-H` or `--arg` name, any property) | C fails at login (`invalid AMQP data`); ours refuses the value before connecting",
         &[Exit, Stdout],
         |r| r.stderr_is("logging in to AMQP server: invalid AMQP data\n"),
         |r| r.stderr_is(&format!("--vhost: {TOO_LONG}\n")),
@@ -716,13 +716,13 @@ cases! {
     publish_header_value_latin1: PUBLISH => |c| c.conn().queue("{Q}").args(["-r", "{Q}", "-H", "k: caf{xe9}", "-b", "h"]);
     consume_command_argument_latin1: CONSUME => |c| c.conn().queue("{Q}").msg("{Q}", "m").args(["-q", "{Q}", "-c", "1", "--", "sh", "-c", "cat; printf ' %s' \"$1\"", "x", "{xe9}t{xe9}"]);
     declare_queue_name_latin1: DECLARE => |c| c.conn().args(["-q", "caf{xe9}"]).differs(
-        "issue 11: RabbitMQ refuses a queue name that is not UTF-8 and closes C's connection (501 FRAME_ERROR); ours refuses it before connecting, naming the option",
+        "an argument that is not UTF-8 (Latin-1 under `LANG=C`) | RabbitMQ refuses a queue name that is not UTF-8 and closes C's connection (501 FRAME_ERROR); ours refuses it before connecting, naming the option",
         &[Exit, Stdout],
         |r| r.stderr_is("queue.declare: server connection error 501, message: FRAME_ERROR - Malformed UTF-8 in shortstr\n"),
         |r| r.stderr_is("-q: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)\n"),
     );
     publish_routing_key_latin1: PUBLISH => |c| c.conn().args(["-r", "caf{xe9}", "-b", "x"]).differs(
-        "issue 11: C sends a routing key that is not UTF-8 (RabbitMQ accepts it in basic.publish); ours cannot send it as a short string (amq-protocol holds them as Rust strings) and refuses it before connecting",
+        "an argument that is not UTF-8 (Latin-1 under `LANG=C`) | C sends a routing key that is not UTF-8 (RabbitMQ accepts it in basic.publish); ours cannot send it as a short string (amq-protocol holds them as Rust strings) and refuses it before connecting",
         &[Stdout],
         |r| { r.code(0)?; r.stderr_is("") },
         |r| { r.code(1)?; r.stderr_is("-r: not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)\n") },

@@ -278,7 +278,10 @@ fn header_names_of_255_bytes_are_sent_and_256_refused() {
             "h",
         ],
     );
-    out.assert_error(1, &format!("--typed-header: field name: {}", TOO_LONG));
+    out.assert_error(
+        1,
+        &format!("--typed-header: t[0]: field name: {}", TOO_LONG),
+    );
     assert_eq!(
         queue_message_count(queue.name()),
         0,
@@ -307,7 +310,7 @@ fn queue_argument_names_of_255_bytes_are_sent_and_256_refused() {
             &format!("x-t={{\"{long}\":1}}"),
         ],
     );
-    out.assert_error(1, &format!("--arg: field name: {}", TOO_LONG));
+    out.assert_error(1, &format!("--arg: x-t: field name: {}", TOO_LONG));
     assert!(!queue_exists(other.name()));
 }
 

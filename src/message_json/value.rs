@@ -20,9 +20,7 @@
 use super::tree::{Json, quoted};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lapin::types::{
-    AMQPValue, ByteArray, DecimalValue, FieldArray, FieldTable, LongString, ShortString,
-};
+use lapin::types::{AMQPValue, ByteArray, DecimalValue, FieldArray, FieldTable, LongString};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// The largest integer a JSON reader using doubles (jq, JavaScript) keeps exactly: 2^53 − 1.
@@ -182,12 +180,7 @@ pub fn from_json(json: &Json, path: &str) -> Result<AMQPValue, String> {
 pub fn table(entries: &[(String, Json)], path: &str) -> Result<FieldTable, String> {
     let mut table = FieldTable::default();
     for (key, value) in entries {
-        let name = ShortString::try_new(key.clone()).map_err(|_| {
-            format!(
-                "{path}: the field name {} is longer than 255 bytes",
-                quoted(key)
-            )
-        })?;
+        let name = crate::short_string::new(key).map_err(|e| format!("{path}: field name: {e}"))?;
         let value = from_json(value, &join(path, key))?;
         table.insert(name, value);
     }
@@ -510,6 +503,6 @@ mod tests {
         round(AMQPValue::FieldArray(vec![].into()));
         assert!(read(r#"{"$nope":1}"#).unwrap_err().contains("unknown tag"));
         let long = format!("{{\"{}\":1}}", "k".repeat(256));
-        assert!(read(&long).unwrap_err().contains("255 bytes"));
+        assert!(read(&long).unwrap_err().contains("more than the 255"));
     }
 }
