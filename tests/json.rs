@@ -909,3 +909,42 @@ fn consume_without_a_command_needs_json_and_no_command_options() {
         out.assert_error_starts(1, extra[0]);
     }
 }
+
+/// With `--reply`, the command reads the line too: `cat` replies with it.
+#[test]
+fn consume_json_with_reply_gives_the_command_the_line() {
+    let queue = TestQueue::declare("json-consume-reply");
+    let replies = TestQueue::declare("json-consume-replies");
+    amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "--reply-to",
+            replies.name(),
+            "-b",
+            "ask",
+        ],
+    )
+    .assert_ok();
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--json",
+            "--reply",
+            "-c",
+            "1",
+            "--",
+            "cat",
+        ],
+    );
+    out.assert_ok();
+    wait_for_message_count(replies.name(), 1);
+    let reply = get_message(replies.name()).expect("the reply");
+    let line: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(line["payload"], "ask", "{line}");
+    assert_eq!(line["properties"]["reply_to"], replies.name(), "{line}");
+    assert!(reply.body.ends_with(b"}\n"));
+}
