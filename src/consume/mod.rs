@@ -43,7 +43,8 @@ pub struct Settings {
     pub count: Option<u64>,
     /// `-p`: prefetch count asked for (none: as `-c` decides).
     pub prefetch_count: Option<u64>,
-    /// The command and its arguments, run once per delivery (any bytes, as given).
+    /// The command and its arguments, run once per delivery (any bytes, as given); empty with
+    /// `json` to write each delivery's line to standard output instead.
     pub command: Vec<std::ffi::OsString>,
     /// What to do with a delivery whose command failed, unless `on_exit` says otherwise.
     pub on_failure: FailurePolicy,
@@ -331,13 +332,13 @@ impl<'a> Consumer<'a> {
             .settings
             .json
             .then(|| json_output::line(&delivery, &self.settings.queue, &self.tag));
-        if self.settings.command.is_empty() {
-            let outcome = json_output::write(line.as_deref().unwrap_or_default());
-            self.running
-                .push(Box::pin(std::future::ready((delivery, outcome))));
-            return Ok(());
-        }
-        let job = self.command_job(delivery, line);
+        let job = match line {
+            Some(line) if self.settings.command.is_empty() => {
+                let outcome = json_output::write(&line);
+                Box::pin(std::future::ready((delivery, outcome)))
+            }
+            line => self.command_job(delivery, line),
+        };
         self.running.push(job);
         Ok(())
     }
