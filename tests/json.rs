@@ -757,3 +757,194 @@ fn replay_onto_a_second_node_gives_the_same_messages() {
     assert_eq!(broker_view_on(&node.ctl(), source.name(), false), original);
     assert_eq!(queue_message_count(source.name()), 0);
 }
+
+const CONSUME: &str = "amqp-consume";
+
+/// Each line of `stdout` as JSON without the fields that differ between `amqp-get --json`
+/// and `amqp-consume --json` for the same message (`delivery_tag`, `consumer_tag`,
+/// `message_count`, `received_at`, and `queue` and `routing_key`, checked to be `queue`
+/// first: the messages went through the default exchange).
+fn comparable_lines(stdout: &[u8], queue: &str) -> Vec<serde_json::Value> {
+    let text = String::from_utf8(stdout.to_vec()).expect("the lines are UTF-8");
+    assert!(text.ends_with('\n'), "{text}");
+    text.lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).expect(line);
+            let object = value.as_object_mut().expect(line);
+            assert_eq!(object["queue"], queue);
+            assert_eq!(object["routing_key"], queue);
+            for key in [
+                "delivery_tag",
+                "consumer_tag",
+                "message_count",
+                "received_at",
+                "queue",
+                "routing_key",
+            ] {
+                object.remove(key);
+            }
+            value
+        })
+        .collect()
+}
+
+/// `amqp-consume --json -c N` without a command writes the N lines `amqp-get --json` writes
+/// for the same messages (the oracle's: every property and header type, non-UTF-8, empty and
+/// 1 MiB bodies), with a consumer tag and without a message count, and acks each: the queue
+/// is empty afterwards.
+#[test]
+fn consume_json_without_a_command_writes_the_lines_of_amqp_get_and_acks_them() {
+    let got = TestQueue::declare("json-consume-get");
+    let consumed = TestQueue::declare("json-consume");
+    let cases = cases();
+    let n = cases.len();
+    oracle_publish(got.name(), &cases);
+    oracle_publish(consumed.name(), &cases);
+    wait_for_message_count(consumed.name(), n as u32);
+    let dump = amqp(GET, &["-q", got.name(), "--json", "--count", "0"]);
+    dump.assert_ok();
+    let count = n.to_string();
+    let out = amqp(CONSUME, &["-q", consumed.name(), "--json", "-c", &count]);
+    out.assert_ok();
+    let text = out.stdout_text();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert!(
+        first["consumer_tag"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{first}"
+    );
+    assert!(first.get("message_count").is_none(), "{first}");
+    let consumed_lines = comparable_lines(&out.stdout, consumed.name());
+    let got_lines = comparable_lines(&dump.stdout, got.name());
+    assert_eq!(consumed_lines.len(), n);
+    for (i, (a, b)) in consumed_lines.iter().zip(&got_lines).enumerate() {
+        // Not printed: some lines are over a MiB.
+        assert!(a == b, "line {} differs from amqp-get's", i + 1);
+    }
+    wait_for_message_count(consumed.name(), 0);
+}
+
+/// A standard output closed after the first line (`amqp-consume --json | head -1`): the
+/// consumer ends by SIGPIPE (141) and acks nothing it did not write; the other messages stay
+/// on the queue.
+#[test]
+fn consume_json_into_a_closed_pipe_leaves_the_unwritten_messages_on_the_queue() {
+    use std::io::BufRead;
+    let queue = TestQueue::declare("json-consume-pipe");
+    let bodies = [
+        vec![b'a'; 1 << 20],
+        vec![b'b'; 1 << 20],
+        vec![b'c'; 1 << 20],
+    ];
+    for body in &bodies {
+        publish(queue.name(), body);
+    }
+    wait_for_message_count(queue.name(), 3);
+    let mut child = Command::new(bin(CONSUME))
+        .args(["--url", &broker_url(), "-q", queue.name(), "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting amqp-consume");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("reading the first line");
+    drop(reader);
+    let status = wait_until("amqp-consume to end", || child.try_wait().unwrap());
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        status.code() == Some(141) || status.signal() == Some(libc::SIGPIPE),
+        "{status:?}"
+    );
+    let first: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        first["payload"].as_str().unwrap().as_bytes(),
+        &bodies[0][..]
+    );
+    wait_for_message_count(queue.name(), 2);
+    let left: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(left, bodies[1..]);
+}
+
+/// With a command, `--json` gives the command the delivery's line (and its newline) on
+/// standard input instead of the body.
+#[test]
+fn consume_json_gives_the_command_the_line_on_its_standard_input() {
+    let queue = TestQueue::declare("json-consume-command");
+    publish(queue.name(), b"\xffnot utf-8");
+    let out = amqp(
+        CONSUME,
+        &["-q", queue.name(), "--json", "-c", "1", "--", "cat"],
+    );
+    out.assert_ok();
+    let text = out.stdout_text();
+    assert_eq!(text.matches('\n').count(), 1, "{text}");
+    assert!(text.ends_with('\n'), "{text}");
+    let line: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(line["payload_encoding"], "base64", "{line}");
+    assert_eq!(line["payload"], "/25vdCB1dGYtOA==", "{line}");
+    assert_eq!(line["queue"], queue.name(), "{line}");
+    wait_for_message_count(queue.name(), 0);
+}
+
+/// No command is still the original's usage error without `--json`; with `--json`, the
+/// options that act on a command are usage errors naming the option.
+#[test]
+fn consume_without_a_command_needs_json_and_no_command_options() {
+    let out = amqp(CONSUME, &["-q", "x"]);
+    out.assert_error_starts(1, "consuming command not specified");
+    for extra in [
+        &["--reply"][..],
+        &["--concurrency", "2"],
+        &["--command-timeout", "1"],
+        &["--on-exit", "3=ack"],
+    ] {
+        let mut args = vec!["-q", "x", "--json"];
+        args.extend_from_slice(extra);
+        let out = amqp(CONSUME, &args);
+        out.assert_error_starts(1, extra[0]);
+    }
+}
+
+/// With `--reply`, the command reads the line too: `cat` replies with it.
+#[test]
+fn consume_json_with_reply_gives_the_command_the_line() {
+    let queue = TestQueue::declare("json-consume-reply");
+    let replies = TestQueue::declare("json-consume-replies");
+    amqp(
+        PUBLISH,
+        &[
+            "-r",
+            queue.name(),
+            "--reply-to",
+            replies.name(),
+            "-b",
+            "ask",
+        ],
+    )
+    .assert_ok();
+    let out = amqp(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--json",
+            "--reply",
+            "-c",
+            "1",
+            "--",
+            "cat",
+        ],
+    );
+    out.assert_ok();
+    wait_for_message_count(replies.name(), 1);
+    let reply = get_message(replies.name()).expect("the reply");
+    let line: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(line["payload"], "ask", "{line}");
+    assert_eq!(line["properties"]["reply_to"], replies.name(), "{line}");
+    assert!(reply.body.ends_with(b"}\n"));
+}

@@ -10,7 +10,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
-    if options.command.is_empty() {
+    if options.command.is_empty() && options.json {
+        if let Some(option) = options.needs_a_command() {
+            return Err(Error::Usage(format!(
+                "{option}: acts on a command; with --json and no command each message is written to standard output"
+            ))
+            .into());
+        }
+    } else if options.command.is_empty() {
         tool::report("consuming command not specified");
         amqp_tools::cli::print_usage_to_stderr::<Options>();
         return Err(Error::Silent(1).into());
@@ -54,6 +61,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         concurrency: options.concurrency,
         stream_offset: options.stream_offset.clone(),
         reply: options.reply,
+        json: options.json,
     };
     let outcome = consume::run(&session.channel, &settings).await;
     match outcome {

@@ -93,10 +93,35 @@ pub struct Options {
     /// the reply
     #[arg(long)]
     pub reply: bool,
+    /// give each message as one line of JSON with its delivery information, properties and
+    /// body (the format of amqp-tools-json(7)) instead of the bare body: on the command's
+    /// standard input, or without a command written to standard output and acknowledged once
+    /// written
+    #[arg(long)]
+    pub json: bool,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
     /// the command to run for each message, and its arguments
     #[arg(value_name = "command")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+impl Options {
+    /// With `--json` and no command: the first option given that acts on a command, which
+    /// is then a usage error (`--reply`, `--concurrency` above 1, `--command-timeout`,
+    /// `--on-exit`).
+    pub fn needs_a_command(&self) -> Option<&'static str> {
+        if self.reply {
+            Some("--reply")
+        } else if self.concurrency > 1 {
+            Some("--concurrency")
+        } else if self.command_timeout.is_some() {
+            Some("--command-timeout")
+        } else if !self.on_exit.is_empty() {
+            Some("--on-exit")
+        } else {
+            None
+        }
+    }
 }

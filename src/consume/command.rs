@@ -31,6 +31,13 @@ pub enum Outcome {
     /// the output unreadable, or the reply not confirmed; see [`super::reply`]): handled as a
     /// failed command.
     Failed(String),
+    /// `--json` without a command: the delivery's line was written to standard output and
+    /// flushed ([`super::json_output`]); counts as success.
+    Written,
+    /// `--json` without a command: the line could not be written (`writing to standard
+    /// output: CAUSE`, a closed pipe is [`Outcome::OutputClosed`]); stops the consumer, the
+    /// delivery unacknowledged.
+    WriteFailed(String),
 }
 
 /// Where a command's standard output and error go.
@@ -59,7 +66,8 @@ const CAPTURE_PIECE: usize = 64 * 1024;
 impl Outcome {
     /// True when the command exited with status 0.
     pub fn success(&self) -> bool {
-        matches!(self, Outcome::Exited(status) if status.success())
+        matches!(self, Outcome::Written)
+            || matches!(self, Outcome::Exited(status) if status.success())
     }
 
     /// True when the command ended because its output pipe was closed: killed by SIGPIPE,
@@ -87,7 +95,8 @@ impl Outcome {
                 format!("command timed out after {}", super::policy::seconds(*limit))
             }
             Outcome::OutputClosed => "the output pipe is closed".to_string(),
-            Outcome::Failed(why) => why.clone(),
+            Outcome::Failed(why) | Outcome::WriteFailed(why) => why.clone(),
+            Outcome::Written => "written to standard output".to_string(),
         }
     }
 }

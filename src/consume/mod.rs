@@ -8,6 +8,7 @@
 pub mod command;
 pub mod environment;
 pub mod holds;
+pub mod json_output;
 pub mod policy;
 pub mod qos;
 pub mod queue;
@@ -42,7 +43,8 @@ pub struct Settings {
     pub count: Option<u64>,
     /// `-p`: prefetch count asked for (none: as `-c` decides).
     pub prefetch_count: Option<u64>,
-    /// The command and its arguments, run once per delivery (any bytes, as given).
+    /// The command and its arguments, run once per delivery (any bytes, as given); empty with
+    /// `json` to write each delivery's line to standard output instead.
     pub command: Vec<std::ffi::OsString>,
     /// What to do with a delivery whose command failed, unless `on_exit` says otherwise.
     pub on_failure: FailurePolicy,
@@ -63,6 +65,9 @@ pub struct Settings {
     pub stream_offset: Option<lapin::types::AMQPValue>,
     /// `--reply`: the command's standard output is published as the reply ([`reply`]).
     pub reply: bool,
+    /// `--json`: each delivery as one JSON line ([`json_output`]): the command's standard
+    /// input, or without a command (`command` empty) written to standard output.
+    pub json: bool,
 }
 
 /// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
@@ -309,9 +314,11 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Starts the command for one delivery, its body on standard input. No command is run
-    /// for a delivery of a closed channel: it could not be acked and the broker redelivers
-    /// the message.
+    /// Starts the command for one delivery, its body (`--json`: its line) on standard input;
+    /// with `--json` and no command, writes the line instead ([`json_output::write`]) and
+    /// gives its outcome as a command done. No command is run (no line written) for a
+    /// delivery of a closed channel: it could not be acked and the broker redelivers the
+    /// message.
     async fn start_command(&mut self, delivery: Delivery) -> Result<(), Halt> {
         if !self.channel.status().connected() {
             return Err(Halt::ChannelGone);
@@ -321,6 +328,23 @@ impl<'a> Consumer<'a> {
         if self.plan.ack_on_receipt {
             self.start_ack(&delivery)?;
         }
+        let line = self
+            .settings
+            .json
+            .then(|| json_output::line(&delivery, &self.settings.queue, &self.tag));
+        let job = match line {
+            Some(line) if self.settings.command.is_empty() => {
+                let outcome = json_output::write(&line);
+                Box::pin(std::future::ready((delivery, outcome)))
+            }
+            line => self.command_job(delivery, line),
+        };
+        self.running.push(job);
+        Ok(())
+    }
+
+    /// The command run for `delivery`, `line` (else the body) on its standard input.
+    fn command_job(&self, delivery: Delivery, line: Option<Vec<u8>>) -> Job {
         let argv = self.settings.command.clone();
         let tag = self.tag.clone();
         let timeout = self.settings.command_timeout;
@@ -330,16 +354,19 @@ impl<'a> Consumer<'a> {
             true => command::Output::Whole,
         };
         let replier = self.replier.clone();
-        self.running.push(Box::pin(async move {
-            let input = &delivery.data;
+        Box::pin(async move {
+            let input = line.as_deref().unwrap_or(&delivery.data);
             let outcome = match replier {
                 // --reply: the reply is confirmed here, before the ack (see `settle`).
-                Some(replier) => replier.run(&argv, &delivery, &tag, timeout, whole).await,
+                Some(replier) => {
+                    replier
+                        .run(&argv, input, &delivery, &tag, timeout, whole)
+                        .await
+                }
                 None => command::run(&argv, input, &delivery, &tag, timeout, output).await,
             };
             (delivery, outcome)
-        }));
-        Ok(())
+        })
     }
 
     /// Handles a delivery whose command ended: acks it or applies the exit table.
@@ -356,7 +383,7 @@ impl<'a> Consumer<'a> {
     /// action is `stop`). A command whose output pipe is closed (`amqp-consume ... | head`)
     /// stops it quietly with 141, as a Unix filter stops; the delivery is not acked either.
     async fn settle(&mut self, delivery: Delivery, outcome: &Outcome) -> Result<(), Halt> {
-        if let Outcome::NotStarted(why) = outcome {
+        if let Outcome::NotStarted(why) | Outcome::WriteFailed(why) = outcome {
             return Err(Error::Message(why.clone()).into());
         }
         if outcome.broken_pipe() {

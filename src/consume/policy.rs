@@ -162,7 +162,8 @@ impl ExitTable {
     /// consumer whatever the table says.
     pub fn action(&self, outcome: &Outcome) -> Action {
         let code = match outcome {
-            Outcome::NotStarted(_) => return Action::Stop,
+            Outcome::NotStarted(_) | Outcome::WriteFailed(_) => return Action::Stop,
+            Outcome::Written => return Action::Ack,
             Outcome::Exited(status) => status.code(),
             Outcome::TimedOut(_) | Outcome::OutputClosed | Outcome::Failed(_) => None,
         };

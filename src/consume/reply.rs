@@ -57,11 +57,14 @@ impl Replier {
     /// command exits 0. The output is held once, in frame-sized pieces that become the reply's
     /// body frames without a copy.
     ///
+    /// `input` is what the command reads: the body, or with `--json` the delivery's line.
+    ///
     /// The outcome is the command's, or [`Outcome::Failed`] when the delivery has no
     /// `reply_to`, the output cannot be read, or the reply is not confirmed.
     pub async fn run(
         &self,
         argv: &[std::ffi::OsString],
+        input: &[u8],
         delivery: &Delivery,
         consumer_tag: &str,
         timeout: Option<Duration>,
@@ -82,7 +85,6 @@ impl Replier {
             piece: crate::body::piece_size(self.channel.body_piece_max()),
             whole_stderr,
         };
-        let input = &delivery.data;
         let (outcome, pieces) =
             command::run_capturing(argv, input, delivery, consumer_tag, timeout, output).await;
         if !outcome.success() {
