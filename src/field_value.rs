@@ -43,7 +43,11 @@ pub fn parse_value(text: &str) -> Result<AMQPValue, String> {
 fn parse_value_at(text: &str, path: &str) -> Result<AMQPValue, String> {
     match serde_json::from_str::<Json>(text) {
         Ok(json) => value::from_json(&json, path),
-        Err(error) if error.is_data() => Err(format!("{path}: {error}")),
+        // JSON nested deeper than serde_json's limit (128) is JSON all the same: refused,
+        // never taken as a string.
+        Err(error) if error.is_data() || error.to_string().starts_with("recursion limit") => {
+            Err(format!("{path}: {error}"))
+        }
         Err(_) => Ok(AMQPValue::LongString(LongString::from(text.to_string()))),
     }
 }
@@ -169,6 +173,14 @@ mod tests {
             parse_value("{\"k\":1}").unwrap(),
             AMQPValue::FieldTable(_)
         ));
+    }
+
+    #[test]
+    fn json_nested_too_deep_is_refused_not_taken_as_a_string() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(parse_value(&deep).unwrap_err().contains("recursion limit"));
+        let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(matches!(parse_value(&fine), Ok(AMQPValue::FieldArray(_))));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod publish;
 pub mod rate;
 pub mod rpc;
 pub mod short_string;
+pub mod std_fds;
 pub mod tls;
 pub mod tls_verify;
 pub mod tool;

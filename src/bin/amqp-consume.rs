@@ -30,6 +30,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         exclusive: options.exclusive,
     };
     consume::queue::validate(&spec)?;
+    if options.command.is_empty() {
+        // --json lines go to standard output, each acked once written there.
+        amqp_tools::std_fds::require_stdout()?;
+    }
     let table = consume::policy::ExitTable::new(&options.on_exit, options.on_failure);
     if options.retry_delay.is_some() && !table.may_requeue() {
         return Err(Error::Usage(

@@ -25,6 +25,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let Some(queue) = options.queue.as_deref() else {
         return Err(Error::Message("queue not specified".into()).into());
     };
+    amqp_tools::std_fds::require_stdout()?;
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session =
         connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;

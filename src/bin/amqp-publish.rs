@@ -41,6 +41,12 @@ async fn run(options: Options) -> anyhow::Result<()> {
         amqp_tools::cli::print_usage_to_stderr::<Options>();
         return Err(Error::Silent(1).into());
     }
+    if options.body.is_none() {
+        amqp_tools::std_fds::require_stdin()?;
+    }
+    if options.rpc {
+        amqp_tools::std_fds::require_stdout()?;
+    }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, tool::report)?;
     let session = connection::open(
@@ -136,6 +142,7 @@ async fn run_json(options: Options) -> anyhow::Result<()> {
         return Err(Error::Usage("--json cannot be combined with -b/--body or -l".into()).into());
     }
     let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    amqp_tools::std_fds::require_stdin()?;
     let overrides = properties::overrides(&options, tool::report)?;
     let session = connection::open(
         &address,

@@ -239,6 +239,18 @@ fn spawn(
     if group {
         command.process_group(0);
     }
+    if crate::std_fds::closed_at_start(1) && matches!(output, Output::Inherit) {
+        // The command gets the closed standard output this process was given, as with the
+        // original, not the /dev/null Rust's runtime put in its place (output written there
+        // would be lost and the delivery acked all the same).
+        // SAFETY: close(2) is async-signal-safe; the closure touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+    }
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
