@@ -454,6 +454,39 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
 }
 
 #[test]
+fn a_signal_requeues_held_deliveries_at_once_instead_of_waiting_out_the_delay() {
+    let queue = TestQueue::declare("jobs-retry-signal");
+    publish(queue.name(), b"fail");
+    let mut consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--on-failure",
+            "requeue",
+            "--retry-delay",
+            "3600",
+            "--",
+            "false",
+        ],
+    );
+    consumer.wait_for_stderr_line("warning: delivery 1:");
+    let started = Instant::now();
+    consumer.signal(libc::SIGTERM);
+    let out = consumer.wait();
+    assert_eq!(out.code, 128 + libc::SIGTERM, "{out:?}");
+    assert!(
+        out.stderr_lines().contains(
+            &"warning: requeueing 1 held deliveries before their --retry-delay ended (stopped by a signal)"
+        ),
+        "{out:?}"
+    );
+    // Well within the hour of the delay (a bound, not a timing).
+    assert!(started.elapsed() < Duration::from_secs(60), "{out:?}");
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
 fn retry_delay_without_a_requeue_is_a_usage_error() {
     let out = amqp(CONSUME, &["-q", "q", "--retry-delay", "1", "cat"]);
     out.assert_error(

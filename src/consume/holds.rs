@@ -54,13 +54,17 @@ impl Holds {
         Ok(())
     }
 
-    /// Requeues every held delivery, each once it is due: the consumer's end waits for them.
+    /// How many deliveries are held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Requeues every held delivery now, due or not (the consumer is stopping).
     ///
     /// Errors: `basic.reject: CAUSE`.
-    pub async fn release_all(&mut self) -> Result<(), Error> {
-        while !self.is_empty() {
-            self.next_due().await;
-            self.release_due().await?;
+    pub async fn release_now(&mut self) -> Result<(), Error> {
+        while let Some((_, delivery)) = self.held.pop_front() {
+            reject(&delivery, true).await?;
         }
         Ok(())
     }

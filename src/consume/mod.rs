@@ -448,7 +448,7 @@ impl<'a> Consumer<'a> {
     /// and exit 128 + the signal; else exit 0 when every command succeeded, or one line saying
     /// how many failed, or (`--idle-timeout` before `-c N`) how many were handled.
     async fn finish(mut self) -> Result<(), Error> {
-        self.holds.release_all().await?;
+        self.release_holds().await?;
         if let Some(signal) = self.signals.received() {
             self.cancel().await;
             return Err(Error::Silent(128 + signal as u8));
@@ -468,6 +468,28 @@ impl<'a> Consumer<'a> {
                 self.failures.failures(),
                 self.handled
             )));
+        }
+        Ok(())
+    }
+
+    /// Requeues the held deliveries (`--retry-delay`), each once its delay has passed; a stop
+    /// signal, received before or while waiting, requeues them at once with one `warning:`
+    /// line (stopping must not wait out a long delay; the broker hands them out again).
+    ///
+    /// Errors: `basic.reject: CAUSE`.
+    async fn release_holds(&mut self) -> Result<(), Error> {
+        while !self.holds.is_empty() {
+            if self.signals.received().is_some() {
+                report(&format!(
+                    "warning: requeueing {} held deliveries before their --retry-delay ended (stopped by a signal)",
+                    self.holds.len()
+                ));
+                return self.holds.release_now().await;
+            }
+            tokio::select! {
+                _ = self.holds.next_due() => self.holds.release_due().await?,
+                _ = self.signals.next() => {}
+            }
         }
         Ok(())
     }
