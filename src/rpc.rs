@@ -312,21 +312,52 @@ impl Client {
         Ok(self.written)
     }
 
-    fn timed_out(&self) -> Error {
+    /// The error once the reply timeout has passed. Replies that came for later requests are
+    /// written first, in request order, the unanswered requests' places left out (and named
+    /// in the error): they were answered, and their servers have acked the requests.
+    fn timed_out(&mut self) -> Error {
         let answered = self.sent - self.awaiting.len() as u64;
         let noun = if self.sent == 1 {
             "request"
         } else {
             "requests"
         };
+        let skipped = match self.write_past_gaps() {
+            Ok(skipped) => skipped,
+            Err(error) => return error,
+        };
+        let gaps = match skipped.is_empty() {
+            true => String::new(),
+            false => {
+                let numbers: Vec<String> = skipped.iter().map(|n| (n + 1).to_string()).collect();
+                format!(
+                    "; none to request {}, left out of the output",
+                    numbers.join(", ")
+                )
+            }
+        };
         Error::step(
             "waiting for the reply",
             format!(
-                "no reply within {} ({answered} of {} {noun} answered)",
+                "no reply within {} ({answered} of {} {noun} answered{gaps})",
                 seconds(self.timeout),
                 self.sent
             ),
         )
+    }
+
+    /// Writes every held reply in request order, skipping the requests still awaiting one;
+    /// gives the (0-based) numbers of the requests skipped.
+    ///
+    /// Errors: as [`Client::receive`] for the writes.
+    fn write_past_gaps(&mut self) -> Result<Vec<u64>, Error> {
+        let mut skipped = Vec::new();
+        while let Some(&next) = self.held.keys().next() {
+            skipped.extend(self.written..next);
+            self.written = next;
+            self.write_ready()?;
+        }
+        Ok(skipped)
     }
 }
 

@@ -326,6 +326,40 @@ fn line_mode_timeout_says_how_many_requests_were_answered() {
 }
 
 #[test]
+fn line_mode_timeout_writes_the_replies_that_came_and_names_the_missing_request() {
+    // A server that fails only "bad": the replies to the later requests came and must not be
+    // lost behind the unanswered one.
+    let queue = TestQueue::declare("rpc-gap");
+    let server = amqp_spawn(
+        CONSUME,
+        &[
+            "-q",
+            queue.name(),
+            "--on-failure",
+            "reject",
+            "--reply",
+            "--",
+            "sh",
+            "-c",
+            r#"x=$(cat); test "$x" != bad && echo "r$x""#,
+        ],
+    );
+    wait_for_consumer(queue.name());
+    let out = amqp_stdin(
+        PUBLISH,
+        &["-r", queue.name(), "--rpc", "-l", "--reply-timeout", "2"],
+        b"a\nbad\nb\nc\n",
+    );
+    out.assert_error(
+        1,
+        "waiting for the reply: no reply within 2 s (3 of 4 requests answered; none to request 2, left out of the output)",
+    );
+    assert_eq!(out.stdout, b"ra\nrb\nrc\n");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait().code, 143);
+}
+
+#[test]
 fn two_servers_on_one_queue_answer_each_request_once() {
     let queue = TestQueue::declare("rpc-two");
     let tallies = [TempFile::new(b""), TempFile::new(b"")];
