@@ -404,6 +404,35 @@ fn pages_are_built_from_the_committed_templates() {
     }
 }
 
+/// Every page renders with man(1) at 80 columns without a warning and no line wider than 80
+/// columns, as `scripts/package-test` checks the installed pages (an example line too long for
+/// a terminal is cut or wrapped mid-word there).
+#[test]
+fn pages_fit_80_columns_in_man() {
+    let dir = run_generator();
+    for entry in std::fs::read_dir(dir.0.join("man")).expect("reading the man directory") {
+        let path = entry.expect("a directory entry").path();
+        let out = Command::new("man")
+            .args(["--warnings", "-l"])
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "")
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .expect("running man(1) (package man-db)");
+        assert!(out.status.success(), "man -l {} failed", path.display());
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(warnings.trim().is_empty(), "{}: {warnings}", path.display());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(
+            wide.is_empty(),
+            "{} renders lines wider than 80 columns: {wide:#?}",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn completions_are_written_for_every_tool_and_shell() {
     let generated = run_generator();
