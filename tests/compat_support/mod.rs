@@ -34,6 +34,9 @@ use std::time::{Duration, Instant};
 
 /// How long one run of a tool may take before it is killed and the case fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(25);
+/// How many times an empty rabbitmqctl listing of a live observation is asked for.
+const EMPTY_LISTING_ATTEMPTS: u32 = 8;
+
 /// How long to wait for a live condition (a marker file, a routed message).
 const LIVE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -774,12 +777,23 @@ impl Case {
                         ],
                     ),
                 };
-                let out = ctl(args);
-                let mut found: Vec<String> = out
-                    .lines()
-                    .filter(|l| l.contains(&id))
-                    .map(|l| format!("{label}: {}", unexpand(&x.vars, l)))
-                    .collect();
+                // rabbitmqctl lists what the queue processes answer in time: under load a busy
+                // queue can be left out of one listing, so an empty answer is asked again a few
+                // times (for both tools alike) before it counts as "(none)".
+                let mut found: Vec<String> = Vec::new();
+                for attempt in 0..EMPTY_LISTING_ATTEMPTS {
+                    if attempt > 0 {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    found = ctl(args)
+                        .lines()
+                        .filter(|l| l.contains(&id))
+                        .map(|l| format!("{label}: {}", unexpand(&x.vars, l)))
+                        .collect();
+                    if !found.is_empty() {
+                        break;
+                    }
+                }
                 found.sort();
                 if found.is_empty() {
                     found.push(format!("{label}: (none)"));
