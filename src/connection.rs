@@ -95,12 +95,12 @@ impl ErrorWatch {
                     self.changed.notify_waiters();
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionBlocked(reason))) => {
-                    crate::tool::report(&format!(
+                    crate::report::report(&format!(
                         "warning: connection.blocked: {reason} (the server stopped reading from this connection; waiting until it unblocks it)"
                     ));
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionUnblocked)) => {
-                    crate::tool::report(
+                    crate::report::report(
                         "warning: connection.unblocked: the server reads from this connection again",
                     );
                 }
@@ -179,7 +179,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     let mut connect_uri = address.uri.clone();
     if address.verbose {
         if address.is_tls() {
-            crate::tool::report("--verbose: the connection uses TLS; its frames are not shown");
+            crate::report::report("--verbose: the connection uses TLS; its frames are not shown");
         } else {
             let port = crate::protocol_trace::start_relay(
                 &address.uri.authority.host,

@@ -3,7 +3,7 @@
 //! The original tools (rabbitmq-c `tools/common.c`) print one line on stderr, "the step that
 //! failed: the cause" (`basic.get: server channel error 404, message: NOT_FOUND - ...`), and
 //! exit 1. [`Error`] carries that line and the exit status; the binaries print it once, at the
-//! edge (see [`crate::tool::main`] and [`crate::tool::exit_for`]).
+//! edge (see [`crate::runner::main`] and [`crate::runner::exit_for`]).
 
 use std::fmt;
 

@@ -20,12 +20,13 @@ pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
 pub mod rate;
+pub mod report;
 pub mod rpc;
+pub mod runner;
 pub mod short_string;
 pub mod std_fds;
 pub mod tls;
 pub mod tls_verify;
-pub mod tool;
 
 pub use address::Address;
 pub use connection::Session;

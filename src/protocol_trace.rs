@@ -82,7 +82,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, direction: Direction) {
             Ok(n) => n,
         };
         for line in decoder.feed(&buffer[..read]) {
-            crate::tool::report(&format!("{} {line}", direction.arrow()));
+            crate::report::report(&format!("{} {line}", direction.arrow()));
         }
         if to.write_all(&buffer[..read]).is_err() {
             break;

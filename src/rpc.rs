@@ -17,7 +17,7 @@ use crate::connection::Session;
 use crate::error::{Error, StepExt, describe_amqp, describe_io};
 use crate::publish::{Publisher, Target};
 use crate::rate::Rate;
-use crate::tool::report;
+use crate::report::report;
 use futures_lite::StreamExt;
 use lapin::Consumer;
 use lapin::options::BasicConsumeOptions;
@@ -230,7 +230,7 @@ impl Client {
     /// Errors: `waiting for the reply: no reply within N s (K of M requests answered)`;
     /// `waiting for the reply: CAUSE` when the channel or connection fails;
     /// `writing to standard output: CAUSE`. A closed standard output ends the process as a
-    /// Unix filter ends ([`crate::tool::exit_by_sigpipe`]).
+    /// Unix filter ends ([`crate::report::exit_by_sigpipe`]).
     pub async fn receive(&mut self) -> Result<(), Error> {
         let deadline = self.progress + self.timeout;
         let next = tokio::time::timeout_at(deadline, self.replies.next()).await;
@@ -289,7 +289,7 @@ impl Client {
                 .and_then(|()| stdout.flush());
             if let Err(error) = outcome {
                 if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    crate::tool::exit_by_sigpipe();
+                    crate::report::exit_by_sigpipe();
                 }
                 return Err(Error::step(
                     "writing to standard output",

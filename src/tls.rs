@@ -590,7 +590,7 @@ fn trusted_roots(
 fn warn_verify_none() {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
-        crate::tool::report(
+        crate::report::report(
             "warning: verify=verify_none in the URL: the server's certificate and host name \
              are not verified",
         )

@@ -2,11 +2,11 @@
 
 use amqp_tools::cli::consume::Options;
 use amqp_tools::consume::{self, queue::QueueSpec};
-use amqp_tools::{Error, address, connection, tool};
+use amqp_tools::{Error, address, connection, report, runner};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(|o: &Options| o.common.usage, run)
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -18,7 +18,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             .into());
         }
     } else if options.command.is_empty() {
-        tool::report("consuming command not specified");
+        report::report("consuming command not specified");
         amqp_tools::cli::print_usage_to_stderr::<Options>();
         return Err(Error::Silent(1).into());
     }
@@ -42,7 +42,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         )
         .into());
     }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(
         &address,
         options.connection.connection_name_or("amqp-consume"),

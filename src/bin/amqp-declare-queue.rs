@@ -1,12 +1,12 @@
 //! amqp-declare-queue: declare a queue and print its name.
 
 use amqp_tools::cli::declare_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, field_value, tool};
+use amqp_tools::{Error, StepExt, address, connection, field_value, runner};
 use lapin::options::QueueDeclareOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(|o: &Options| o.common.usage, run)
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -15,7 +15,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(
         &address,
         options.connection.connection_name_or("amqp-declare-queue"),

@@ -1,12 +1,12 @@
 //! amqp-delete-queue: delete a queue and print how many messages it held.
 
 use amqp_tools::cli::delete_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, tool};
+use amqp_tools::{Error, StepExt, address, connection, runner};
 use lapin::options::QueueDeleteOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(|o: &Options| o.common.usage, run)
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -14,7 +14,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         Some(queue) if !queue.is_empty() => queue,
         _ => return Err(Error::Message("queue name not specified".into()).into()),
     };
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session = connection::open(
         &address,
         options.connection.connection_name_or("amqp-delete-queue"),

@@ -4,7 +4,7 @@
 use amqp_tools::cli::get::Options;
 use amqp_tools::get::Settler;
 use amqp_tools::message_json::{self, Delivery};
-use amqp_tools::{Error, StepExt, address, connection, tool};
+use amqp_tools::{Error, StepExt, address, connection, report, runner};
 use lapin::message::BasicGetMessage;
 use lapin::options::BasicGetOptions;
 use std::io::Write;
@@ -15,7 +15,7 @@ use std::time::SystemTime;
 const EXIT_EMPTY: u8 = 2;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(|o: &Options| o.common.usage, run)
 }
 
 /// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
@@ -26,7 +26,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         return Err(Error::Message("queue not specified".into()).into());
     };
     amqp_tools::std_fds::require_stdout()?;
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session =
         connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
     let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
@@ -51,7 +52,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             session.close().await?;
             settler.collect().await?;
             if error.kind() == std::io::ErrorKind::BrokenPipe {
-                tool::exit_by_sigpipe();
+                report::exit_by_sigpipe();
             }
             return Err(Error::step(
                 "writing to standard output",

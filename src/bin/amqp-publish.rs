@@ -7,13 +7,13 @@ use amqp_tools::message_json::{self, ReadError};
 use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
 use amqp_tools::rate::Rate;
 use amqp_tools::rpc::{self, ReplyFormat};
-use amqp_tools::{Error, Session, address, body, connection, properties, tool};
+use amqp_tools::{Error, Session, address, body, connection, properties, report, runner};
 use lapin::BasicProperties;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(|o: &Options| o.common.usage, run)
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -37,7 +37,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .into());
     }
     if options.reply_timeout.is_some() && !options.rpc {
-        tool::report("--reply-timeout: only with --rpc");
+        report::report("--reply-timeout: only with --rpc");
         amqp_tools::cli::print_usage_to_stderr::<Options>();
         return Err(Error::Silent(1).into());
     }
@@ -47,8 +47,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     if options.rpc {
         amqp_tools::std_fds::require_stdout()?;
     }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let properties = properties::from_options(&options, tool::report)?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let properties = properties::from_options(&options, report::report)?;
     let session = connection::open(
         &address,
         options.connection.connection_name_or("amqp-publish"),
@@ -127,7 +128,7 @@ async fn close(session: Session, no_confirm: bool) -> anyhow::Result<()> {
         if no_confirm {
             return Err(error.into());
         }
-        tool::report(&format!(
+        report::report(&format!(
             "warning: {error} (every message was confirmed by the server)"
         ));
     }
@@ -141,9 +142,10 @@ async fn run_json(options: Options) -> anyhow::Result<()> {
     if options.body.is_some() || options.line_buffered {
         return Err(Error::Usage("--json cannot be combined with -b/--body or -l".into()).into());
     }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
+    let address =
+        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     amqp_tools::std_fds::require_stdin()?;
-    let overrides = properties::overrides(&options, tool::report)?;
+    let overrides = properties::overrides(&options, report::report)?;
     let session = connection::open(
         &address,
         options.connection.connection_name_or("amqp-publish"),

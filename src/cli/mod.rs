@@ -15,7 +15,7 @@ pub mod delete_queue;
 pub mod get;
 pub mod publish;
 
-pub use connection::ConnectionArgs;
+pub use connection::{ConnectionArgs, resolve};
 pub use numbers::{parse_count, parse_int, parse_seconds};
 pub use values::{short_string, short_strings};
 

@@ -17,7 +17,7 @@ pub mod signals;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
-use crate::tool::report;
+use crate::report::report;
 use command::Outcome;
 use futures_lite::StreamExt;
 use futures_util::stream::FuturesUnordered;

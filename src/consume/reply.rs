@@ -23,8 +23,8 @@
 
 use super::command::{self, Outcome};
 use crate::error::{Error, describe_amqp};
+use crate::report::report;
 use crate::rpc::DIRECT_REPLY_TO;
-use crate::tool::report;
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;

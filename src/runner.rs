@@ -1,11 +1,11 @@
-//! The frame every binary runs in: parse the command line, run the tool's work on a
+//! The runner every binary runs in: parse the command line, run the tool's work on a
 //! current-thread tokio runtime, print a failure as one line and exit with its status.
 
 use crate::cli::{self, Parsed};
 use crate::error::Error;
+use crate::report::report;
 use clap::{CommandFactory, FromArgMatches};
 use std::future::Future;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Runs a tool: parses its options `T` from the process arguments (popt-compatible, see
@@ -68,22 +68,4 @@ pub fn exit_for(error: &anyhow::Error) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Writes one line on stderr, ignoring a closed stderr.
-pub fn report(line: &str) {
-    let line = line.replace('\n', " ");
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// Ends the process the way a Unix filter ends when its output pipe is closed: killed by
-/// SIGPIPE (shell status 141), with no message. Used after a write to a closed stdout, once
-/// the AMQP work is safely undone (nothing acked that was not written).
-pub fn exit_by_sigpipe() -> ! {
-    // SAFETY: restoring the default disposition and raising a signal have no memory effects.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
-    std::process::exit(128 + libc::SIGPIPE)
 }
