@@ -1,34 +1,37 @@
 //! The runner every binary runs in: parse the command line, run the tool's work on a
-//! current-thread tokio runtime, print a failure as one line and exit with its status.
+//! current-thread tokio runtime, print a failure as one line, map the outcome to the exit status.
 
 use crate::cli::{self, Parsed};
 use crate::error::Error;
+use crate::exit::{FAILURE, Outcome};
 use crate::report::report;
 use clap::{CommandFactory, FromArgMatches};
 use std::future::Future;
 use std::process::ExitCode;
 
 /// Runs a tool: parses its options `T` from the process arguments (popt-compatible, see
-/// [`cli::parse`]), then drives `work` to completion.
+/// [`cli::parse`]), then drives `work` to completion and maps how it ended to the exit status,
+/// the one place a run's end becomes a status.
 ///
-/// Exit statuses: 0 on success and after `--help`/`--usage`/`--version`; 1 for usage errors
-/// (message and usage line on stderr) and for failures (one line `STEP: CAUSE` on stderr);
-/// another status when the work returns [`Error::Silent`].
+/// Exit statuses: 0 after `--help`/`--usage`/`--version`; a usage error from the parser prints
+/// its message and the usage line, exit [`FAILURE`]; the work's [`Outcome`] gives its own
+/// status ([`Outcome::status`]); a failure is printed as one line (`STEP: CAUSE`), exit
+/// [`FAILURE`].
 pub fn main<T, F, Fut>(usage_requested: impl Fn(&T) -> bool, work: F) -> ExitCode
 where
     T: CommandFactory + FromArgMatches,
     F: FnOnce(T) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = Result<Outcome, Error>>,
 {
     let options = match cli::parse::<T, _>(std::env::args_os(), usage_requested) {
         Ok(Parsed::Run(options)) => options,
-        Ok(Parsed::Done) => return ExitCode::SUCCESS,
+        Ok(Parsed::Done) => return Outcome::Success.exit_code(),
         Err(error) => {
             report(&error.to_string());
-            if matches!(error, Error::Usage(_)) {
+            if matches!(error, Error::Usage(_) | Error::UsageLine(_)) {
                 cli::print_usage_to_stderr::<T>();
             }
-            return ExitCode::from(error.exit_code());
+            return ExitCode::from(FAILURE);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -38,34 +41,20 @@ where
         Ok(runtime) => runtime,
         Err(error) => {
             report(&format!("starting the runtime: {error}"));
-            return ExitCode::FAILURE;
+            return ExitCode::from(FAILURE);
         }
     };
-    let outcome = runtime.block_on(work(options));
+    let ended = runtime.block_on(work(options));
     // lapin's I/O thread may still hold runtime handles; do not wait for it.
     runtime.shutdown_background();
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => exit_for(&error),
-    }
-}
-
-/// Prints `error` as one line on stderr and gives its exit status: [`Error`] values carry
-/// their own; any other error is `{:#}`-rendered (context chain on one line) with status 1.
-pub fn exit_for(error: &anyhow::Error) -> ExitCode {
-    match error.downcast_ref::<Error>() {
-        Some(Error::Silent(code)) => ExitCode::from(*code),
-        Some(Error::Usage(message)) => {
-            report(message);
-            ExitCode::from(1)
-        }
-        Some(known) => {
-            report(&known.to_string());
-            ExitCode::from(known.exit_code())
-        }
-        None => {
-            report(&format!("{error:#}"));
-            ExitCode::FAILURE
+    match ended {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            report(&error.to_string());
+            if matches!(error, Error::UsageLine(_)) {
+                cli::print_usage_to_stderr::<T>();
+            }
+            ExitCode::from(FAILURE)
         }
     }
 }

@@ -2,25 +2,22 @@
 
 use amqp_tools::cli::consume::Options;
 use amqp_tools::consume::{self, queue::QueueSpec};
-use amqp_tools::{Error, address, connection, report, runner};
+use amqp_tools::{Error, Outcome, address, connection, runner};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     if options.command.is_empty() && options.json {
         if let Some(option) = options.needs_a_command() {
             return Err(Error::Usage(format!(
                 "{option}: acts on a command; with --json and no command each message is written to standard output"
-            ))
-            .into());
+            )));
         }
     } else if options.command.is_empty() {
-        report::report("consuming command not specified");
-        amqp_tools::cli::print_usage_to_stderr::<Options>();
-        return Err(Error::Silent(1).into());
+        return Err(Error::UsageLine("consuming command not specified".into()));
     }
     let spec = QueueSpec {
         queue: options.queue.clone(),
@@ -39,8 +36,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         return Err(Error::Usage(
             "--retry-delay: no failure is requeued (add --on-failure requeue or --on-exit CODE=requeue)"
                 .to_string(),
-        )
-        .into());
+        ));
     }
     let address =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
@@ -70,13 +66,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     };
     let outcome = consume::run(&session.channel, &settings).await;
     match outcome {
-        Ok(()) => {
+        Ok(outcome) => {
             session.close().await?;
-            Ok(())
-        }
-        Err(Error::Silent(code)) => {
-            session.close().await?;
-            Err(Error::Silent(code).into())
+            Ok(outcome)
         }
         Err(error) => {
             // A failure the channel survived (commands failed, --on-exit stop, a full
@@ -86,7 +78,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             if session.channel.status().connected() {
                 let _ = session.close().await;
             }
-            Err(error.into())
+            Err(error)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! amqp-declare-queue: declare a queue and print its name.
 
 use amqp_tools::cli::declare_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, field_value, runner};
+use amqp_tools::{Error, Outcome, StepExt, address, connection, field_value, runner};
 use lapin::options::QueueDeclareOptions;
 use std::process::ExitCode;
 
@@ -9,9 +9,9 @@ fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let Some(queue) = options.queue.as_deref() else {
-        return Err(Error::Message("queue name not specified".into()).into());
+        return Err(Error::Message("queue name not specified".into()));
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
@@ -36,5 +36,5 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .step("queue.declare")?;
     session.close().await?;
     println!("{}", declared.name());
-    Ok(())
+    Ok(Outcome::Success)
 }

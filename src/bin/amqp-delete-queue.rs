@@ -1,7 +1,7 @@
 //! amqp-delete-queue: delete a queue and print how many messages it held.
 
 use amqp_tools::cli::delete_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, runner};
+use amqp_tools::{Error, Outcome, StepExt, address, connection, runner};
 use lapin::options::QueueDeleteOptions;
 use std::process::ExitCode;
 
@@ -9,10 +9,10 @@ fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let queue = match options.queue.as_deref() {
         Some(queue) if !queue.is_empty() => queue,
-        _ => return Err(Error::Message("queue name not specified".into()).into()),
+        _ => return Err(Error::Message("queue name not specified".into())),
     };
     let address =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
@@ -33,5 +33,5 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .step("queue.delete")?;
     session.close().await?;
     println!("{message_count}");
-    Ok(())
+    Ok(Outcome::Success)
 }

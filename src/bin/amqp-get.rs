@@ -4,15 +4,12 @@
 use amqp_tools::cli::get::Options;
 use amqp_tools::get::Settler;
 use amqp_tools::message_json::{self, Delivery};
-use amqp_tools::{Error, StepExt, address, connection, report, runner};
+use amqp_tools::{Error, Outcome, StepExt, address, connection, report, runner};
 use lapin::message::BasicGetMessage;
 use lapin::options::BasicGetOptions;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
-
-/// Exit status when the queue is empty, as the original.
-const EXIT_EMPTY: u8 = 2;
 
 fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
@@ -21,9 +18,9 @@ fn main() -> ExitCode {
 /// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
 /// after it was written to standard output, so a failed write leaves it on the queue (the
 /// original gets it with no-ack).
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let Some(queue) = options.queue.as_deref() else {
-        return Err(Error::Message("queue not specified".into()).into());
+        return Err(Error::Message("queue not specified".into()));
     };
     amqp_tools::std_fds::require_stdout()?;
     let address =
@@ -57,8 +54,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             return Err(Error::step(
                 "writing to standard output",
                 amqp_tools::error::describe_io(&error),
-            )
-            .into());
+            ));
         }
         settler.written(message.delivery.delivery_tag).await?;
     }
@@ -66,9 +62,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
     session.close().await?;
     settler.collect().await?;
     if got == 0 {
-        return Err(Error::Silent(EXIT_EMPTY).into());
+        return Ok(Outcome::QueueEmpty);
     }
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 /// The `--json` line of a message got from `queue`.

@@ -7,7 +7,7 @@ use amqp_tools::message_json::{self, ReadError};
 use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
 use amqp_tools::rate::Rate;
 use amqp_tools::rpc::{self, ReplyFormat};
-use amqp_tools::{Error, Session, address, body, connection, properties, report, runner};
+use amqp_tools::{Error, Outcome, Session, address, body, connection, properties, report, runner};
 use lapin::BasicProperties;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -16,30 +16,28 @@ fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     if options.json {
         return run_json(options).await;
     }
     if options.exchange.is_none() && options.routing_key.is_none() {
-        return Err(Error::Message("neither exchange nor routing key specified".into()).into());
+        return Err(Error::Message(
+            "neither exchange nor routing key specified".into(),
+        ));
     }
     if options.body.is_some() && options.line_buffered {
         // The original publishes nothing and exits 0: a script would believe it was sent.
         return Err(Error::Usage(
             "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)".into(),
-        )
-        .into());
+        ));
     }
     if options.rate.is_some() && !options.line_buffered {
         return Err(Error::Usage(
             "--rate: only with -l (a message per line) or --json (a message per JSON value)".into(),
-        )
-        .into());
+        ));
     }
     if options.reply_timeout.is_some() && !options.rpc {
-        report::report("--reply-timeout: only with --rpc");
-        amqp_tools::cli::print_usage_to_stderr::<Options>();
-        return Err(Error::Silent(1).into());
+        return Err(Error::UsageLine("--reply-timeout: only with --rpc".into()));
     }
     if options.body.is_none() {
         amqp_tools::std_fds::require_stdin()?;
@@ -123,24 +121,26 @@ async fn request_reply(options: &Options, session: &Session, target: Target) -> 
 
 /// Closes the session. With confirms, every message was confirmed: the work is done, and a
 /// retry would duplicate it, so a failed close is only a warning.
-async fn close(session: Session, no_confirm: bool) -> anyhow::Result<()> {
+async fn close(session: Session, no_confirm: bool) -> Result<Outcome, Error> {
     if let Err(error) = session.close().await {
         if no_confirm {
-            return Err(error.into());
+            return Err(error);
         }
         report::report(&format!(
             "warning: {error} (every message was confirmed by the server)"
         ));
     }
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 /// `--json`: each message of the stream on standard input goes to its own exchange and routing
 /// key with its own properties, the options overriding them. A message that cannot be read
 /// stops the run after the ones before it were confirmed; nothing of it is published.
-async fn run_json(options: Options) -> anyhow::Result<()> {
+async fn run_json(options: Options) -> Result<Outcome, Error> {
     if options.body.is_some() || options.line_buffered {
-        return Err(Error::Usage("--json cannot be combined with -b/--body or -l".into()).into());
+        return Err(Error::Usage(
+            "--json cannot be combined with -b/--body or -l".into(),
+        ));
     }
     let address =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
@@ -163,7 +163,10 @@ async fn run_json(options: Options) -> anyhow::Result<()> {
     };
     let _ = session.close().await;
     let suffix = unconfirmed_suffix(!options.no_confirm, 0, published);
-    Err(Error::step("reading standard input", format!("{error}{suffix}")).into())
+    Err(Error::step(
+        "reading standard input",
+        format!("{error}{suffix}"),
+    ))
 }
 
 /// Publishes the messages of standard input until it ends (`None`) or a message cannot be read

@@ -17,6 +17,7 @@ pub mod signals;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
+use crate::exit;
 use crate::report::report;
 use command::Outcome;
 use futures_lite::StreamExt;
@@ -77,20 +78,21 @@ pub struct Settings {
 /// delivery as it arrives, so the broker cannot push more than N messages: the queue loses
 /// exactly N (the original's true no-ack consumer drains far more, and loses them).
 /// SIGINT/SIGTERM: basic.cancel, the running command finishes and is acked if it succeeded,
-/// then [`Error::Silent`] with 128 + the signal number.
+/// then [`exit::Outcome::Signalled`] (exit 128 + the signal number).
 ///
 /// A command killed by SIGPIPE or exiting 141 (its output pipe closed) stops the consumer quietly with
-/// [`Error::Silent`] 141, the delivery unacked.
+/// [`exit::Outcome::OutputClosed`] (exit 141), the delivery unacked.
 ///
 /// Errors: `basic.qos`/`basic.consume`/`basic.ack`: CAUSE; the consumer cancelled by the
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
-pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
+pub async fn run(channel: &Channel, settings: &Settings) -> Result<exit::Outcome, Error> {
     let mut consumer = Consumer::start(channel, settings).await?;
     match consumer.consume().await {
         Ok(()) => consumer.finish().await,
         Err(Halt::ChannelGone) => Err(consumer.channel_gone().await),
         Err(Halt::Failed(error)) => Err(error),
+        Err(Halt::Stopped(outcome)) => Ok(outcome),
     }
 }
 
@@ -99,8 +101,10 @@ enum Halt {
     /// The channel closed under the consumer: one error, built by [`Consumer::channel_gone`]
     /// with the server's reason.
     ChannelGone,
-    /// Any other failure, or a quiet stop ([`Error::Silent`]).
+    /// Any other failure.
     Failed(Error),
+    /// A quiet stop that is not a failure (the command's output pipe closed).
+    Stopped(exit::Outcome),
 }
 
 impl From<Error> for Halt {
@@ -388,7 +392,7 @@ impl<'a> Consumer<'a> {
         }
         if outcome.broken_pipe() {
             self.cancel().await;
-            return Err(Error::Silent(128 + libc::SIGPIPE as u8).into());
+            return Err(Halt::Stopped(exit::Outcome::OutputClosed));
         }
         if self.plan.ack_on_receipt || self.plan.broker_no_ack {
             if !outcome.success() {
@@ -447,11 +451,11 @@ impl<'a> Consumer<'a> {
     /// The normal end: held deliveries requeued once due; after a stop signal basic.cancel
     /// and exit 128 + the signal; else exit 0 when every command succeeded, or one line saying
     /// how many failed, or (`--idle-timeout` before `-c N`) how many were handled.
-    async fn finish(mut self) -> Result<(), Error> {
+    async fn finish(mut self) -> Result<exit::Outcome, Error> {
         self.release_holds().await?;
         if let Some(signal) = self.signals.received() {
             self.cancel().await;
-            return Err(Error::Silent(128 + signal as u8));
+            return Ok(exit::Outcome::Signalled(signal));
         }
         if let Some(count) = self.settings.count.filter(|_| self.idle) {
             self.cancel().await;
@@ -469,7 +473,7 @@ impl<'a> Consumer<'a> {
                 self.handled
             )));
         }
-        Ok(())
+        Ok(exit::Outcome::Success)
     }
 
     /// Requeues the held deliveries (`--retry-delay`), each once its delay has passed; a stop
