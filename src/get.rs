@@ -5,11 +5,11 @@
 //! queue when the channel closes.
 
 use crate::error::{Error, StepExt};
+use crate::queued::Queued;
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 /// `--ack-mode`: what happens to each message after it was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -27,14 +27,12 @@ pub enum AckMode {
     Reject,
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
-
 /// Settles the messages of one channel as `--ack-mode` says.
 pub struct Settler {
     mode: AckMode,
     channel: Channel,
     /// The last ack or reject, queued on the channel but not yet known to be written.
-    pending: Option<Pending>,
+    pending: Queued<Result<(), Error>>,
     /// With [`AckMode::Requeue`]: the highest delivery tag held.
     held: Option<u64>,
 }
@@ -54,7 +52,7 @@ impl Settler {
         Settler {
             mode,
             channel,
-            pending: None,
+            pending: Queued::default(),
             held: None,
         }
     }
@@ -69,7 +67,7 @@ impl Settler {
     pub async fn written(&mut self, tag: u64) -> Result<(), Error> {
         self.collect().await?;
         let channel = self.channel.clone();
-        let mut pending: Pending = match self.mode {
+        let settle: Pin<Box<dyn Future<Output = Result<(), Error>>>> = match self.mode {
             AckMode::Requeue => {
                 self.held = Some(tag);
                 return Ok(());
@@ -87,16 +85,7 @@ impl Settler {
                     .step("basic.reject")
             }),
         };
-        match pending
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            Poll::Ready(outcome) => outcome,
-            Poll::Pending => {
-                self.pending = Some(pending);
-                Ok(())
-            }
-        }
+        self.pending.start(settle).unwrap_or(Ok(()))
     }
 
     /// Before the channel closes: returns the held messages to the queue (basic.nack multiple
@@ -124,9 +113,6 @@ impl Settler {
     ///
     /// Errors: `basic.ack: CAUSE` / `basic.reject: CAUSE`.
     pub async fn collect(&mut self) -> Result<(), Error> {
-        match self.pending.take() {
-            Some(pending) => pending.await,
-            None => Ok(()),
-        }
+        self.pending.collect().await.unwrap_or(Ok(()))
     }
 }

@@ -20,6 +20,7 @@ pub mod message_json;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
+pub mod queued;
 pub mod rate;
 pub mod report;
 pub mod rpc;

@@ -6,20 +6,19 @@
 //! at once, so line mode does not pay a round trip per line.
 //!
 //! Nor does it pay a thread hand-off per line: [`Publisher::publish_pieces`] queues the
-//! message's frames for lapin's I/O thread and returns without waiting for them to be written
-//! (`basic_publish(..).await` waits: two thread hand-offs and one small write per message).
-//! lapin queues frames in the order publishes are first polled, so messages go out in order,
-//! and its I/O thread writes whatever has accumulated with one system call.
+//! message's frames now and collects the write later ([`crate::queued`]); lapin's I/O thread
+//! writes whatever has accumulated with one system call.
 
 use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
+use crate::queued::poll_now;
 use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
 /// How many messages may await their confirm (or their write) at once before the publisher
 /// waits for the oldest. Bounds memory in line mode while keeping the connection busy.
@@ -185,14 +184,8 @@ impl Publisher {
         });
         self.published += 1;
         self.unsent = self.unsent.saturating_sub(1);
-        // The first poll runs basic.publish up to its wait for the write: the message is
-        // numbered for confirms and its frames are queued, in call order. A no-op waker:
-        // nothing needs to run when the write completes; whoever waits for it later registers
-        // its own.
-        match writing
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
+        // Queued now (numbered for confirms, frames in call order), written later.
+        match poll_now(&mut writing) {
             Poll::Pending => self.writing.push_back(writing),
             Poll::Ready(outcome) => self.written(outcome).await?,
         }
@@ -272,7 +265,7 @@ impl Publisher {
     /// waiting, so the count of unconfirmed messages stays true.
     async fn collect_arrived(&mut self) -> Result<(), Error> {
         while let Some(front) = self.writing.front_mut() {
-            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            match poll_now(front) {
                 Poll::Pending => break,
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
@@ -281,8 +274,7 @@ impl Publisher {
             }
         }
         while let Some(front) = self.in_flight.front_mut() {
-            let mut context = Context::from_waker(Waker::noop());
-            match Pin::new(front).poll(&mut context) {
+            match poll_now(front) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(outcome) => {
                     self.in_flight.pop_front();
@@ -351,11 +343,10 @@ impl Publisher {
     /// Polls every in-flight confirm once: how many are not (yet) a plain ack, and the first
     /// protocol error among them.
     fn survey(&mut self) -> (usize, Option<String>) {
-        let mut context = Context::from_waker(Waker::noop());
         let mut unconfirmed = 0;
         let mut protocol_error = None;
         for confirm in self.in_flight.iter_mut() {
-            match Pin::new(confirm).poll(&mut context) {
+            match poll_now(confirm) {
                 Poll::Ready(Ok(Confirmation::Ack(None))) => {}
                 Poll::Ready(Err(error)) => {
                     unconfirmed += 1;
@@ -387,7 +378,7 @@ impl Publisher {
         // whose write failed is not confirmed).
         let mut not_written = 0;
         while let Some(front) = self.writing.front_mut() {
-            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            match poll_now(front) {
                 Poll::Pending => break,
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();

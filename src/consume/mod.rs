@@ -18,6 +18,7 @@ pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
 use crate::exit;
+use crate::queued::Queued;
 use crate::report::report;
 use command::Outcome;
 use futures_lite::StreamExt;
@@ -30,7 +31,6 @@ use policy::{Action, Settled};
 use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Everything `amqp-consume` needs besides the connection.
@@ -142,7 +142,7 @@ struct Consumer<'a> {
     running: FuturesUnordered<Job>,
     /// The last ack sent: not waited for when sent, checked before the next command runs and
     /// before the consumer ends.
-    acking: Option<Settling>,
+    acking: Queued<Result<bool, Error>>,
 }
 
 /// A command running for a delivery; gives back the delivery and how the command ended.
@@ -214,7 +214,7 @@ impl<'a> Consumer<'a> {
             stopping: false,
             last_event: tokio::time::Instant::now(),
             running: FuturesUnordered::new(),
-            acking: None,
+            acking: Queued::default(),
         })
     }
 
@@ -424,9 +424,10 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Starts basic.ack for `delivery` (see [`start`]).
+    /// Starts basic.ack for `delivery`, queued now and collected by [`Consumer::settled`]
+    /// ([`crate::queued`]).
     fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
-        match start(ack(delivery), &mut self.acking)? {
+        match self.acking.start(ack(delivery)).unwrap_or(Ok(true))? {
             true => Ok(()),
             false => Err(Halt::ChannelGone),
         }
@@ -434,7 +435,7 @@ impl<'a> Consumer<'a> {
 
     /// Waits for the ack in flight, if any.
     async fn settled(&mut self) -> Result<(), Halt> {
-        match settled(&mut self.acking).await? {
+        match self.acking.collect().await.unwrap_or(Ok(true))? {
             true => Ok(()),
             false => Err(Halt::ChannelGone),
         }
@@ -523,40 +524,14 @@ impl<'a> Consumer<'a> {
     }
 }
 
-/// An ack handed to lapin: `false` when the channel is already closed (lapin's acker then
+/// basic.ack for `delivery`: `false` when the channel is already closed (lapin's acker then
 /// sends nothing) and the broker will redeliver the message.
-type Settling = Pin<Box<dyn Future<Output = Result<bool, Error>>>>;
-
-/// basic.ack for `delivery`, to be started with [`start`].
-fn ack(delivery: &Delivery) -> Settling {
+fn ack(delivery: &Delivery) -> impl Future<Output = Result<bool, Error>> + 'static {
     let acker = delivery.acker.clone();
-    Box::pin(async move {
+    async move {
         acker
             .ack(BasicAckOptions::default())
             .await
             .step("basic.ack")
-    })
-}
-
-/// Hands an ack to lapin without waiting for it to be written: that wait costs two thread
-/// hand-offs (to lapin's I/O thread and back) per delivery, on the path from one command to
-/// the next. The first poll (with a no-op waker) decides whether the ack is sent at all
-/// (`false`: the channel is closed) and queues it; the runtime carries it on while the next
-/// command runs, and [`settled`] collects its outcome from `acking`.
-fn start(mut ack: Settling, acking: &mut Option<Settling>) -> Result<bool, Error> {
-    match ack.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(outcome) => outcome,
-        Poll::Pending => {
-            *acking = Some(ack);
-            Ok(true)
-        }
-    }
-}
-
-/// Waits for the ack in `acking`, if any, and gives its outcome (`true` without one).
-async fn settled(acking: &mut Option<Settling>) -> Result<bool, Error> {
-    match acking.take() {
-        Some(ack) => ack.await,
-        None => Ok(true),
     }
 }
