@@ -1,15 +1,18 @@
-//! What `amqp-get` does with each message once it was written: `--ack-mode`.
+//! What `amqp-get` does with each message: its `--json` line, and `--ack-mode` once written.
 //!
 //! A message is settled only after it was written to standard output completely, so a failed
 //! write (a closed pipe) settles nothing that was not written: the broker returns it to the
 //! queue when the channel closes.
 
 use crate::error::{Error, StepExt};
+use crate::message_json::{self, Delivery};
 use crate::queued::Queued;
 use lapin::Channel;
+use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use std::future::Future;
 use std::pin::Pin;
+use std::time::SystemTime;
 
 /// `--ack-mode`: what happens to each message after it was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -115,4 +118,22 @@ impl Settler {
     pub async fn collect(&mut self) -> Result<(), Error> {
         self.pending.collect().await.unwrap_or(Ok(()))
     }
+}
+
+/// The `amqp-get --json` line of a message got from `queue` (amqp-tools-json(7)), received
+/// now.
+pub fn json_line(message: &BasicGetMessage, queue: &str) -> Vec<u8> {
+    let delivery = &message.delivery;
+    message_json::line(&Delivery {
+        exchange: delivery.exchange.as_str(),
+        routing_key: delivery.routing_key.as_str(),
+        redelivered: delivery.redelivered,
+        delivery_tag: delivery.delivery_tag,
+        consumer_tag: None,
+        message_count: Some(message.message_count),
+        queue,
+        received_at: SystemTime::now(),
+        properties: &delivery.properties,
+        body: &delivery.data,
+    })
 }

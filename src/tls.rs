@@ -29,6 +29,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore, SignatureScheme};
 use std::error::Error as StdError;
 use std::fmt;
+use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -499,26 +500,18 @@ fn webpki_words(error: &webpki::Error) -> &'static str {
     }
 }
 
-/// A certificate time as `YYYY-MM-DD HH:MM:SS UTC`.
+/// A certificate time as `YYYY-MM-DD HH:MM:SS UTC` (humantime's RFC 3339 rendering); a time
+/// past the year 9999, which X.509 cannot encode, as its seconds since 1970.
 fn utc(time: UnixTime) -> String {
     let secs = time.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let system = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs));
+    let mut text = String::new();
+    let written =
+        system.map(|system| write!(text, "{}", humantime::format_rfc3339_seconds(system)));
+    if !matches!(written, Some(Ok(()))) {
+        return format!("{secs} seconds after 1970-01-01 UTC");
+    }
+    text.replace('T', " ").replace('Z', " UTC")
 }
 
 /// Reads a file named by option `option` (e.g. `--cacert`).

@@ -2,14 +2,11 @@
 //! JSON each) to standard output.
 
 use amqp_tools::cli::get::Options;
-use amqp_tools::get::Settler;
-use amqp_tools::message_json::{self, Delivery};
+use amqp_tools::get::{self, Settler};
 use amqp_tools::{Error, Outcome, StepExt, address, connection, report, runner};
-use lapin::message::BasicGetMessage;
 use lapin::options::BasicGetOptions;
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 fn main() -> ExitCode {
     runner::main(|o: &Options| o.common.usage, run)
@@ -39,7 +36,7 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         let Some(message) = message else { break };
         got += 1;
         let written = if options.json {
-            stdout.write_all(&json_line(&message, queue))
+            stdout.write_all(&get::json_line(&message, queue))
         } else {
             stdout.write_all(&message.delivery.data)
         };
@@ -65,21 +62,4 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         return Ok(Outcome::QueueEmpty);
     }
     Ok(Outcome::Success)
-}
-
-/// The `--json` line of a message got from `queue`.
-fn json_line(message: &BasicGetMessage, queue: &str) -> Vec<u8> {
-    let delivery = &message.delivery;
-    message_json::line(&Delivery {
-        exchange: delivery.exchange.as_str(),
-        routing_key: delivery.routing_key.as_str(),
-        redelivered: delivery.redelivered,
-        delivery_tag: delivery.delivery_tag,
-        consumer_tag: None,
-        message_count: Some(message.message_count),
-        queue,
-        received_at: SystemTime::now(),
-        properties: &delivery.properties,
-        body: &delivery.data,
-    })
 }

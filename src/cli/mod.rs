@@ -12,6 +12,7 @@ mod values;
 pub mod consume;
 pub mod declare_queue;
 pub mod delete_queue;
+pub mod doc;
 pub mod get;
 pub mod publish;
 
