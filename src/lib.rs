@@ -4,6 +4,8 @@
 //! `amqp-delete-queue`).
 //!
 //! The library owns what the tools share; each binary in `src/bin/` is a thin layer over it.
+//! How a run is arranged (the layers, which thread does what, the path of one publish and one
+//! consume through the files): `ARCHITECTURE.md` at the top of the repository.
 
 pub mod address;
 pub mod authfile;
