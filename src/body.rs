@@ -4,6 +4,8 @@
 //! 32 KiB buffer and measures them with `strlen`, so it cuts a line at a NUL byte and splits
 //! lines longer than the buffer; ours keeps every line whole (see COMPATIBILITY.md).
 
+use crate::error::Error;
+use crate::rate::Rate;
 use std::io::{self, BufRead, Read};
 
 /// Reads all of `input` as one body cut into pieces of `piece` bytes (the last one shorter, none
@@ -35,7 +37,7 @@ pub fn read_pieces(mut input: impl Read, piece: usize) -> io::Result<Vec<Vec<u8>
 /// lines a read of standard input brought (up to 1024), so that the runtime is woken once per
 /// read rather than once per line. The channel ends after the last line, or after a read
 /// error, which is its last item.
-pub fn spawn_stdin_line_batches() -> tokio::sync::mpsc::Receiver<io::Result<Vec<Vec<u8>>>> {
+pub fn spawn_stdin_line_batches() -> LineBatches {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     std::thread::spawn(move || {
         let mut lines = Lines::new(io::BufReader::with_capacity(64 * 1024, io::stdin()));
@@ -76,6 +78,47 @@ pub async fn read_stdin_pieces_off_runtime(piece: usize) -> io::Result<Vec<Vec<u
     tokio::task::spawn_blocking(move || read_pieces(io::stdin().lock(), piece))
         .await
         .map_err(io::Error::other)?
+}
+
+/// Where `amqp-publish`'s message bodies come from.
+#[derive(Debug)]
+pub enum Bodies {
+    /// `-b`: one message with this body (the bytes as given, UTF-8 or not).
+    Given(Vec<u8>),
+    /// One message whose body is all of standard input.
+    Stdin,
+    /// `-l`: a message per line of standard input ([`spawn_stdin_line_batches`]), spaced by
+    /// `--rate` when given.
+    StdinLines(Option<Rate>),
+}
+
+/// [`Bodies`] ready to publish: one message's body in pieces, or the lines as they are read.
+#[derive(Debug)]
+pub enum Opened {
+    /// One message, its body the concatenation of the pieces (see [`read_pieces`]).
+    Message(Vec<Vec<u8>>),
+    /// The batches of lines of [`spawn_stdin_line_batches`], a message each, and the rate.
+    Lines(LineBatches, Option<Rate>),
+}
+
+/// What [`spawn_stdin_line_batches`] hands over: batches of lines, or the read error.
+pub type LineBatches = tokio::sync::mpsc::Receiver<io::Result<Vec<Vec<u8>>>>;
+
+impl Bodies {
+    /// Reads the one message's body (all of standard input, off the runtime, in pieces for
+    /// frames of at most `frame_payload` bytes: [`piece_size`]), or starts reading lines.
+    ///
+    /// Errors: `reading standard input: CAUSE`.
+    pub async fn open(self, frame_payload: usize) -> Result<Opened, Error> {
+        match self {
+            Bodies::Given(body) => Ok(Opened::Message(vec![body])),
+            Bodies::Stdin => read_stdin_pieces_off_runtime(piece_size(frame_payload))
+                .await
+                .map(Opened::Message)
+                .map_err(|e| Error::step("reading standard input", e)),
+            Bodies::StdinLines(rate) => Ok(Opened::Lines(spawn_stdin_line_batches(), rate)),
+        }
+    }
 }
 
 /// The size of the pieces [`read_pieces`] should cut for frames carrying at most

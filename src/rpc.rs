@@ -13,6 +13,7 @@
 //! Several requests may await their replies at once ([`REQUEST_WINDOW`]); replies are written
 //! in request order whatever order they arrive in.
 
+use crate::body::{Bodies, LineBatches, Opened};
 use crate::connection::Session;
 use crate::error::{Error, StepExt, describe_amqp, describe_io};
 use crate::publish::{Publisher, Target};
@@ -130,6 +131,17 @@ impl Client {
         self.publisher.piece_max()
     }
 
+    /// Sends `bodies` as requests: the one request ([`Client::request`]), or a request per line
+    /// ([`Client::request_lines`]).
+    ///
+    /// Errors: `reading standard input: CAUSE`, or as those two.
+    pub async fn request_bodies(&mut self, bodies: Bodies) -> Result<(), Error> {
+        match bodies.open(self.piece_max()).await? {
+            Opened::Message(pieces) => self.request(pieces).await,
+            Opened::Lines(batches, rate) => self.request_lines(batches, rate).await,
+        }
+    }
+
     /// Publishes one request whose body is the concatenation of `pieces` and waits for its
     /// confirm. First, while [`REQUEST_WINDOW`] requests' replies are not written, waits for
     /// replies (writing those that are next in order).
@@ -169,7 +181,7 @@ impl Client {
     /// Errors: `reading standard input: CAUSE`, or as [`Client::request`].
     pub async fn request_lines(
         &mut self,
-        mut batches: tokio::sync::mpsc::Receiver<std::io::Result<Vec<Vec<u8>>>>,
+        mut batches: LineBatches,
         mut rate: Option<Rate>,
     ) -> Result<(), Error> {
         loop {

@@ -1,29 +1,28 @@
 //! The runner every binary runs in: parse the command line, run the tool's work on a
 //! current-thread tokio runtime, print a failure as one line, map the outcome to the exit status.
 
-use crate::cli::{self, Parsed};
+use crate::cli::{self, Parsed, ToolOptions};
 use crate::error::Error;
 use crate::exit::{FAILURE, Outcome};
 use crate::report::report;
-use clap::{CommandFactory, FromArgMatches};
 use std::future::Future;
 use std::process::ExitCode;
 
 /// Runs a tool: parses its options `T` from the process arguments (popt-compatible, see
-/// [`cli::parse`]), then drives `work` to completion and maps how it ended to the exit status,
+/// [`cli::parse`]; `--usage` is [`ToolOptions::common`]'s), then drives `work` to completion and maps how it ended to the exit status,
 /// the one place a run's end becomes a status.
 ///
 /// Exit statuses: 0 after `--help`/`--usage`/`--version`; a usage error from the parser prints
 /// its message and the usage line, exit [`FAILURE`]; the work's [`Outcome`] gives its own
 /// status ([`Outcome::status`]); a failure is printed as one line (`STEP: CAUSE`), exit
 /// [`FAILURE`].
-pub fn main<T, F, Fut>(usage_requested: impl Fn(&T) -> bool, work: F) -> ExitCode
+pub fn main<T, F, Fut>(work: F) -> ExitCode
 where
-    T: CommandFactory + FromArgMatches,
+    T: ToolOptions,
     F: FnOnce(T) -> Fut,
     Fut: Future<Output = Result<Outcome, Error>>,
 {
-    let options = match cli::parse::<T, _>(std::env::args_os(), usage_requested) {
+    let options = match cli::parse::<T, _>(std::env::args_os(), |o: &T| o.common().usage) {
         Ok(Parsed::Run(options)) => options,
         Ok(Parsed::Done) => return Outcome::Success.exit_code(),
         Err(error) => {

@@ -1,12 +1,13 @@
 //! amqp-declare-queue: declare a queue and print its name.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::declare_queue::Options;
-use amqp_tools::{Error, Outcome, StepExt, address, connection, field_value, runner};
+use amqp_tools::{Error, Outcome, StepExt, field_value, runner};
 use lapin::options::QueueDeclareOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
 async fn run(options: Options) -> Result<Outcome, Error> {
@@ -15,13 +16,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
-    let address =
-        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-declare-queue"),
-    )
-    .await?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
     let declare = QueueDeclareOptions {
         durable: options.durable,
         exclusive: options.exclusive,

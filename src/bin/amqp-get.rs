@@ -1,15 +1,16 @@
 //! amqp-get: take messages from a queue and write their bodies (or, with `--json`, one line of
 //! JSON each) to standard output.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::get::Options;
 use amqp_tools::get::{self, Settler};
-use amqp_tools::{Error, Outcome, StepExt, address, connection, report, runner};
+use amqp_tools::{Error, Outcome, StepExt, report, runner};
 use lapin::options::BasicGetOptions;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
 /// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
@@ -20,10 +21,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         return Err(Error::Message("queue not specified".into()));
     };
     amqp_tools::std_fds::require_stdout()?;
-    let address =
-        amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session =
-        connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
     let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
     let mut stdout = std::io::stdout().lock();
     let mut got = 0u64;

@@ -8,21 +8,23 @@ use crate::address::{
 };
 use crate::authfile;
 use crate::error::Error;
+use clap::ValueHint;
 use lapin::uri::AMQPScheme;
 use std::path::PathBuf;
 
-/// Where and how to connect: the options shared by all five tools.
+/// Where and how to connect: the options shared by all five tools (with the completion hint
+/// of each value: a file, a host name, a URL).
 ///
 /// Values are kept as given; [`resolve`] checks conflicts, applies
 /// `AMQP_URL` and the defaults, and builds the broker address.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
     /// the AMQP URL to connect to (amqp://user:pass@host:port/vhost)
-    #[arg(short = 'u', long, value_name = "amqp://...")]
+    #[arg(short = 'u', long, value_name = "amqp://...", value_hint = ValueHint::Url)]
     pub url: Option<String>,
 
     /// the AMQP server to connect to (host name or address)
-    #[arg(short = 's', long, value_name = "hostname")]
+    #[arg(short = 's', long, value_name = "hostname", value_hint = ValueHint::Hostname)]
     pub server: Option<String>,
 
     /// the port to connect on
@@ -46,7 +48,7 @@ pub struct ConnectionArgs {
     pub heartbeat: Option<i64>,
 
     /// path to the file with the username and password (lines username:NAME, password:SECRET)
-    #[arg(long, value_name = "path")]
+    #[arg(long, value_name = "path", value_hint = ValueHint::FilePath)]
     pub authfile: Option<PathBuf>,
 
     /// give up connecting after this many seconds (default 30; also `connection_timeout`
@@ -68,15 +70,15 @@ pub struct ConnectionArgs {
     pub ssl: bool,
 
     /// path to the CA certificate file (PEM)
-    #[arg(long, value_name = "cacert.pem")]
+    #[arg(long, value_name = "cacert.pem", value_hint = ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
     /// path to the client private key file (PEM)
-    #[arg(long, value_name = "key.pem")]
+    #[arg(long, value_name = "key.pem", value_hint = ValueHint::FilePath)]
     pub key: Option<PathBuf>,
 
     /// path to the client certificate file (PEM)
-    #[arg(long, value_name = "cert.pem")]
+    #[arg(long, value_name = "cert.pem", value_hint = ValueHint::FilePath)]
     pub cert: Option<PathBuf>,
 
     /// do not use default certificate paths

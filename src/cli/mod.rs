@@ -7,6 +7,7 @@
 
 mod connection;
 mod numbers;
+mod tool;
 mod values;
 
 pub mod consume;
@@ -18,6 +19,7 @@ pub mod publish;
 
 pub use connection::{ConnectionArgs, resolve};
 pub use numbers::{parse_count, parse_int, parse_seconds};
+pub use tool::ToolOptions;
 pub use values::{short_string, short_strings};
 
 use crate::error::Error;

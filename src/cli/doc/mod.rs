@@ -28,7 +28,7 @@
 //! `SOURCE_DATE_EPOCH` when set (reproducible builds), else today.
 
 use crate::cli::{self, ConnectionArgs};
-use clap::{Args, Command, ValueHint};
+use clap::{Args, Command};
 use clap_complete::Shell;
 use clap_mangen::Man;
 use std::collections::BTreeSet;
@@ -114,7 +114,7 @@ pub fn generate(outdir: &Path) -> Result<Vec<PathBuf>, String> {
                 _ => name.clone(),
             };
             let mut text = Vec::new();
-            clap_complete::generate(shell, &mut with_value_hints(command), &name, &mut text);
+            clap_complete::generate(shell, &mut command.clone(), &name, &mut text);
             let text = String::from_utf8(text)
                 .map_err(|_| format!("the {shell} completion of {name} is not UTF-8"))?;
             let text = match shell {
@@ -340,25 +340,6 @@ fn expand(template: &str, generated: &[(&str, String)]) -> Result<String, String
     Ok(out)
 }
 
-/// Completion hints clap cannot infer: which options take a file or a host name.
-fn with_value_hints(command: &Command) -> Command {
-    let hints = [
-        ("authfile", ValueHint::FilePath),
-        ("cacert", ValueHint::FilePath),
-        ("cert", ValueHint::FilePath),
-        ("key", ValueHint::FilePath),
-        ("server", ValueHint::Hostname),
-        ("url", ValueHint::Url),
-    ];
-    let mut command = command.clone();
-    for (id, hint) in hints {
-        if command.get_arguments().any(|arg| arg.get_id() == id) {
-            command = command.mut_arg(id, |arg| arg.value_hint(hint));
-        }
-    }
-    command
-}
-
 /// The definition of the `Aq` string (an apostrophe) that the roff crate puts before
 /// everything it renders; a page carries it once, at the top.
 const APOSTROPHE_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
@@ -457,6 +438,31 @@ mod tests {
         assert!(expand("@A@\n@A@\n", &generated).is_err());
         assert!(expand("a\n", &generated).is_err());
         assert!(expand("@A@\n@B@\n", &generated).is_err());
+    }
+
+    #[test]
+    fn completions_carry_the_value_hints_of_the_definitions() {
+        for command in cli::commands() {
+            let name = command.get_name().to_string();
+            let mut text = Vec::new();
+            clap_complete::generate(Shell::Zsh, &mut command.clone(), &name, &mut text);
+            let text = String::from_utf8(text).unwrap();
+            let line = |option: &str| {
+                text.lines()
+                    .find(|line| line.contains(&format!("'--{option}=")))
+                    .unwrap_or_else(|| panic!("{name}: no --{option} in the zsh completion"))
+                    .to_string()
+            };
+            for option in ["authfile", "cacert", "cert", "key"] {
+                assert!(line(option).ends_with(":_files' \\"), "{}", line(option));
+            }
+            assert!(
+                line("server").ends_with(":_hosts' \\"),
+                "{}",
+                line("server")
+            );
+            assert!(line("url").ends_with(":_urls' \\"), "{}", line("url"));
+        }
     }
 
     #[test]
