@@ -731,17 +731,10 @@ mod tests {
             .find(|shape| message.contains(shape))
     }
 
-    #[test]
+    /// Every webpki certificate error, as rustls hands it over.
     #[allow(deprecated)]
-    fn every_tls_error_is_described_in_words() {
-        use rustls::pki_types::ServerName;
-        let tls = ClientTls::new(&TlsFiles {
-            verify_none: true,
-            ..TlsFiles::default()
-        })
-        .unwrap();
-        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
-        let webpki_errors = [
+    fn webpki_errors(time: UnixTime) -> Vec<webpki::Error> {
+        vec![
             webpki::Error::BadDer,
             webpki::Error::BadDerTime,
             webpki::Error::CaUsedAsEndEntity,
@@ -795,8 +788,15 @@ mod tests {
             webpki::Error::UnsupportedSignatureAlgorithm,
             webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKey,
             webpki::Error::UnsupportedSignatureAlgorithmForPublicKey,
-        ];
-        let mut certificate_errors: Vec<CertificateError> = webpki_errors
+        ]
+    }
+
+    /// Every certificate error: webpki's, wrapped, and rustls's own.
+    #[allow(deprecated)]
+    fn certificate_errors() -> Vec<CertificateError> {
+        use rustls::pki_types::ServerName;
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+        let mut certificate_errors: Vec<CertificateError> = webpki_errors(time)
             .into_iter()
             .map(|e| CertificateError::Other(rustls::OtherError(Arc::new(e))))
             .collect();
@@ -847,7 +847,12 @@ mod tests {
                 "invalid CA certificate".into(),
             )))),
         ]);
-        let mut errors: Vec<rustls::Error> = certificate_errors
+        certificate_errors
+    }
+
+    /// Every rustls error a connection can end with: the certificate errors and the others.
+    fn every_tls_error() -> Vec<rustls::Error> {
+        let mut errors: Vec<rustls::Error> = certificate_errors()
             .into_iter()
             .map(rustls::Error::InvalidCertificate)
             .collect();
@@ -876,7 +881,18 @@ mod tests {
             rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch),
             rustls::Error::General("internal error".into()),
         ]);
-        for error in &errors {
+        errors
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn every_tls_error_is_described_in_words() {
+        let tls = ClientTls::new(&TlsFiles {
+            verify_none: true,
+            ..TlsFiles::default()
+        })
+        .unwrap();
+        for error in &every_tls_error() {
             let message = tls.describe_rustls(error);
             assert!(
                 debug_shape(&message).is_none(),

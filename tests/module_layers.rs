@@ -1,4 +1,5 @@
-//! The library's top-level modules depend on each other one way (no broker needed).
+//! The library's top-level modules depend on each other one way, and its functions stay short
+//! (no broker needed).
 //!
 //! Reads every `src/**/*.rs` outside `src/bin/`, collects the `crate::MODULE` paths of its code
 //! (comments, doc links included, are skipped: they do not make a compile-time dependency) per
@@ -12,11 +13,16 @@ use std::path::{Path, PathBuf};
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    rust_files_but(dir, Some("bin"), found);
+}
+
+/// The `.rs` files under `dir`, but for those in a folder named `skip`.
+fn rust_files_but(dir: &Path, skip: Option<&str>, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("reading src/") {
         let path = entry.expect("reading src/").path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|name| name != "bin") {
-                rust_files(&path, found);
+            if skip.is_none_or(|skip| path.file_name().is_some_and(|name| name != skip)) {
+                rust_files_but(&path, skip, found);
             }
         } else if path.extension().is_some_and(|ext| ext == "rs") {
             found.push(path);
@@ -140,6 +146,72 @@ fn the_report_module_imports_nothing_from_the_crate() {
         Some(&BTreeSet::new()),
         "report imports"
     );
+}
+
+/// The longest a function may be, in lines from its signature to its closing brace.
+const FUNCTION_LINES_MAX: usize = 80;
+
+/// Every function in `text` (formatted by rustfmt) as its name, first line (1-based) and
+/// length in lines, from the line where `fn` stands to the closing brace at its indentation.
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        let indent = &line[..line.len() - code.len()];
+        let Some(after) = code.split_once("fn ").and_then(|(before, after)| {
+            let words_ok = before.split_whitespace().all(|word| {
+                ["pub", "async", "const", "unsafe", "extern", "\"C\""].contains(&word)
+                    || word.starts_with("pub(")
+            });
+            words_ok.then_some(after)
+        }) else {
+            continue;
+        };
+        let name: String = after.chars().take_while(|c| is_ident(*c)).collect();
+        let Some(open) = (at..lines.len()).find(|&i| {
+            let end = lines[i].trim_end();
+            end.ends_with('{') || end.ends_with(';') || end.ends_with('}')
+        }) else {
+            continue;
+        };
+        if !lines[open].trim_end().ends_with('{') {
+            continue; // a declaration, or a body on one line
+        }
+        let close = format!("{indent}}}");
+        if let Some(end) = (open..lines.len()).find(|&i| lines[i] == close) {
+            found.push((name, at + 1, end - at + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_80_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files_but(&src, None, &mut files);
+    let mut long = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("reading a source file");
+        for (name, line, length) in function_lengths(&text) {
+            if length > FUNCTION_LINES_MAX {
+                let file = file.strip_prefix(&src).unwrap_or(&file).display();
+                long.push(format!("src/{file}:{line} {name}: {length} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {FUNCTION_LINES_MAX} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_function_measure_counts_from_fn_to_the_closing_brace() {
+    let text = "pub async fn a(\n    x: u8,\n) {\n    b();\n}\nfn c() {}\n    fn d();\n";
+    assert_eq!(function_lengths(text), vec![("a".to_string(), 1, 5)]);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::address::{
 use crate::authfile;
 use crate::error::Error;
 use clap::ValueHint;
-use lapin::uri::AMQPScheme;
+use lapin::uri::{AMQPScheme, AMQPUri};
 use std::path::PathBuf;
 
 /// Where and how to connect: the options shared by all five tools (with the completion hint
@@ -124,15 +124,55 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
         None => None,
     };
     let from_url = url.is_some();
-    let conflict = |a: &str, b: &str| {
-        Error::Usage(format!(
-            "--{a} and --{b} options cannot be used at the same time"
-        ))
-    };
     let mut uri = match &url {
         Some(url) => parse_url(url)?,
         None => default_uri(args.ssl),
     };
+    set_server_and_port(&mut uri, args, from_url)?;
+    set_credentials(&mut uri, args, from_url)?;
+    if let Some(vhost) = &args.vhost {
+        if from_url {
+            return Err(conflict("vhost", "url"));
+        }
+        uri.vhost = vhost.clone();
+    }
+    set_heartbeat(&mut uri, args.heartbeat)?;
+    if args.ssl && uri.scheme != AMQPScheme::AMQPS {
+        return Err(Error::Usage(
+            "the --ssl option specifies an SSL connection but the --url option does not"
+                .to_string(),
+        ));
+    }
+    set_connect_timeout(&mut uri, args.connect_timeout)?;
+    Ok(Address {
+        verbose: args.verbose,
+        uri,
+        tls: TlsFiles {
+            cacert: args.cacert.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            no_default_cert_paths: args.no_default_cert_paths,
+            verify_none: match &url {
+                Some(url) => verify_none(url)?,
+                None => false,
+            },
+        },
+    })
+}
+
+/// `--A and --B options cannot be used at the same time`.
+fn conflict(a: &str, b: &str) -> Error {
+    Error::Usage(format!(
+        "--{a} and --{b} options cannot be used at the same time"
+    ))
+}
+
+/// `--server` (host, or `host:port`) then `--port`, neither with a URL.
+fn set_server_and_port(
+    uri: &mut AMQPUri,
+    args: &ConnectionArgs,
+    from_url: bool,
+) -> Result<(), Error> {
     if let Some(server) = &args.server {
         if from_url {
             return Err(conflict("server", "url"));
@@ -156,6 +196,11 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
                 ))
             })?;
     }
+    Ok(())
+}
+
+/// `--username`, `--password` (neither with a URL or `--authfile`), then `--authfile`.
+fn set_credentials(uri: &mut AMQPUri, args: &ConnectionArgs, from_url: bool) -> Result<(), Error> {
     for (name, given) in [
         ("username", args.username.is_some()),
         ("password", args.password.is_some()),
@@ -181,34 +226,30 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
         uri.authority.userinfo.username = credentials.username;
         uri.authority.userinfo.password = credentials.password;
     }
-    if let Some(vhost) = &args.vhost {
-        if from_url {
-            return Err(conflict("vhost", "url"));
-        }
-        uri.vhost = vhost.clone();
-    }
-    match args.heartbeat {
-        Some(h) if h < 0 => {
-            return Err(Error::Usage(
-                "--heartbeat must be a positive value".to_string(),
-            ));
-        }
+    Ok(())
+}
+
+/// `--heartbeat`: 0 to 65535 seconds.
+fn set_heartbeat(uri: &mut AMQPUri, heartbeat: Option<i64>) -> Result<(), Error> {
+    match heartbeat {
+        Some(h) if h < 0 => Err(Error::Usage(
+            "--heartbeat must be a positive value".to_string(),
+        )),
         Some(h) => {
             uri.query.heartbeat = Some(u16::try_from(h).map_err(|_| {
                 Error::Usage(format!(
                     "--heartbeat: {h} is too large (at most 65535 seconds)"
                 ))
             })?);
+            Ok(())
         }
-        None => {}
+        None => Ok(()),
     }
-    if args.ssl && uri.scheme != AMQPScheme::AMQPS {
-        return Err(Error::Usage(
-            "the --ssl option specifies an SSL connection but the --url option does not"
-                .to_string(),
-        ));
-    }
-    match args.connect_timeout {
+}
+
+/// `--connect-timeout` in seconds, else the URL's `connection_timeout`, else the default.
+fn set_connect_timeout(uri: &mut AMQPUri, seconds: Option<i64>) -> Result<(), Error> {
+    match seconds {
         Some(seconds) if seconds <= 0 => {
             return Err(Error::Usage(format!(
                 "--connect-timeout: {seconds} is not a positive number of seconds"
@@ -220,20 +261,7 @@ pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address
         }
         None => {}
     }
-    Ok(Address {
-        verbose: args.verbose,
-        uri,
-        tls: TlsFiles {
-            cacert: args.cacert.clone(),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-            no_default_cert_paths: args.no_default_cert_paths,
-            verify_none: match &url {
-                Some(url) => verify_none(url)?,
-                None => false,
-            },
-        },
-    })
+    Ok(())
 }
 
 #[cfg(test)]
