@@ -367,7 +367,11 @@ impl<'a> Consumer<'a> {
                         .run(&argv, input, &delivery, &tag, timeout, whole)
                         .await
                 }
-                None => command::run(&argv, input, &delivery, &tag, timeout, output).await,
+                None => {
+                    command::run(&argv, input, &delivery, &tag, timeout, output)
+                        .await
+                        .0
+                }
             };
             (delivery, outcome)
         })

@@ -86,7 +86,7 @@ impl Replier {
             whole_stderr,
         };
         let (outcome, pieces) =
-            command::run_capturing(argv, input, delivery, consumer_tag, timeout, output).await;
+            command::run(argv, input, delivery, consumer_tag, timeout, output).await;
         if !outcome.success() {
             return outcome;
         }
