@@ -5,8 +5,6 @@
 //! `--server host:port` is accepted with a deprecation warning. URLs are parsed by lapin's
 //! own AMQP URI parser (`amq-protocol-uri`), following the RabbitMQ URI specification.
 
-use crate::authfile;
-use crate::cli::ConnectionArgs;
 use crate::error::Error;
 use lapin::uri::{AMQPScheme, AMQPUri};
 use std::path::PathBuf;
@@ -80,139 +78,8 @@ impl Address {
     }
 }
 
-/// Resolves the connection options, reading `AMQP_URL` from `env_url` when no connection
-/// option is given, into an [`Address`].
-///
-/// Checks run in the original's order (`init_connection_info`), so the first problem reported
-/// is the one it reports: URL parsing, then `--server`, `--port`, `--username`, `--password`,
-/// `--authfile`, `--vhost`, `--heartbeat`. Prints the original's deprecation warning on stderr
-/// for `--server host:port`.
-/// Errors ([`Error::Usage`]): `Parsing URL 'URL': could not parse AMQP URL` (password masked);
-/// `--X and --url options cannot be used at the same time`; `--X and --authfile options cannot
-/// be used at the same time`; `both --server and --port options specify server port`;
-/// `bad server port number in 'SERVER'`; a port outside 1..=65535; `--heartbeat must be a
-/// positive value`; a `--connect-timeout` below 1; `--ssl` with an `amqp://` URL; and the [`authfile::read`] errors.
-pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address, Error> {
-    let url = match &args.url {
-        Some(url) => Some(url.clone()),
-        None if !args.any_given() => env_url.filter(|u| !u.is_empty()),
-        None => None,
-    };
-    let from_url = url.is_some();
-    let conflict = |a: &str, b: &str| {
-        Error::Usage(format!(
-            "--{a} and --{b} options cannot be used at the same time"
-        ))
-    };
-    let mut uri = match &url {
-        Some(url) => parse_url(url)?,
-        None => default_uri(args.ssl),
-    };
-    if let Some(server) = &args.server {
-        if from_url {
-            return Err(conflict("server", "url"));
-        }
-        let (host, port) = split_server(server, args.port.is_some())?;
-        uri.authority.host = host;
-        if let Some(port) = port {
-            uri.authority.port = port;
-        }
-    }
-    if let Some(port) = args.port {
-        if from_url {
-            return Err(conflict("port", "url"));
-        }
-        uri.authority.port = u16::try_from(port)
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "--port: {port} is not a valid port number (1 to 65535)"
-                ))
-            })?;
-    }
-    for (name, given) in [
-        ("username", args.username.is_some()),
-        ("password", args.password.is_some()),
-    ] {
-        if given && from_url {
-            return Err(conflict(name, "url"));
-        }
-        if given && args.authfile.is_some() {
-            return Err(conflict(name, "authfile"));
-        }
-    }
-    if let Some(username) = &args.username {
-        uri.authority.userinfo.username = username.clone();
-    }
-    if let Some(password) = &args.password {
-        uri.authority.userinfo.password = password.clone();
-    }
-    if let Some(path) = &args.authfile {
-        if from_url {
-            return Err(conflict("authfile", "url"));
-        }
-        let credentials = authfile::read(path)?;
-        uri.authority.userinfo.username = credentials.username;
-        uri.authority.userinfo.password = credentials.password;
-    }
-    if let Some(vhost) = &args.vhost {
-        if from_url {
-            return Err(conflict("vhost", "url"));
-        }
-        uri.vhost = vhost.clone();
-    }
-    match args.heartbeat {
-        Some(h) if h < 0 => {
-            return Err(Error::Usage(
-                "--heartbeat must be a positive value".to_string(),
-            ));
-        }
-        Some(h) => {
-            uri.query.heartbeat = Some(u16::try_from(h).map_err(|_| {
-                Error::Usage(format!(
-                    "--heartbeat: {h} is too large (at most 65535 seconds)"
-                ))
-            })?);
-        }
-        None => {}
-    }
-    if args.ssl && uri.scheme != AMQPScheme::AMQPS {
-        return Err(Error::Usage(
-            "the --ssl option specifies an SSL connection but the --url option does not"
-                .to_string(),
-        ));
-    }
-    match args.connect_timeout {
-        Some(seconds) if seconds <= 0 => {
-            return Err(Error::Usage(format!(
-                "--connect-timeout: {seconds} is not a positive number of seconds"
-            )));
-        }
-        Some(seconds) => uri.query.connection_timeout = Some(seconds as u64 * 1000),
-        None if uri.query.connection_timeout.is_none() => {
-            uri.query.connection_timeout = Some(DEFAULT_CONNECT_TIMEOUT_SECS * 1000);
-        }
-        None => {}
-    }
-    Ok(Address {
-        verbose: args.verbose,
-        uri,
-        tls: TlsFiles {
-            cacert: args.cacert.clone(),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-            no_default_cert_paths: args.no_default_cert_paths,
-            verify_none: match &url {
-                Some(url) => verify_none(url)?,
-                None => false,
-            },
-        },
-    })
-}
-
 /// The original's defaults: `guest:guest@localhost:5672`, vhost `/`; port 5671 with `--ssl`.
-fn default_uri(ssl: bool) -> AMQPUri {
+pub fn default_uri(ssl: bool) -> AMQPUri {
     let mut uri = AMQPUri::default();
     uri.authority.host = "localhost".to_string();
     if ssl {
@@ -230,7 +97,7 @@ fn default_uri(ssl: bool) -> AMQPUri {
 ///
 /// Errors: `both --server and --port options specify server port` when `port_given`,
 /// `bad server port number in 'SERVER'`.
-fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u16>), Error> {
+pub fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u16>), Error> {
     let (host, port) = match server.strip_prefix('[').and_then(|r| r.split_once(']')) {
         Some((host, "")) => (host, None),
         Some((host, after)) => (host, Some(after.strip_prefix(':').unwrap_or(after))),
@@ -243,7 +110,7 @@ fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u16>),
     let Some(port) = port else {
         return Ok((host.to_string(), None));
     };
-    crate::tool::report("Specifying the port number with --server is deprecated");
+    crate::report::report("Specifying the port number with --server is deprecated");
     if port_given {
         return Err(Error::Usage(
             "both --server and --port options specify server port".to_string(),
@@ -292,7 +159,7 @@ pub fn parse_url(text: &str) -> Result<AMQPUri, Error> {
 /// original reads no query parameter and always verifies.
 ///
 /// Errors: `Parsing URL 'URL': verify must be verify_peer or verify_none` (password masked).
-fn verify_none(text: &str) -> Result<bool, Error> {
+pub fn verify_none(text: &str) -> Result<bool, Error> {
     let Ok(parsed) = url::Url::parse(text) else {
         return Ok(false);
     };
@@ -375,10 +242,6 @@ pub fn mask_password(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args() -> ConnectionArgs {
-        ConnectionArgs::default()
-    }
 
     #[test]
     fn url_hosts_are_kept_as_written() {
@@ -466,27 +329,6 @@ mod tests {
     }
 
     #[test]
-    fn url_conflicts_with_other_options() {
-        let mut a = args();
-        a.url = Some("amqp://h".into());
-        a.server = Some("x".into());
-        assert_eq!(
-            resolve(&a, None).unwrap_err().to_string(),
-            "--server and --url options cannot be used at the same time"
-        );
-    }
-
-    #[test]
-    fn env_url_applies_only_without_options() {
-        let address = resolve(&args(), Some("amqp://envhost:1234".into())).unwrap();
-        assert_eq!(address.host_port(), "envhost:1234");
-        let mut a = args();
-        a.server = Some("opt".into());
-        let address = resolve(&a, Some("amqp://envhost:1234".into())).unwrap();
-        assert_eq!(address.host_port(), "opt:5672");
-    }
-
-    #[test]
     fn server_may_carry_a_port() {
         assert_eq!(split_server("h:1", false).unwrap(), ("h".into(), Some(1)));
         assert_eq!(
@@ -500,15 +342,5 @@ mod tests {
             "bad server port number in 'h:x'"
         );
         assert!(split_server("h:1", true).is_err());
-    }
-
-    #[test]
-    fn ssl_switches_the_default_port() {
-        let mut a = args();
-        a.ssl = true;
-        a.server = Some("h".into());
-        let address = resolve(&a, None).unwrap();
-        assert!(address.is_tls());
-        assert_eq!(address.host_port(), "h:5671");
     }
 }

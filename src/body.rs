@@ -4,46 +4,9 @@
 //! 32 KiB buffer and measures them with `strlen`, so it cuts a line at a NUL byte and splits
 //! lines longer than the buffer; ours keeps every line whole (see COMPATIBILITY.md).
 
+use crate::error::Error;
+use crate::rate::Rate;
 use std::io::{self, BufRead, Read};
-
-/// Reads all of `input` as one body (`amqp-publish` without `-b` or `-l`).
-///
-/// Errors: the read error, e.g. when standard input is a directory.
-pub fn read_all(mut input: impl Read) -> io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    input.read_to_end(&mut body)?;
-    Ok(body)
-}
-
-/// Reads all of standard input, reserving its size up front when it is a regular file, so a
-/// large body is read with one allocation.
-///
-/// Errors: the read error.
-pub fn read_stdin() -> io::Result<Vec<u8>> {
-    let stdin = io::stdin();
-    let mut lock = stdin.lock();
-    let mut body = Vec::with_capacity(stdin_size_hint());
-    lock.read_to_end(&mut body)?;
-    Ok(body)
-}
-
-fn stdin_size_hint() -> usize {
-    use std::os::fd::AsRawFd;
-    let fd = io::stdin().as_raw_fd();
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a `stat` for a valid descriptor and reports failure otherwise.
-    let ok = unsafe { libc::fstat(fd, stat.as_mut_ptr()) } == 0;
-    if !ok {
-        return 0;
-    }
-    // SAFETY: fstat succeeded, so the struct is initialised.
-    let stat = unsafe { stat.assume_init() };
-    if stat.st_mode & libc::S_IFMT == libc::S_IFREG {
-        usize::try_from(stat.st_size).unwrap_or(0).saturating_add(1)
-    } else {
-        0
-    }
-}
 
 /// Reads all of `input` as one body cut into pieces of `piece` bytes (the last one shorter, none
 /// for an empty input), for [`crate::publish::Publisher::publish_pieces`]: a piece of at most
@@ -68,10 +31,13 @@ pub fn read_pieces(mut input: impl Read, piece: usize) -> io::Result<Vec<Vec<u8>
     }
 }
 
-/// As [`spawn_stdin_lines`], handing over the lines in batches: all the complete lines a read
-/// of standard input brought (up to 1024), so that the runtime is woken once per read rather
-/// than once per line.
-pub fn spawn_stdin_line_batches() -> tokio::sync::mpsc::Receiver<io::Result<Vec<Vec<u8>>>> {
+/// Lines of standard input read on a thread of their own and handed over through a bounded
+/// channel, so that waiting for input (a quiet pipe, `tail -f | amqp-publish -l`) never blocks
+/// the runtime that runs the connection's heartbeats. They come in batches: all the complete
+/// lines a read of standard input brought (up to 1024), so that the runtime is woken once per
+/// read rather than once per line. The channel ends after the last line, or after a read
+/// error, which is its last item.
+pub fn spawn_stdin_line_batches() -> LineBatches {
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     std::thread::spawn(move || {
         let mut lines = Lines::new(io::BufReader::with_capacity(64 * 1024, io::stdin()));
@@ -114,6 +80,47 @@ pub async fn read_stdin_pieces_off_runtime(piece: usize) -> io::Result<Vec<Vec<u
         .map_err(io::Error::other)?
 }
 
+/// Where `amqp-publish`'s message bodies come from.
+#[derive(Debug)]
+pub enum Bodies {
+    /// `-b`: one message with this body (the bytes as given, UTF-8 or not).
+    Given(Vec<u8>),
+    /// One message whose body is all of standard input.
+    Stdin,
+    /// `-l`: a message per line of standard input ([`spawn_stdin_line_batches`]), spaced by
+    /// `--rate` when given.
+    StdinLines(Option<Rate>),
+}
+
+/// [`Bodies`] ready to publish: one message's body in pieces, or the lines as they are read.
+#[derive(Debug)]
+pub enum Opened {
+    /// One message, its body the concatenation of the pieces (see [`read_pieces`]).
+    Message(Vec<Vec<u8>>),
+    /// The batches of lines of [`spawn_stdin_line_batches`], a message each, and the rate.
+    Lines(LineBatches, Option<Rate>),
+}
+
+/// What [`spawn_stdin_line_batches`] hands over: batches of lines, or the read error.
+pub type LineBatches = tokio::sync::mpsc::Receiver<io::Result<Vec<Vec<u8>>>>;
+
+impl Bodies {
+    /// Reads the one message's body (all of standard input, off the runtime, in pieces for
+    /// frames of at most `frame_payload` bytes: [`piece_size`]), or starts reading lines.
+    ///
+    /// Errors: `reading standard input: CAUSE`.
+    pub async fn open(self, frame_payload: usize) -> Result<Opened, Error> {
+        match self {
+            Bodies::Given(body) => Ok(Opened::Message(vec![body])),
+            Bodies::Stdin => read_stdin_pieces_off_runtime(piece_size(frame_payload))
+                .await
+                .map(Opened::Message)
+                .map_err(|e| Error::step("reading standard input", e)),
+            Bodies::StdinLines(rate) => Ok(Opened::Lines(spawn_stdin_line_batches(), rate)),
+        }
+    }
+}
+
 /// The size of the pieces [`read_pieces`] should cut for frames carrying at most
 /// `frame_payload` bytes: that, less what makes a piece's allocation end past a page boundary.
 /// The C library gives an allocation this large pages of its own, after a 16-byte header; a
@@ -150,39 +157,6 @@ impl<R: BufRead> Lines<R> {
         let read = self.input.read_until(b'\n', &mut line)?;
         Ok((read > 0).then_some(line))
     }
-}
-
-/// Lines of standard input read on a thread of their own and handed over through a bounded
-/// channel, so that waiting for input (a quiet pipe, `tail -f | amqp-publish -l`) never blocks
-/// the runtime that runs the connection's heartbeats. The channel ends after the last line,
-/// or after a read error, which is its last item.
-pub fn spawn_stdin_lines() -> tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>> {
-    let (sender, receiver) = tokio::sync::mpsc::channel(1024);
-    std::thread::spawn(move || {
-        let mut lines = Lines::new(io::BufReader::with_capacity(64 * 1024, io::stdin()));
-        loop {
-            let item = match lines.next_line() {
-                Ok(Some(line)) => Ok(line),
-                Ok(None) => return,
-                Err(error) => Err(error),
-            };
-            let failed = item.is_err();
-            if sender.blocking_send(item).is_err() || failed {
-                return;
-            }
-        }
-    });
-    receiver
-}
-
-/// Reads all of standard input ([`read_stdin`]) on a blocking thread, so the runtime keeps
-/// serving the connection (heartbeats) while a slow producer writes.
-///
-/// Errors: the read error.
-pub async fn read_stdin_off_runtime() -> io::Result<Vec<u8>> {
-    tokio::task::spawn_blocking(read_stdin)
-        .await
-        .map_err(io::Error::other)?
 }
 
 impl<R: Read> Lines<io::BufReader<R>> {
@@ -239,6 +213,6 @@ mod tests {
     #[test]
     fn reads_everything() {
         let data: Vec<u8> = (0..=255).collect();
-        assert_eq!(read_all(&data[..]).unwrap(), data);
+        assert_eq!(read_pieces(&data[..], 7).unwrap().concat(), data);
     }
 }

@@ -2,21 +2,25 @@
 //!
 //! The original tools (rabbitmq-c `tools/common.c`) print one line on stderr, "the step that
 //! failed: the cause" (`basic.get: server channel error 404, message: NOT_FOUND - ...`), and
-//! exit 1. [`Error`] carries that line and the exit status; the binaries print it once, at the
-//! edge (see [`crate::tool::main`] and [`crate::tool::exit_for`]).
+//! exit 1. [`Error`] carries that line; the runner prints it once, at the edge, and exits with
+//! [`crate::exit::FAILURE`] (see [`crate::runner::main`]). A run that ends without failing
+//! (even with a non-zero status, such as an empty queue) is an [`crate::exit::Outcome`].
 
 use std::fmt;
 
-/// Exit status of a failed run; the original tools use 1 for every failure.
-pub const EXIT_FAILURE: u8 = 1;
-
-/// A failure of a tool, ready to print as one line and map to an exit status.
+/// A failure of a tool, ready to print as one line; every failure exits
+/// [`crate::exit::FAILURE`].
 #[derive(Debug)]
 pub enum Error {
-    /// The command line is wrong (unknown option, missing value, conflicting options). Printed
-    /// as the message followed by the tool's usage line; exit 1, as the originals do after popt
-    /// errors (never clap's 2).
+    /// The command line is wrong (unknown option, missing value, conflicting options): one
+    /// line, exit 1, as the originals do after popt errors (never clap's 2). Only when the
+    /// parser ([`crate::cli::parse`]) finds it does the runner follow it with the tool's usage
+    /// line; a conflict found by the tool's own checks is printed alone (see
+    /// [`Error::UsageLine`] for the ones the originals follow with the usage line).
     Usage(String),
+    /// A required operand is missing (`consuming command not specified`): the message, then
+    /// the tool's usage line, exit 1, as the original prints it.
+    UsageLine(String),
     /// A step of the AMQP conversation or of the local work failed: printed as
     /// `STEP: CAUSE`, exit 1 (the original's `die_rpc`/`die_amqp_error`/`die_errno`).
     Step {
@@ -27,9 +31,6 @@ pub enum Error {
     },
     /// A plain one-line message (e.g. `queue not specified`), exit 1.
     Message(String),
-    /// Exit with this status and print nothing more (e.g. `amqp-get` on an empty queue: 2; a
-    /// consumer stopped by a signal: 128 + the signal number).
-    Silent(u8),
 }
 
 impl Error {
@@ -40,22 +41,15 @@ impl Error {
             cause: cause.to_string(),
         }
     }
-
-    /// The process exit status for this failure: 1 except for [`Error::Silent`].
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Silent(code) => *code,
-            _ => EXIT_FAILURE,
-        }
-    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(message) | Error::Message(message) => f.write_str(message),
+            Error::Usage(message) | Error::UsageLine(message) | Error::Message(message) => {
+                f.write_str(message)
+            }
             Error::Step { step, cause } => write!(f, "{step}: {cause}"),
-            Error::Silent(code) => write!(f, "exit status {code}"),
         }
     }
 }
@@ -153,7 +147,5 @@ mod tests {
             error.to_string(),
             "basic.get: server channel error 404, message: x"
         );
-        assert_eq!(error.exit_code(), 1);
-        assert_eq!(Error::Silent(2).exit_code(), 2);
     }
 }

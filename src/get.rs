@@ -1,15 +1,18 @@
-//! What `amqp-get` does with each message once it was written: `--ack-mode`.
+//! What `amqp-get` does with each message: its `--json` line, and `--ack-mode` once written.
 //!
 //! A message is settled only after it was written to standard output completely, so a failed
 //! write (a closed pipe) settles nothing that was not written: the broker returns it to the
 //! queue when the channel closes.
 
 use crate::error::{Error, StepExt};
+use crate::message_json::{self, Delivery};
+use crate::queued::Queued;
 use lapin::Channel;
+use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
 
 /// `--ack-mode`: what happens to each message after it was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -27,14 +30,12 @@ pub enum AckMode {
     Reject,
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
-
 /// Settles the messages of one channel as `--ack-mode` says.
 pub struct Settler {
     mode: AckMode,
     channel: Channel,
     /// The last ack or reject, queued on the channel but not yet known to be written.
-    pending: Option<Pending>,
+    pending: Queued<Result<(), Error>>,
     /// With [`AckMode::Requeue`]: the highest delivery tag held.
     held: Option<u64>,
 }
@@ -54,7 +55,7 @@ impl Settler {
         Settler {
             mode,
             channel,
-            pending: None,
+            pending: Queued::default(),
             held: None,
         }
     }
@@ -69,7 +70,7 @@ impl Settler {
     pub async fn written(&mut self, tag: u64) -> Result<(), Error> {
         self.collect().await?;
         let channel = self.channel.clone();
-        let mut pending: Pending = match self.mode {
+        let settle: Pin<Box<dyn Future<Output = Result<(), Error>>>> = match self.mode {
             AckMode::Requeue => {
                 self.held = Some(tag);
                 return Ok(());
@@ -87,16 +88,7 @@ impl Settler {
                     .step("basic.reject")
             }),
         };
-        match pending
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
-            Poll::Ready(outcome) => outcome,
-            Poll::Pending => {
-                self.pending = Some(pending);
-                Ok(())
-            }
-        }
+        self.pending.start(settle).unwrap_or(Ok(()))
     }
 
     /// Before the channel closes: returns the held messages to the queue (basic.nack multiple
@@ -124,9 +116,24 @@ impl Settler {
     ///
     /// Errors: `basic.ack: CAUSE` / `basic.reject: CAUSE`.
     pub async fn collect(&mut self) -> Result<(), Error> {
-        match self.pending.take() {
-            Some(pending) => pending.await,
-            None => Ok(()),
-        }
+        self.pending.collect().await.unwrap_or(Ok(()))
     }
+}
+
+/// The `amqp-get --json` line of a message got from `queue` (amqp-tools-json(7)), received
+/// now.
+pub fn json_line(message: &BasicGetMessage, queue: &str) -> Vec<u8> {
+    let delivery = &message.delivery;
+    message_json::line(&Delivery {
+        exchange: delivery.exchange.as_str(),
+        routing_key: delivery.routing_key.as_str(),
+        redelivered: delivery.redelivered,
+        delivery_tag: delivery.delivery_tag,
+        consumer_tag: None,
+        message_count: Some(message.message_count),
+        queue,
+        received_at: SystemTime::now(),
+        properties: &delivery.properties,
+        body: &delivery.data,
+    })
 }

@@ -4,6 +4,8 @@
 //! `amqp-delete-queue`).
 //!
 //! The library owns what the tools share; each binary in `src/bin/` is a thin layer over it.
+//! How a run is arranged (the layers, which thread does what, the path of one publish and one
+//! consume through the files): `ARCHITECTURE.md` at the top of the repository.
 
 pub mod address;
 pub mod authfile;
@@ -12,6 +14,7 @@ pub mod cli;
 pub mod connection;
 pub mod consume;
 pub mod error;
+pub mod exit;
 pub mod field_value;
 pub mod get;
 pub mod headers;
@@ -19,14 +22,17 @@ pub mod message_json;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;
+pub mod queued;
 pub mod rate;
+pub mod report;
 pub mod rpc;
+pub mod runner;
 pub mod short_string;
 pub mod std_fds;
 pub mod tls;
 pub mod tls_verify;
-pub mod tool;
 
 pub use address::Address;
 pub use connection::Session;
 pub use error::{Error, Result, StepExt};
+pub use exit::Outcome;

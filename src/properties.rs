@@ -24,7 +24,7 @@ pub fn from_options(options: &Options, warn: impl FnMut(&str)) -> Result<BasicPr
 }
 
 /// The properties the options set, and only those (delivery-mode only with `-p`): what
-/// overrides a line's properties in `amqp-publish --json` (see [`merge`]).
+/// overrides a line's properties in `amqp-publish --json` (see [`crate::publish::merge`]).
 ///
 /// Errors: as [`from_options`].
 pub fn overrides(options: &Options, warn: impl FnMut(&str)) -> Result<BasicProperties, Error> {
@@ -72,40 +72,6 @@ pub fn overrides(options: &Options, warn: impl FnMut(&str)) -> Result<BasicPrope
     Ok(p)
 }
 
-/// A line's properties with `over`'s set ones replacing them; headers merge key by key, the
-/// keys of `over` winning.
-pub fn merge(line: BasicProperties, over: &BasicProperties) -> BasicProperties {
-    let mut p = line;
-    macro_rules! take {
-        ($get:ident, $set:ident) => {
-            if let Some(v) = over.$get() {
-                p = p.$set(v.clone());
-            }
-        };
-    }
-    take!(content_type, with_content_type);
-    take!(content_encoding, with_content_encoding);
-    take!(delivery_mode, with_delivery_mode);
-    take!(priority, with_priority);
-    take!(correlation_id, with_correlation_id);
-    take!(reply_to, with_reply_to);
-    take!(expiration, with_expiration);
-    take!(message_id, with_message_id);
-    take!(timestamp, with_timestamp);
-    take!(kind, with_type);
-    take!(user_id, with_user_id);
-    take!(app_id, with_app_id);
-    take!(cluster_id, with_cluster_id);
-    if let Some(extra) = over.headers() {
-        let mut headers = p.headers().clone().unwrap_or_default();
-        for (key, value) in extra.inner() {
-            headers.insert(key.clone(), value.clone());
-        }
-        p = p.with_headers(headers);
-    }
-    p
-}
-
 /// `now` (or empty) as the current time, else a number of seconds since the epoch.
 fn timestamp(text: &str) -> Result<u64, Error> {
     if text == "now" || text.is_empty() {
@@ -139,32 +105,6 @@ fn header_table(options: &Options, warn: impl FnMut(&str)) -> Result<Option<Fiel
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn merge_replaces_set_properties_and_merges_headers() {
-        use lapin::types::{AMQPValue, FieldTable};
-        let mut line_headers = FieldTable::default();
-        line_headers.insert("a".into(), AMQPValue::LongLongInt(1));
-        line_headers.insert("b".into(), AMQPValue::LongLongInt(2));
-        let line = BasicProperties::default()
-            .with_content_type("text/plain".into())
-            .with_priority(3)
-            .with_headers(line_headers);
-        let mut over_headers = FieldTable::default();
-        over_headers.insert("b".into(), AMQPValue::Boolean(true));
-        let over = BasicProperties::default()
-            .with_content_type("application/json".into())
-            .with_headers(over_headers);
-        let merged = merge(line, &over);
-        assert_eq!(
-            merged.content_type().as_ref().unwrap().as_str(),
-            "application/json"
-        );
-        assert_eq!(*merged.priority(), Some(3));
-        let headers = merged.headers().as_ref().unwrap().inner();
-        assert_eq!(headers.get("a"), Some(&AMQPValue::LongLongInt(1)));
-        assert_eq!(headers.get("b"), Some(&AMQPValue::Boolean(true)));
-    }
 
     #[test]
     fn timestamps_are_seconds_or_now() {

@@ -82,7 +82,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, direction: Direction) {
             Ok(n) => n,
         };
         for line in decoder.feed(&buffer[..read]) {
-            crate::tool::report(&format!("{} {line}", direction.arrow()));
+            crate::report::report(&format!("{} {line}", direction.arrow()));
         }
         if to.write_all(&buffer[..read]).is_err() {
             break;
@@ -176,146 +176,144 @@ pub fn method_name(class: &AMQPClass) -> String {
     format!("{class_name}.{kebab}")
 }
 
+/// The method's arguments worth reading, `name=value` separated by spaces (strings quoted);
+/// empty for the methods not listed.
 fn arguments(class: &AMQPClass) -> String {
-    use std::fmt::Write as _;
-    let q = |s: &dyn std::fmt::Display| format!("\"{s}\"");
-    let mut out = String::new();
-    let _ = match class {
-        AMQPClass::Connection(m) => match m {
-            connection::AMQPMethod::Tune(t) => write!(
-                out,
-                "channel-max={} frame-max={} heartbeat={}",
-                t.channel_max, t.frame_max, t.heartbeat
-            ),
-            connection::AMQPMethod::TuneOk(t) => write!(
-                out,
-                "channel-max={} frame-max={} heartbeat={}",
-                t.channel_max, t.frame_max, t.heartbeat
-            ),
-            connection::AMQPMethod::Open(o) => write!(out, "vhost={}", q(&o.virtual_host)),
-            connection::AMQPMethod::StartOk(s) => write!(out, "mechanism={}", s.mechanism),
-            connection::AMQPMethod::Close(c) => write!(
-                out,
-                "reply-code={} reply-text={}",
-                c.reply_code,
-                q(&c.reply_text)
-            ),
-            _ => Ok(()),
-        },
+    match class {
+        AMQPClass::Connection(m) => connection_arguments(m),
         AMQPClass::Channel(channel::AMQPMethod::Close(c)) => {
-            write!(
-                out,
-                "reply-code={} reply-text={}",
-                c.reply_code,
-                q(&c.reply_text)
-            )
+            close_arguments(c.reply_code, &c.reply_text)
         }
-        AMQPClass::Queue(m) => match m {
-            queue::AMQPMethod::Declare(d) => write!(
-                out,
-                "queue={} durable={} exclusive={} auto-delete={} passive={}",
-                q(&d.queue),
-                d.durable,
-                d.exclusive,
-                d.auto_delete,
-                d.passive
-            ),
-            queue::AMQPMethod::DeclareOk(d) => write!(
-                out,
-                "queue={} message-count={} consumer-count={}",
-                q(&d.queue),
-                d.message_count,
-                d.consumer_count
-            ),
-            queue::AMQPMethod::Bind(b) => write!(
-                out,
-                "queue={} exchange={} routing-key={}",
-                q(&b.queue),
-                q(&b.exchange),
-                q(&b.routing_key)
-            ),
-            queue::AMQPMethod::Delete(d) => write!(
-                out,
-                "queue={} if-unused={} if-empty={}",
-                q(&d.queue),
-                d.if_unused,
-                d.if_empty
-            ),
-            queue::AMQPMethod::DeleteOk(d) => write!(out, "message-count={}", d.message_count),
-            _ => Ok(()),
-        },
+        AMQPClass::Queue(m) => queue_arguments(m),
         AMQPClass::Exchange(exchange::AMQPMethod::Declare(d)) => {
-            write!(out, "exchange={} type={}", q(&d.exchange), q(&d.kind))
+            format!("exchange={} type={}", q(&d.exchange), q(&d.kind))
         }
-        AMQPClass::Basic(m) => match m {
-            basic::AMQPMethod::Qos(o) => write!(
-                out,
-                "prefetch-count={} global={}",
-                o.prefetch_count, o.global
-            ),
-            basic::AMQPMethod::Consume(c) => write!(
-                out,
-                "queue={} no-ack={} exclusive={}",
-                q(&c.queue),
-                c.no_ack,
-                c.exclusive
-            ),
-            basic::AMQPMethod::ConsumeOk(c) => write!(out, "consumer-tag={}", q(&c.consumer_tag)),
-            basic::AMQPMethod::Cancel(c) => write!(out, "consumer-tag={}", q(&c.consumer_tag)),
-            basic::AMQPMethod::CancelOk(c) => write!(out, "consumer-tag={}", q(&c.consumer_tag)),
-            basic::AMQPMethod::Publish(p) => write!(
-                out,
-                "exchange={} routing-key={} mandatory={}",
-                q(&p.exchange),
-                q(&p.routing_key),
-                p.mandatory
-            ),
-            basic::AMQPMethod::Return(r) => write!(
-                out,
-                "reply-code={} reply-text={} exchange={} routing-key={}",
-                r.reply_code,
-                q(&r.reply_text),
-                q(&r.exchange),
-                q(&r.routing_key)
-            ),
-            basic::AMQPMethod::Deliver(d) => write!(
-                out,
-                "consumer-tag={} delivery-tag={} redelivered={} exchange={} routing-key={}",
-                q(&d.consumer_tag),
-                d.delivery_tag,
-                d.redelivered,
-                q(&d.exchange),
-                q(&d.routing_key)
-            ),
-            basic::AMQPMethod::Get(g) => write!(out, "queue={} no-ack={}", q(&g.queue), g.no_ack),
-            basic::AMQPMethod::GetOk(g) => write!(
-                out,
-                "delivery-tag={} redelivered={} exchange={} routing-key={} message-count={}",
-                g.delivery_tag,
-                g.redelivered,
-                q(&g.exchange),
-                q(&g.routing_key),
-                g.message_count
-            ),
-            basic::AMQPMethod::Ack(a) => write!(
-                out,
-                "delivery-tag={} multiple={}",
-                a.delivery_tag, a.multiple
-            ),
-            basic::AMQPMethod::Nack(n) => write!(
-                out,
-                "delivery-tag={} multiple={} requeue={}",
-                n.delivery_tag, n.multiple, n.requeue
-            ),
-            basic::AMQPMethod::Reject(r) => {
-                write!(out, "delivery-tag={} requeue={}", r.delivery_tag, r.requeue)
-            }
-            _ => Ok(()),
-        },
-        AMQPClass::Confirm(confirm::AMQPMethod::Select(s)) => write!(out, "nowait={}", s.nowait),
-        _ => Ok(()),
-    };
-    out
+        AMQPClass::Basic(m) => basic_arguments(m),
+        AMQPClass::Confirm(confirm::AMQPMethod::Select(s)) => format!("nowait={}", s.nowait),
+        _ => String::new(),
+    }
+}
+
+/// `"text"`: a string argument, quoted.
+fn q(text: &dyn std::fmt::Display) -> String {
+    format!("\"{text}\"")
+}
+
+/// connection.close and channel.close: the reply code and text.
+fn close_arguments(code: u16, text: &dyn std::fmt::Display) -> String {
+    format!("reply-code={code} reply-text={}", q(text))
+}
+
+/// connection.tune and tune-ok: the limits proposed or agreed.
+fn tune_arguments(channel_max: u16, frame_max: u32, heartbeat: u16) -> String {
+    format!("channel-max={channel_max} frame-max={frame_max} heartbeat={heartbeat}")
+}
+
+fn connection_arguments(method: &connection::AMQPMethod) -> String {
+    match method {
+        connection::AMQPMethod::Tune(t) => tune_arguments(t.channel_max, t.frame_max, t.heartbeat),
+        connection::AMQPMethod::TuneOk(t) => {
+            tune_arguments(t.channel_max, t.frame_max, t.heartbeat)
+        }
+        connection::AMQPMethod::Open(o) => format!("vhost={}", q(&o.virtual_host)),
+        connection::AMQPMethod::StartOk(s) => format!("mechanism={}", s.mechanism),
+        connection::AMQPMethod::Close(c) => close_arguments(c.reply_code, &c.reply_text),
+        _ => String::new(),
+    }
+}
+
+fn queue_arguments(method: &queue::AMQPMethod) -> String {
+    match method {
+        queue::AMQPMethod::Declare(d) => format!(
+            "queue={} durable={} exclusive={} auto-delete={} passive={}",
+            q(&d.queue),
+            d.durable,
+            d.exclusive,
+            d.auto_delete,
+            d.passive
+        ),
+        queue::AMQPMethod::DeclareOk(d) => format!(
+            "queue={} message-count={} consumer-count={}",
+            q(&d.queue),
+            d.message_count,
+            d.consumer_count
+        ),
+        queue::AMQPMethod::Bind(b) => format!(
+            "queue={} exchange={} routing-key={}",
+            q(&b.queue),
+            q(&b.exchange),
+            q(&b.routing_key)
+        ),
+        queue::AMQPMethod::Delete(d) => format!(
+            "queue={} if-unused={} if-empty={}",
+            q(&d.queue),
+            d.if_unused,
+            d.if_empty
+        ),
+        queue::AMQPMethod::DeleteOk(d) => format!("message-count={}", d.message_count),
+        _ => String::new(),
+    }
+}
+
+fn basic_arguments(method: &basic::AMQPMethod) -> String {
+    use basic::AMQPMethod as B;
+    match method {
+        B::Qos(o) => format!("prefetch-count={} global={}", o.prefetch_count, o.global),
+        B::Consume(c) => format!(
+            "queue={} no-ack={} exclusive={}",
+            q(&c.queue),
+            c.no_ack,
+            c.exclusive
+        ),
+        B::ConsumeOk(c) => format!("consumer-tag={}", q(&c.consumer_tag)),
+        B::Cancel(c) => format!("consumer-tag={}", q(&c.consumer_tag)),
+        B::CancelOk(c) => format!("consumer-tag={}", q(&c.consumer_tag)),
+        B::Get(g) => format!("queue={} no-ack={}", q(&g.queue), g.no_ack),
+        B::Ack(a) => format!("delivery-tag={} multiple={}", a.delivery_tag, a.multiple),
+        B::Nack(n) => format!(
+            "delivery-tag={} multiple={} requeue={}",
+            n.delivery_tag, n.multiple, n.requeue
+        ),
+        B::Reject(r) => format!("delivery-tag={} requeue={}", r.delivery_tag, r.requeue),
+        _ => basic_message_arguments(method),
+    }
+}
+
+/// The basic methods that carry a message: where it goes or came from.
+fn basic_message_arguments(method: &basic::AMQPMethod) -> String {
+    use basic::AMQPMethod as B;
+    match method {
+        B::Publish(p) => format!(
+            "exchange={} routing-key={} mandatory={}",
+            q(&p.exchange),
+            q(&p.routing_key),
+            p.mandatory
+        ),
+        B::Return(r) => format!(
+            "reply-code={} reply-text={} exchange={} routing-key={}",
+            r.reply_code,
+            q(&r.reply_text),
+            q(&r.exchange),
+            q(&r.routing_key)
+        ),
+        B::Deliver(d) => format!(
+            "consumer-tag={} delivery-tag={} redelivered={} exchange={} routing-key={}",
+            q(&d.consumer_tag),
+            d.delivery_tag,
+            d.redelivered,
+            q(&d.exchange),
+            q(&d.routing_key)
+        ),
+        B::GetOk(g) => format!(
+            "delivery-tag={} redelivered={} exchange={} routing-key={} message-count={}",
+            g.delivery_tag,
+            g.redelivered,
+            q(&g.exchange),
+            q(&g.routing_key),
+            g.message_count
+        ),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

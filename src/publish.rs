@@ -6,20 +6,24 @@
 //! at once, so line mode does not pay a round trip per line.
 //!
 //! Nor does it pay a thread hand-off per line: [`Publisher::publish_pieces`] queues the
-//! message's frames for lapin's I/O thread and returns without waiting for them to be written
-//! (`basic_publish(..).await` waits: two thread hand-offs and one small write per message).
-//! lapin queues frames in the order publishes are first polled, so messages go out in order,
-//! and its I/O thread writes whatever has accumulated with one system call.
+//! message's frames now and collects the write later ([`crate::queued`]); lapin's I/O thread
+//! writes whatever has accumulated with one system call.
 
+use crate::body::{Bodies, LineBatches, Opened};
 use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
+use crate::exit::Outcome;
+use crate::message_json::{Message, ReadError};
+use crate::queued::poll_now;
+use crate::rate::Rate;
+use crate::report::report;
 use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
 /// How many messages may await their confirm (or their write) at once before the publisher
 /// waits for the oldest. Bounds memory in line mode while keeping the connection busy.
@@ -121,6 +125,17 @@ impl Publisher {
         self.publish_pieces(vec![body.to_vec()]).await
     }
 
+    /// Publishes `bodies`: the one message ([`Publisher::publish_pieces`]), or a message per
+    /// line ([`Publisher::publish_lines`]).
+    ///
+    /// Errors: `reading standard input: CAUSE`, or as those two.
+    pub async fn publish_bodies(&mut self, bodies: Bodies) -> Result<(), Error> {
+        match bodies.open(self.piece_max()).await? {
+            Opened::Message(pieces) => self.publish_pieces(pieces).await,
+            Opened::Lines(batches, rate) => self.publish_lines(batches, rate).await,
+        }
+    }
+
     /// Publishes one message whose body is the concatenation of `pieces`: its frames are
     /// queued for lapin's I/O thread before this returns, after any earlier message's, and
     /// written later. Each piece of at most [`Publisher::piece_max`] bytes becomes a body frame
@@ -185,14 +200,8 @@ impl Publisher {
         });
         self.published += 1;
         self.unsent = self.unsent.saturating_sub(1);
-        // The first poll runs basic.publish up to its wait for the write: the message is
-        // numbered for confirms and its frames are queued, in call order. A no-op waker:
-        // nothing needs to run when the write completes; whoever waits for it later registers
-        // its own.
-        match writing
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-        {
+        // Queued now (numbered for confirms, frames in call order), written later.
+        match poll_now(&mut writing) {
             Poll::Pending => self.writing.push_back(writing),
             Poll::Ready(outcome) => self.written(outcome).await?,
         }
@@ -272,7 +281,7 @@ impl Publisher {
     /// waiting, so the count of unconfirmed messages stays true.
     async fn collect_arrived(&mut self) -> Result<(), Error> {
         while let Some(front) = self.writing.front_mut() {
-            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            match poll_now(front) {
                 Poll::Pending => break,
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
@@ -281,8 +290,7 @@ impl Publisher {
             }
         }
         while let Some(front) = self.in_flight.front_mut() {
-            let mut context = Context::from_waker(Waker::noop());
-            match Pin::new(front).poll(&mut context) {
+            match poll_now(front) {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(outcome) => {
                     self.in_flight.pop_front();
@@ -351,11 +359,10 @@ impl Publisher {
     /// Polls every in-flight confirm once: how many are not (yet) a plain ack, and the first
     /// protocol error among them.
     fn survey(&mut self) -> (usize, Option<String>) {
-        let mut context = Context::from_waker(Waker::noop());
         let mut unconfirmed = 0;
         let mut protocol_error = None;
         for confirm in self.in_flight.iter_mut() {
-            match Pin::new(confirm).poll(&mut context) {
+            match poll_now(confirm) {
                 Poll::Ready(Ok(Confirmation::Ack(None))) => {}
                 Poll::Ready(Err(error)) => {
                     unconfirmed += 1;
@@ -387,7 +394,7 @@ impl Publisher {
         // whose write failed is not confirmed).
         let mut not_written = 0;
         while let Some(front) = self.writing.front_mut() {
-            match front.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            match poll_now(front) {
                 Poll::Pending => break,
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
@@ -419,8 +426,8 @@ impl Publisher {
     /// `basic.publish: REASON (N of M messages not confirmed)` when the server closed.
     pub async fn publish_lines(
         &mut self,
-        mut batches: tokio::sync::mpsc::Receiver<std::io::Result<Vec<Vec<u8>>>>,
-        mut rate: Option<crate::rate::Rate>,
+        mut batches: LineBatches,
+        mut rate: Option<Rate>,
     ) -> Result<(), Error> {
         let errors = self.errors.clone();
         let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
@@ -457,6 +464,48 @@ impl Publisher {
         }
     }
 
+    /// `amqp-publish --json`: publishes each message of `messages` (as
+    /// [`crate::message_json::stream::spawn_stdin_messages`] hands them over) to its own
+    /// exchange and routing key with its own properties, `exchange`, `routing_key` (`-e`, `-r`)
+    /// and `overrides` (the property options) replacing the message's; spaced by `rate`.
+    /// Returns at the end of the input (`None`), or at the first message that cannot be read or
+    /// has no routing key (that error; nothing of it is published).
+    ///
+    /// Errors: as [`Publisher::publish_pieces`].
+    pub async fn publish_messages(
+        &mut self,
+        mut messages: tokio::sync::mpsc::Receiver<Result<Message, ReadError>>,
+        exchange: Option<&str>,
+        routing_key: Option<&str>,
+        overrides: &BasicProperties,
+        mut rate: Option<Rate>,
+    ) -> Result<Option<ReadError>, Error> {
+        let mut number = 0;
+        while let Some(message) = messages.recv().await {
+            number += 1;
+            let message = match message {
+                Ok(message) => message,
+                Err(error) => return Ok(Some(error)),
+            };
+            let Some(routing_key) = routing_key.map(str::to_string).or(message.routing_key) else {
+                return Ok(Some(ReadError {
+                    message: number,
+                    position: None,
+                    cause: "no \"routing_key\" (give one in the message or with -r)".into(),
+                }));
+            };
+            let exchange = exchange.map(str::to_string).or(message.exchange);
+            let properties = merge(message.properties, overrides);
+            if let Some(rate) = &mut rate {
+                rate.wait().await;
+            }
+            let exchange = exchange.unwrap_or_default();
+            self.publish_to(&exchange, &routing_key, properties, vec![message.body])
+                .await?;
+        }
+        Ok(None)
+    }
+
     /// ` (N of M messages not confirmed)` with confirms on, else nothing; lines read but not
     /// sent count in both N and M.
     fn suffix(&self, unconfirmed: usize) -> String {
@@ -468,6 +517,57 @@ impl Publisher {
     }
 }
 
+/// Closes the session once publishing is done. With confirms (`confirmed`), every message
+/// was confirmed: the work is done, and a retry would duplicate it, so a failed close is only
+/// a `warning:` line on stderr.
+///
+/// Errors: without confirms, as [`Session::close`].
+pub async fn close(session: Session, confirmed: bool) -> Result<Outcome, Error> {
+    if let Err(error) = session.close().await {
+        if !confirmed {
+            return Err(error);
+        }
+        report(&format!(
+            "warning: {error} (every message was confirmed by the server)"
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+/// A message's own properties (an `amqp-publish --json` line's) with `over`'s set ones replacing them; headers merge key by key, the
+/// keys of `over` winning.
+pub fn merge(line: BasicProperties, over: &BasicProperties) -> BasicProperties {
+    let mut p = line;
+    macro_rules! take {
+        ($get:ident, $set:ident) => {
+            if let Some(v) = over.$get() {
+                p = p.$set(v.clone());
+            }
+        };
+    }
+    take!(content_type, with_content_type);
+    take!(content_encoding, with_content_encoding);
+    take!(delivery_mode, with_delivery_mode);
+    take!(priority, with_priority);
+    take!(correlation_id, with_correlation_id);
+    take!(reply_to, with_reply_to);
+    take!(expiration, with_expiration);
+    take!(message_id, with_message_id);
+    take!(timestamp, with_timestamp);
+    take!(kind, with_type);
+    take!(user_id, with_user_id);
+    take!(app_id, with_app_id);
+    take!(cluster_id, with_cluster_id);
+    if let Some(extra) = over.headers() {
+        let mut headers = p.headers().clone().unwrap_or_default();
+        for (key, value) in extra.inner() {
+            headers.insert(key.clone(), value.clone());
+        }
+        p = p.with_headers(headers);
+    }
+    p
+}
+
 /// ` (N of M messages not confirmed)` with confirms on, else nothing: the suffix of every
 /// publishing failure.
 pub fn unconfirmed_suffix(confirms: bool, unconfirmed: u64, total: u64) -> String {
@@ -476,4 +576,35 @@ pub fn unconfirmed_suffix(confirms: bool, unconfirmed: u64, total: u64) -> Strin
     }
     let noun = if total == 1 { "message" } else { "messages" };
     format!(" ({unconfirmed} of {total} {noun} not confirmed)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_replaces_set_properties_and_merges_headers() {
+        use lapin::types::{AMQPValue, FieldTable};
+        let mut line_headers = FieldTable::default();
+        line_headers.insert("a".into(), AMQPValue::LongLongInt(1));
+        line_headers.insert("b".into(), AMQPValue::LongLongInt(2));
+        let line = BasicProperties::default()
+            .with_content_type("text/plain".into())
+            .with_priority(3)
+            .with_headers(line_headers);
+        let mut over_headers = FieldTable::default();
+        over_headers.insert("b".into(), AMQPValue::Boolean(true));
+        let over = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_headers(over_headers);
+        let merged = merge(line, &over);
+        assert_eq!(
+            merged.content_type().as_ref().unwrap().as_str(),
+            "application/json"
+        );
+        assert_eq!(*merged.priority(), Some(3));
+        let headers = merged.headers().as_ref().unwrap().inner();
+        assert_eq!(headers.get("a"), Some(&AMQPValue::LongLongInt(1)));
+        assert_eq!(headers.get("b"), Some(&AMQPValue::Boolean(true)));
+    }
 }

@@ -13,11 +13,12 @@
 //! Several requests may await their replies at once ([`REQUEST_WINDOW`]); replies are written
 //! in request order whatever order they arrive in.
 
+use crate::body::{Bodies, LineBatches, Opened};
 use crate::connection::Session;
 use crate::error::{Error, StepExt, describe_amqp, describe_io};
 use crate::publish::{Publisher, Target};
 use crate::rate::Rate;
-use crate::tool::report;
+use crate::report::report;
 use futures_lite::StreamExt;
 use lapin::Consumer;
 use lapin::options::BasicConsumeOptions;
@@ -130,6 +131,17 @@ impl Client {
         self.publisher.piece_max()
     }
 
+    /// Sends `bodies` as requests: the one request ([`Client::request`]), or a request per line
+    /// ([`Client::request_lines`]).
+    ///
+    /// Errors: `reading standard input: CAUSE`, or as those two.
+    pub async fn request_bodies(&mut self, bodies: Bodies) -> Result<(), Error> {
+        match bodies.open(self.piece_max()).await? {
+            Opened::Message(pieces) => self.request(pieces).await,
+            Opened::Lines(batches, rate) => self.request_lines(batches, rate).await,
+        }
+    }
+
     /// Publishes one request whose body is the concatenation of `pieces` and waits for its
     /// confirm. First, while [`REQUEST_WINDOW`] requests' replies are not written, waits for
     /// replies (writing those that are next in order).
@@ -169,7 +181,7 @@ impl Client {
     /// Errors: `reading standard input: CAUSE`, or as [`Client::request`].
     pub async fn request_lines(
         &mut self,
-        mut batches: tokio::sync::mpsc::Receiver<std::io::Result<Vec<Vec<u8>>>>,
+        mut batches: LineBatches,
         mut rate: Option<Rate>,
     ) -> Result<(), Error> {
         loop {
@@ -230,7 +242,7 @@ impl Client {
     /// Errors: `waiting for the reply: no reply within N s (K of M requests answered)`;
     /// `waiting for the reply: CAUSE` when the channel or connection fails;
     /// `writing to standard output: CAUSE`. A closed standard output ends the process as a
-    /// Unix filter ends ([`crate::tool::exit_by_sigpipe`]).
+    /// Unix filter ends ([`crate::report::exit_by_sigpipe`]).
     pub async fn receive(&mut self) -> Result<(), Error> {
         let deadline = self.progress + self.timeout;
         let next = tokio::time::timeout_at(deadline, self.replies.next()).await;
@@ -289,7 +301,7 @@ impl Client {
                 .and_then(|()| stdout.flush());
             if let Err(error) = outcome {
                 if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    crate::tool::exit_by_sigpipe();
+                    crate::report::exit_by_sigpipe();
                 }
                 return Err(Error::step(
                     "writing to standard output",

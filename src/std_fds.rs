@@ -38,13 +38,7 @@ pub fn closed_at_start(fd: i32) -> bool {
 ///
 /// Errors: `reading standard input: bad file descriptor (standard input is closed)`.
 pub fn require_stdin() -> Result<(), Error> {
-    match closed_at_start(0) {
-        true => Err(Error::step(
-            "reading standard input",
-            "bad file descriptor (standard input is closed)",
-        )),
-        false => Ok(()),
-    }
+    require(0, "reading standard input", "standard input")
 }
 
 /// Fails when standard output was closed at start, before any message is taken: what is
@@ -52,10 +46,16 @@ pub fn require_stdin() -> Result<(), Error> {
 ///
 /// Errors: `writing to standard output: bad file descriptor (standard output is closed)`.
 pub fn require_stdout() -> Result<(), Error> {
-    match closed_at_start(1) {
+    require(1, "writing to standard output", "standard output")
+}
+
+/// Fails with `STEP: bad file descriptor (NAME is closed)` when descriptor `fd` was closed at
+/// start.
+fn require(fd: i32, step: &str, name: &str) -> Result<(), Error> {
+    match closed_at_start(fd) {
         true => Err(Error::step(
-            "writing to standard output",
-            "bad file descriptor (standard output is closed)",
+            step,
+            format!("bad file descriptor ({name} is closed)"),
         )),
         false => Ok(()),
     }

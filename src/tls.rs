@@ -29,6 +29,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore, SignatureScheme};
 use std::error::Error as StdError;
 use std::fmt;
+use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -499,26 +500,18 @@ fn webpki_words(error: &webpki::Error) -> &'static str {
     }
 }
 
-/// A certificate time as `YYYY-MM-DD HH:MM:SS UTC`.
+/// A certificate time as `YYYY-MM-DD HH:MM:SS UTC` (humantime's RFC 3339 rendering); a time
+/// past the year 9999, which X.509 cannot encode, as its seconds since 1970.
 fn utc(time: UnixTime) -> String {
     let secs = time.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let system = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs));
+    let mut text = String::new();
+    let written =
+        system.map(|system| write!(text, "{}", humantime::format_rfc3339_seconds(system)));
+    if !matches!(written, Some(Ok(()))) {
+        return format!("{secs} seconds after 1970-01-01 UTC");
+    }
+    text.replace('T', " ").replace('Z', " UTC")
 }
 
 /// Reads a file named by option `option` (e.g. `--cacert`).
@@ -590,7 +583,7 @@ fn trusted_roots(
 fn warn_verify_none() {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
-        crate::tool::report(
+        crate::report::report(
             "warning: verify=verify_none in the URL: the server's certificate and host name \
              are not verified",
         )
@@ -738,17 +731,10 @@ mod tests {
             .find(|shape| message.contains(shape))
     }
 
-    #[test]
+    /// Every webpki certificate error, as rustls hands it over.
     #[allow(deprecated)]
-    fn every_tls_error_is_described_in_words() {
-        use rustls::pki_types::ServerName;
-        let tls = ClientTls::new(&TlsFiles {
-            verify_none: true,
-            ..TlsFiles::default()
-        })
-        .unwrap();
-        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
-        let webpki_errors = [
+    fn webpki_errors(time: UnixTime) -> Vec<webpki::Error> {
+        vec![
             webpki::Error::BadDer,
             webpki::Error::BadDerTime,
             webpki::Error::CaUsedAsEndEntity,
@@ -802,8 +788,15 @@ mod tests {
             webpki::Error::UnsupportedSignatureAlgorithm,
             webpki::Error::UnsupportedCrlSignatureAlgorithmForPublicKey,
             webpki::Error::UnsupportedSignatureAlgorithmForPublicKey,
-        ];
-        let mut certificate_errors: Vec<CertificateError> = webpki_errors
+        ]
+    }
+
+    /// Every certificate error: webpki's, wrapped, and rustls's own.
+    #[allow(deprecated)]
+    fn certificate_errors() -> Vec<CertificateError> {
+        use rustls::pki_types::ServerName;
+        let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+        let mut certificate_errors: Vec<CertificateError> = webpki_errors(time)
             .into_iter()
             .map(|e| CertificateError::Other(rustls::OtherError(Arc::new(e))))
             .collect();
@@ -854,7 +847,12 @@ mod tests {
                 "invalid CA certificate".into(),
             )))),
         ]);
-        let mut errors: Vec<rustls::Error> = certificate_errors
+        certificate_errors
+    }
+
+    /// Every rustls error a connection can end with: the certificate errors and the others.
+    fn every_tls_error() -> Vec<rustls::Error> {
+        let mut errors: Vec<rustls::Error> = certificate_errors()
             .into_iter()
             .map(rustls::Error::InvalidCertificate)
             .collect();
@@ -883,7 +881,18 @@ mod tests {
             rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch),
             rustls::Error::General("internal error".into()),
         ]);
-        for error in &errors {
+        errors
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn every_tls_error_is_described_in_words() {
+        let tls = ClientTls::new(&TlsFiles {
+            verify_none: true,
+            ..TlsFiles::default()
+        })
+        .unwrap();
+        for error in &every_tls_error() {
             let message = tls.describe_rustls(error);
             assert!(
                 debug_shape(&message).is_none(),

@@ -1,81 +1,24 @@
 //! amqp-consume: consume from a queue and run a command for each delivery.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::consume::Options;
-use amqp_tools::consume::{self, queue::QueueSpec};
-use amqp_tools::{Error, address, connection, tool};
+use amqp_tools::{Error, Outcome, consume, runner};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
-    if options.command.is_empty() && options.json {
-        if let Some(option) = options.needs_a_command() {
-            return Err(Error::Usage(format!(
-                "{option}: acts on a command; with --json and no command each message is written to standard output"
-            ))
-            .into());
-        }
-    } else if options.command.is_empty() {
-        tool::report("consuming command not specified");
-        amqp_tools::cli::print_usage_to_stderr::<Options>();
-        return Err(Error::Silent(1).into());
-    }
-    let spec = QueueSpec {
-        queue: options.queue.clone(),
-        exchange: options.exchange.clone(),
-        routing_key: options.routing_key.clone(),
-        declare: options.declare,
-        exclusive: options.exclusive,
-    };
-    consume::queue::validate(&spec)?;
-    if options.command.is_empty() {
-        // --json lines go to standard output, each acked once written there.
-        amqp_tools::std_fds::require_stdout()?;
-    }
-    let table = consume::policy::ExitTable::new(&options.on_exit, options.on_failure);
-    if options.retry_delay.is_some() && !table.may_requeue() {
-        return Err(Error::Usage(
-            "--retry-delay: no failure is requeued (add --on-failure requeue or --on-exit CODE=requeue)"
-                .to_string(),
-        )
-        .into());
-    }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-consume"),
-    )
-    .await?;
-    let queue = consume::queue::setup(&session, &spec).await?;
-    let settings = consume::Settings {
-        queue,
-        no_ack: options.no_ack,
-        // The original consumes forever for a negative count.
-        count: options.count.and_then(|c| u64::try_from(c).ok()),
-        prefetch_count: options.prefetch_count.and_then(|p| u64::try_from(p).ok()),
-        command: options.command.clone(),
-        on_failure: options.on_failure,
-        on_exit: options.on_exit.clone(),
-        max_redeliveries: options.max_redeliveries,
-        retry_delay: options.retry_delay,
-        command_timeout: options.command_timeout,
-        idle_timeout: options.idle_timeout,
-        concurrency: options.concurrency,
-        stream_offset: options.stream_offset.clone(),
-        reply: options.reply,
-        json: options.json,
-    };
-    let outcome = consume::run(&session.channel, &settings).await;
+async fn run(options: Options) -> Result<Outcome, Error> {
+    options.check()?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
+    let queue = consume::queue::setup(&session, &options.queue_spec()).await?;
+    let outcome = consume::run(&session.channel, &options.settings(queue)).await;
     match outcome {
-        Ok(()) => {
+        Ok(outcome) => {
             session.close().await?;
-            Ok(())
-        }
-        Err(Error::Silent(code)) => {
-            session.close().await?;
-            Err(Error::Silent(code).into())
+            Ok(outcome)
         }
         Err(error) => {
             // A failure the channel survived (commands failed, --on-exit stop, a full
@@ -85,7 +28,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             if session.channel.status().connected() {
                 let _ = session.close().await;
             }
-            Err(error.into())
+            Err(error)
         }
     }
 }

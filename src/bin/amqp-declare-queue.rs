@@ -1,26 +1,23 @@
 //! amqp-declare-queue: declare a queue and print its name.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::declare_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, field_value, tool};
+use amqp_tools::{Error, Outcome, StepExt, field_value, runner};
 use lapin::options::QueueDeclareOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let Some(queue) = options.queue.as_deref() else {
-        return Err(Error::Message("queue name not specified".into()).into());
+        return Err(Error::Message("queue name not specified".into()));
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-declare-queue"),
-    )
-    .await?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
     let declare = QueueDeclareOptions {
         durable: options.durable,
         exclusive: options.exclusive,
@@ -35,5 +32,5 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .step("queue.declare")?;
     session.close().await?;
     println!("{}", declared.name());
-    Ok(())
+    Ok(Outcome::Success)
 }

@@ -1,25 +1,22 @@
 //! amqp-delete-queue: delete a queue and print how many messages it held.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::delete_queue::Options;
-use amqp_tools::{Error, StepExt, address, connection, tool};
+use amqp_tools::{Error, Outcome, StepExt, runner};
 use lapin::options::QueueDeleteOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let queue = match options.queue.as_deref() {
         Some(queue) if !queue.is_empty() => queue,
-        _ => return Err(Error::Message("queue name not specified".into()).into()),
+        _ => return Err(Error::Message("queue name not specified".into())),
     };
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-delete-queue"),
-    )
-    .await?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
     let delete = QueueDeleteOptions {
         if_unused: options.if_unused,
         if_empty: options.if_empty,
@@ -32,5 +29,5 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .step("queue.delete")?;
     session.close().await?;
     println!("{message_count}");
-    Ok(())
+    Ok(Outcome::Success)
 }

@@ -1,34 +1,28 @@
 //! amqp-get: take messages from a queue and write their bodies (or, with `--json`, one line of
 //! JSON each) to standard output.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::get::Options;
-use amqp_tools::get::Settler;
-use amqp_tools::message_json::{self, Delivery};
-use amqp_tools::{Error, StepExt, address, connection, tool};
-use lapin::message::BasicGetMessage;
+use amqp_tools::get::{self, Settler};
+use amqp_tools::{Error, Outcome, StepExt, report, runner};
 use lapin::options::BasicGetOptions;
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::SystemTime;
-
-/// Exit status when the queue is empty, as the original.
-const EXIT_EMPTY: u8 = 2;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
 /// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
 /// after it was written to standard output, so a failed write leaves it on the queue (the
 /// original gets it with no-ack).
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
     let Some(queue) = options.queue.as_deref() else {
-        return Err(Error::Message("queue not specified".into()).into());
+        return Err(Error::Message("queue not specified".into()));
     };
     amqp_tools::std_fds::require_stdout()?;
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session =
-        connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
+    let address = options.address()?;
+    let session = options.open(&address).await?;
     let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
     let mut stdout = std::io::stdout().lock();
     let mut got = 0u64;
@@ -41,7 +35,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         let Some(message) = message else { break };
         got += 1;
         let written = if options.json {
-            stdout.write_all(&json_line(&message, queue))
+            stdout.write_all(&get::json_line(&message, queue))
         } else {
             stdout.write_all(&message.delivery.data)
         };
@@ -51,13 +45,12 @@ async fn run(options: Options) -> anyhow::Result<()> {
             session.close().await?;
             settler.collect().await?;
             if error.kind() == std::io::ErrorKind::BrokenPipe {
-                tool::exit_by_sigpipe();
+                report::exit_by_sigpipe();
             }
             return Err(Error::step(
                 "writing to standard output",
                 amqp_tools::error::describe_io(&error),
-            )
-            .into());
+            ));
         }
         settler.written(message.delivery.delivery_tag).await?;
     }
@@ -65,24 +58,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     session.close().await?;
     settler.collect().await?;
     if got == 0 {
-        return Err(Error::Silent(EXIT_EMPTY).into());
+        return Ok(Outcome::QueueEmpty);
     }
-    Ok(())
-}
-
-/// The `--json` line of a message got from `queue`.
-fn json_line(message: &BasicGetMessage, queue: &str) -> Vec<u8> {
-    let delivery = &message.delivery;
-    message_json::line(&Delivery {
-        exchange: delivery.exchange.as_str(),
-        routing_key: delivery.routing_key.as_str(),
-        redelivered: delivery.redelivered,
-        delivery_tag: delivery.delivery_tag,
-        consumer_tag: None,
-        message_count: Some(message.message_count),
-        queue,
-        received_at: SystemTime::now(),
-        properties: &delivery.properties,
-        body: &delivery.data,
-    })
+    Ok(Outcome::Success)
 }

@@ -2,58 +2,30 @@
 //! message with `--json`) to an exchange; with `--rpc`, wait for each message's reply and
 //! write it to standard output.
 
+use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::publish::Options;
-use amqp_tools::message_json::{self, ReadError};
-use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
-use amqp_tools::rate::Rate;
-use amqp_tools::rpc::{self, ReplyFormat};
-use amqp_tools::{Error, Session, address, body, connection, properties, tool};
-use lapin::BasicProperties;
-use std::os::unix::ffi::OsStrExt;
+use amqp_tools::publish::{self, Publisher, Target, unconfirmed_suffix};
+use amqp_tools::{Error, Outcome, message_json, properties, report, rpc, runner, std_fds};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tool::main(|o: &Options| o.common.usage, run)
+    runner::main(run)
 }
 
-async fn run(options: Options) -> anyhow::Result<()> {
+async fn run(options: Options) -> Result<Outcome, Error> {
+    options.check()?;
     if options.json {
         return run_json(options).await;
     }
-    if options.exchange.is_none() && options.routing_key.is_none() {
-        return Err(Error::Message("neither exchange nor routing key specified".into()).into());
-    }
-    if options.body.is_some() && options.line_buffered {
-        // The original publishes nothing and exits 0: a script would believe it was sent.
-        return Err(Error::Usage(
-            "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)".into(),
-        )
-        .into());
-    }
-    if options.rate.is_some() && !options.line_buffered {
-        return Err(Error::Usage(
-            "--rate: only with -l (a message per line) or --json (a message per JSON value)".into(),
-        )
-        .into());
-    }
-    if options.reply_timeout.is_some() && !options.rpc {
-        tool::report("--reply-timeout: only with --rpc");
-        amqp_tools::cli::print_usage_to_stderr::<Options>();
-        return Err(Error::Silent(1).into());
-    }
     if options.body.is_none() {
-        amqp_tools::std_fds::require_stdin()?;
+        std_fds::require_stdin()?;
     }
     if options.rpc {
-        amqp_tools::std_fds::require_stdout()?;
+        std_fds::require_stdout()?;
     }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let properties = properties::from_options(&options, tool::report)?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-publish"),
-    )
-    .await?;
+    let address = options.address()?;
+    let properties = properties::from_options(&options, report::report)?;
+    let session = options.open(&address).await?;
     let target = Target {
         exchange: options.exchange.clone().unwrap_or_default(),
         routing_key: options.routing_key.clone().unwrap_or_default(),
@@ -61,144 +33,45 @@ async fn run(options: Options) -> anyhow::Result<()> {
         properties,
     };
     if options.rpc {
-        request_reply(&options, &session, target).await?;
-        return close(session, false).await;
+        // Each message is a request; its reply is written to standard output.
+        let (timeout, format) = options.reply_settings();
+        let mut client = rpc::Client::open(&session, target, timeout, format).await?;
+        client.request_bodies(options.bodies()).await?;
+        client.finish().await?;
+        return publish::close(session, true).await;
     }
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
-    match (&options.body, options.line_buffered) {
-        // The bytes as given, UTF-8 or not.
-        (Some(text), _) => publisher.publish(text.as_bytes()).await?,
-        (None, false) => {
-            let piece = body::piece_size(publisher.piece_max());
-            let pieces = body::read_stdin_pieces_off_runtime(piece)
-                .await
-                .map_err(|e| Error::step("reading standard input", e))?;
-            publisher.publish_pieces(pieces).await?;
-        }
-        (None, true) => {
-            publisher
-                .publish_lines(
-                    body::spawn_stdin_line_batches(),
-                    options.rate.map(Rate::per_second),
-                )
-                .await?
-        }
-    }
+    publisher.publish_bodies(options.bodies()).await?;
     publisher.finish().await?;
-    close(session, options.no_confirm).await
-}
-
-/// `--rpc`: each message is a request; its reply is written to standard output.
-async fn request_reply(options: &Options, session: &Session, target: Target) -> Result<(), Error> {
-    let timeout = options.reply_timeout.unwrap_or(rpc::DEFAULT_REPLY_TIMEOUT);
-    let format = if options.line_buffered {
-        ReplyFormat::Line
-    } else {
-        ReplyFormat::Body
-    };
-    let mut client = rpc::Client::open(session, target, timeout, format).await?;
-    match (&options.body, options.line_buffered) {
-        // The bytes as given, UTF-8 or not (-l with -b is refused before connecting).
-        (Some(text), _) => client.request(vec![text.as_bytes().to_vec()]).await?,
-        (None, false) => {
-            let piece = body::piece_size(client.piece_max());
-            let pieces = body::read_stdin_pieces_off_runtime(piece)
-                .await
-                .map_err(|e| Error::step("reading standard input", e))?;
-            client.request(pieces).await?;
-        }
-        (None, true) => {
-            client
-                .request_lines(
-                    body::spawn_stdin_line_batches(),
-                    options.rate.map(Rate::per_second),
-                )
-                .await?
-        }
-    }
-    client.finish().await?;
-    Ok(())
-}
-
-/// Closes the session. With confirms, every message was confirmed: the work is done, and a
-/// retry would duplicate it, so a failed close is only a warning.
-async fn close(session: Session, no_confirm: bool) -> anyhow::Result<()> {
-    if let Err(error) = session.close().await {
-        if no_confirm {
-            return Err(error.into());
-        }
-        tool::report(&format!(
-            "warning: {error} (every message was confirmed by the server)"
-        ));
-    }
-    Ok(())
+    publish::close(session, !options.no_confirm).await
 }
 
 /// `--json`: each message of the stream on standard input goes to its own exchange and routing
 /// key with its own properties, the options overriding them. A message that cannot be read
 /// stops the run after the ones before it were confirmed; nothing of it is published.
-async fn run_json(options: Options) -> anyhow::Result<()> {
-    if options.body.is_some() || options.line_buffered {
-        return Err(Error::Usage("--json cannot be combined with -b/--body or -l".into()).into());
-    }
-    let address = address::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    amqp_tools::std_fds::require_stdin()?;
-    let overrides = properties::overrides(&options, tool::report)?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-publish"),
-    )
-    .await?;
+async fn run_json(options: Options) -> Result<Outcome, Error> {
+    let address = options.address()?;
+    std_fds::require_stdin()?;
+    let overrides = properties::overrides(&options, report::report)?;
+    let session = options.open(&address).await?;
     let target = Target {
         mandatory: options.mandatory,
         ..Target::default()
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
-    let stopped = publish_stream(&mut publisher, &options, &overrides).await?;
+    let messages = message_json::stream::spawn_stdin_messages();
+    let (exchange, routing_key) = (options.exchange.as_deref(), options.routing_key.as_deref());
+    let stopped = publisher
+        .publish_messages(messages, exchange, routing_key, &overrides, options.rate())
+        .await?;
     let published = publisher.finish().await?;
     let Some(error) = stopped else {
-        return close(session, options.no_confirm).await;
+        return publish::close(session, !options.no_confirm).await;
     };
     let _ = session.close().await;
     let suffix = unconfirmed_suffix(!options.no_confirm, 0, published);
-    Err(Error::step("reading standard input", format!("{error}{suffix}")).into())
-}
-
-/// Publishes the messages of standard input until it ends (`None`) or a message cannot be read
-/// or has no routing key (that error).
-async fn publish_stream(
-    publisher: &mut Publisher,
-    options: &Options,
-    overrides: &BasicProperties,
-) -> Result<Option<ReadError>, Error> {
-    let mut messages = message_json::stream::spawn_stdin_messages();
-    let mut rate = options.rate.map(Rate::per_second);
-    let mut number = 0;
-    while let Some(message) = messages.recv().await {
-        number += 1;
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => return Ok(Some(error)),
-        };
-        let Some(routing_key) = options.routing_key.clone().or(message.routing_key) else {
-            return Ok(Some(ReadError {
-                message: number,
-                position: None,
-                cause: "no \"routing_key\" (give one in the message or with -r)".into(),
-            }));
-        };
-        let exchange = options
-            .exchange
-            .clone()
-            .or(message.exchange)
-            .unwrap_or_default();
-        let properties = properties::merge(message.properties, overrides);
-        if let Some(rate) = &mut rate {
-            rate.wait().await;
-        }
-        publisher
-            .publish_to(&exchange, &routing_key, properties, vec![message.body])
-            .await?;
-    }
-    Ok(None)
+    Err(Error::step(
+        "reading standard input",
+        format!("{error}{suffix}"),
+    ))
 }

@@ -2,20 +2,29 @@
 //! documented in librabbitmq-tools(7)).
 
 use super::numbers::parse_int;
+use crate::address::{
+    Address, DEFAULT_CONNECT_TIMEOUT_SECS, TlsFiles, default_uri, parse_url, split_server,
+    verify_none,
+};
+use crate::authfile;
+use crate::error::Error;
+use clap::ValueHint;
+use lapin::uri::{AMQPScheme, AMQPUri};
 use std::path::PathBuf;
 
-/// Where and how to connect: the options shared by all five tools.
+/// Where and how to connect: the options shared by all five tools (with the completion hint
+/// of each value: a file, a host name, a URL).
 ///
-/// Values are kept as given; [`crate::address::resolve`] checks conflicts, applies
+/// Values are kept as given; [`resolve`] checks conflicts, applies
 /// `AMQP_URL` and the defaults, and builds the broker address.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ConnectionArgs {
     /// the AMQP URL to connect to (amqp://user:pass@host:port/vhost)
-    #[arg(short = 'u', long, value_name = "amqp://...")]
+    #[arg(short = 'u', long, value_name = "amqp://...", value_hint = ValueHint::Url)]
     pub url: Option<String>,
 
     /// the AMQP server to connect to (host name or address)
-    #[arg(short = 's', long, value_name = "hostname")]
+    #[arg(short = 's', long, value_name = "hostname", value_hint = ValueHint::Hostname)]
     pub server: Option<String>,
 
     /// the port to connect on
@@ -39,7 +48,7 @@ pub struct ConnectionArgs {
     pub heartbeat: Option<i64>,
 
     /// path to the file with the username and password (lines username:NAME, password:SECRET)
-    #[arg(long, value_name = "path")]
+    #[arg(long, value_name = "path", value_hint = ValueHint::FilePath)]
     pub authfile: Option<PathBuf>,
 
     /// give up connecting after this many seconds (default 30; also `connection_timeout`
@@ -61,15 +70,15 @@ pub struct ConnectionArgs {
     pub ssl: bool,
 
     /// path to the CA certificate file (PEM)
-    #[arg(long, value_name = "cacert.pem")]
+    #[arg(long, value_name = "cacert.pem", value_hint = ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
     /// path to the client private key file (PEM)
-    #[arg(long, value_name = "key.pem")]
+    #[arg(long, value_name = "key.pem", value_hint = ValueHint::FilePath)]
     pub key: Option<PathBuf>,
 
     /// path to the client certificate file (PEM)
-    #[arg(long, value_name = "cert.pem")]
+    #[arg(long, value_name = "cert.pem", value_hint = ValueHint::FilePath)]
     pub cert: Option<PathBuf>,
 
     /// do not use default certificate paths
@@ -93,5 +102,204 @@ impl ConnectionArgs {
             || self.username.is_some()
             || self.password.is_some()
             || self.authfile.is_some()
+    }
+}
+
+/// Resolves the connection options, reading `AMQP_URL` from `env_url` when no connection
+/// option is given, into an [`Address`].
+///
+/// Checks run in the original's order (`init_connection_info`), so the first problem reported
+/// is the one it reports: URL parsing, then `--server`, `--port`, `--username`, `--password`,
+/// `--authfile`, `--vhost`, `--heartbeat`. Prints the original's deprecation warning on stderr
+/// for `--server host:port`.
+/// Errors ([`Error::Usage`]): `Parsing URL 'URL': could not parse AMQP URL` (password masked);
+/// `--X and --url options cannot be used at the same time`; `--X and --authfile options cannot
+/// be used at the same time`; `both --server and --port options specify server port`;
+/// `bad server port number in 'SERVER'`; a port outside 1..=65535; `--heartbeat must be a
+/// positive value`; a `--connect-timeout` below 1; `--ssl` with an `amqp://` URL; and the [`authfile::read`] errors.
+pub fn resolve(args: &ConnectionArgs, env_url: Option<String>) -> Result<Address, Error> {
+    let url = match &args.url {
+        Some(url) => Some(url.clone()),
+        None if !args.any_given() => env_url.filter(|u| !u.is_empty()),
+        None => None,
+    };
+    let from_url = url.is_some();
+    let mut uri = match &url {
+        Some(url) => parse_url(url)?,
+        None => default_uri(args.ssl),
+    };
+    set_server_and_port(&mut uri, args, from_url)?;
+    set_credentials(&mut uri, args, from_url)?;
+    if let Some(vhost) = &args.vhost {
+        if from_url {
+            return Err(conflict("vhost", "url"));
+        }
+        uri.vhost = vhost.clone();
+    }
+    set_heartbeat(&mut uri, args.heartbeat)?;
+    if args.ssl && uri.scheme != AMQPScheme::AMQPS {
+        return Err(Error::Usage(
+            "the --ssl option specifies an SSL connection but the --url option does not"
+                .to_string(),
+        ));
+    }
+    set_connect_timeout(&mut uri, args.connect_timeout)?;
+    Ok(Address {
+        verbose: args.verbose,
+        uri,
+        tls: TlsFiles {
+            cacert: args.cacert.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            no_default_cert_paths: args.no_default_cert_paths,
+            verify_none: match &url {
+                Some(url) => verify_none(url)?,
+                None => false,
+            },
+        },
+    })
+}
+
+/// `--A and --B options cannot be used at the same time`.
+fn conflict(a: &str, b: &str) -> Error {
+    Error::Usage(format!(
+        "--{a} and --{b} options cannot be used at the same time"
+    ))
+}
+
+/// `--server` (host, or `host:port`) then `--port`, neither with a URL.
+fn set_server_and_port(
+    uri: &mut AMQPUri,
+    args: &ConnectionArgs,
+    from_url: bool,
+) -> Result<(), Error> {
+    if let Some(server) = &args.server {
+        if from_url {
+            return Err(conflict("server", "url"));
+        }
+        let (host, port) = split_server(server, args.port.is_some())?;
+        uri.authority.host = host;
+        if let Some(port) = port {
+            uri.authority.port = port;
+        }
+    }
+    if let Some(port) = args.port {
+        if from_url {
+            return Err(conflict("port", "url"));
+        }
+        uri.authority.port = u16::try_from(port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--port: {port} is not a valid port number (1 to 65535)"
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// `--username`, `--password` (neither with a URL or `--authfile`), then `--authfile`.
+fn set_credentials(uri: &mut AMQPUri, args: &ConnectionArgs, from_url: bool) -> Result<(), Error> {
+    for (name, given) in [
+        ("username", args.username.is_some()),
+        ("password", args.password.is_some()),
+    ] {
+        if given && from_url {
+            return Err(conflict(name, "url"));
+        }
+        if given && args.authfile.is_some() {
+            return Err(conflict(name, "authfile"));
+        }
+    }
+    if let Some(username) = &args.username {
+        uri.authority.userinfo.username = username.clone();
+    }
+    if let Some(password) = &args.password {
+        uri.authority.userinfo.password = password.clone();
+    }
+    if let Some(path) = &args.authfile {
+        if from_url {
+            return Err(conflict("authfile", "url"));
+        }
+        let credentials = authfile::read(path)?;
+        uri.authority.userinfo.username = credentials.username;
+        uri.authority.userinfo.password = credentials.password;
+    }
+    Ok(())
+}
+
+/// `--heartbeat`: 0 to 65535 seconds.
+fn set_heartbeat(uri: &mut AMQPUri, heartbeat: Option<i64>) -> Result<(), Error> {
+    match heartbeat {
+        Some(h) if h < 0 => Err(Error::Usage(
+            "--heartbeat must be a positive value".to_string(),
+        )),
+        Some(h) => {
+            uri.query.heartbeat = Some(u16::try_from(h).map_err(|_| {
+                Error::Usage(format!(
+                    "--heartbeat: {h} is too large (at most 65535 seconds)"
+                ))
+            })?);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// `--connect-timeout` in seconds, else the URL's `connection_timeout`, else the default.
+fn set_connect_timeout(uri: &mut AMQPUri, seconds: Option<i64>) -> Result<(), Error> {
+    match seconds {
+        Some(seconds) if seconds <= 0 => {
+            return Err(Error::Usage(format!(
+                "--connect-timeout: {seconds} is not a positive number of seconds"
+            )));
+        }
+        Some(seconds) => uri.query.connection_timeout = Some(seconds as u64 * 1000),
+        None if uri.query.connection_timeout.is_none() => {
+            uri.query.connection_timeout = Some(DEFAULT_CONNECT_TIMEOUT_SECS * 1000);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ConnectionArgs {
+        ConnectionArgs::default()
+    }
+
+    #[test]
+    fn url_conflicts_with_other_options() {
+        let mut a = args();
+        a.url = Some("amqp://h".into());
+        a.server = Some("x".into());
+        assert_eq!(
+            resolve(&a, None).unwrap_err().to_string(),
+            "--server and --url options cannot be used at the same time"
+        );
+    }
+
+    #[test]
+    fn env_url_applies_only_without_options() {
+        let address = resolve(&args(), Some("amqp://envhost:1234".into())).unwrap();
+        assert_eq!(address.host_port(), "envhost:1234");
+        let mut a = args();
+        a.server = Some("opt".into());
+        let address = resolve(&a, Some("amqp://envhost:1234".into())).unwrap();
+        assert_eq!(address.host_port(), "opt:5672");
+    }
+
+    #[test]
+    fn ssl_switches_the_default_port() {
+        let mut a = args();
+        a.ssl = true;
+        a.server = Some("h".into());
+        let address = resolve(&a, None).unwrap();
+        assert!(address.is_tls());
+        assert_eq!(address.host_port(), "h:5671");
     }
 }

@@ -3,7 +3,10 @@
 
 use super::{CommonArgs, ConnectionArgs};
 use super::{parse_count, parse_int, parse_seconds};
-use crate::consume::policy::{ExitRules, FailurePolicy, parse_exit_rule};
+use crate::consume::Settings;
+use crate::consume::policy::{ExitRules, ExitTable, FailurePolicy, parse_exit_rule};
+use crate::consume::queue::{self, QueueSpec};
+use crate::error::Error;
 use clap::Parser;
 use std::time::Duration;
 
@@ -15,13 +18,13 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The tool's name.
+pub const NAME: &str = "amqp-consume";
+
 /// Consume messages from a queue on an AMQP server, running COMMAND for each one with the
 /// message body on its standard input
 #[derive(Parser, Debug)]
-#[command(
-    name = "amqp-consume",
-    about = "Consume messages from a queue on an AMQP server and run a command for each"
-)]
+#[command(name = NAME, about = "Consume messages from a queue on an AMQP server and run a command for each")]
 pub struct Options {
     /// The connection options shared by every tool.
     #[command(flatten)]
@@ -108,6 +111,71 @@ pub struct Options {
 }
 
 impl Options {
+    /// The checks made before connecting, in the original's order: the command, the queue
+    /// options ([`queue::validate`]), standard output for `--json` lines, `--retry-delay`.
+    ///
+    /// Errors: `consuming command not specified` ([`Error::UsageLine`]); [`Error::Usage`] for
+    /// an option that acts on a command with `--json` and none ([`Options::needs_a_command`])
+    /// and for `--retry-delay` when no failure is requeued; as [`queue::validate`] and
+    /// [`crate::std_fds::require_stdout`].
+    pub fn check(&self) -> Result<(), Error> {
+        if self.command.is_empty() && self.json {
+            if let Some(option) = self.needs_a_command() {
+                return Err(Error::Usage(format!(
+                    "{option}: acts on a command; with --json and no command each message is written to standard output"
+                )));
+            }
+        } else if self.command.is_empty() {
+            return Err(Error::UsageLine("consuming command not specified".into()));
+        }
+        queue::validate(&self.queue_spec())?;
+        if self.command.is_empty() {
+            // --json lines go to standard output, each acked once written there.
+            crate::std_fds::require_stdout()?;
+        }
+        let table = ExitTable::new(&self.on_exit, self.on_failure);
+        if self.retry_delay.is_some() && !table.may_requeue() {
+            return Err(Error::Usage(
+                "--retry-delay: no failure is requeued (add --on-failure requeue or --on-exit CODE=requeue)"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The queue to consume from and how to set it up (`-q`, `-e`, `-r`, `-d`, `-x`).
+    pub fn queue_spec(&self) -> QueueSpec {
+        QueueSpec {
+            queue: self.queue.clone(),
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            declare: self.declare,
+            exclusive: self.exclusive,
+        }
+    }
+
+    /// What the consumer does, consuming from `queue` (the name [`queue::setup`] gave).
+    pub fn settings(&self, queue: String) -> Settings {
+        Settings {
+            queue,
+            no_ack: self.no_ack,
+            // The original consumes forever for a negative count.
+            count: self.count.and_then(|c| u64::try_from(c).ok()),
+            prefetch_count: self.prefetch_count.and_then(|p| u64::try_from(p).ok()),
+            command: self.command.clone(),
+            on_failure: self.on_failure,
+            on_exit: self.on_exit.clone(),
+            max_redeliveries: self.max_redeliveries,
+            retry_delay: self.retry_delay,
+            command_timeout: self.command_timeout,
+            idle_timeout: self.idle_timeout,
+            concurrency: self.concurrency,
+            stream_offset: self.stream_offset.clone(),
+            reply: self.reply,
+            json: self.json,
+        }
+    }
+
     /// With `--json` and no command: the first option given that acts on a command, which
     /// is then a usage error (`--reply`, `--concurrency` above 1, `--command-timeout`,
     /// `--on-exit`).
@@ -125,3 +193,5 @@ impl Options {
         }
     }
 }
+
+super::tool::tool_options!(Options, NAME);

@@ -4,12 +4,12 @@
 use super::{CommonArgs, ConnectionArgs};
 use clap::Parser;
 
+/// The tool's name.
+pub const NAME: &str = "amqp-declare-queue";
+
 /// Declare (create or assert the existence of) a queue on an AMQP server
 #[derive(Parser, Debug)]
-#[command(
-    name = "amqp-declare-queue",
-    about = "Declare (create or assert the existence of) a queue on an AMQP server"
-)]
+#[command(name = NAME, about = "Declare (create or assert the existence of) a queue on an AMQP server")]
 pub struct Options {
     /// The connection options shared by every tool.
     #[command(flatten)]
@@ -39,3 +39,5 @@ pub struct Options {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+super::tool::tool_options!(Options, NAME);

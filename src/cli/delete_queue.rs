@@ -4,12 +4,12 @@
 use super::{CommonArgs, ConnectionArgs};
 use clap::Parser;
 
+/// The tool's name.
+pub const NAME: &str = "amqp-delete-queue";
+
 /// Delete a queue from an AMQP server
 #[derive(Parser, Debug)]
-#[command(
-    name = "amqp-delete-queue",
-    about = "Delete a queue from an AMQP server"
-)]
+#[command(name = NAME, about = "Delete a queue from an AMQP server")]
 pub struct Options {
     /// The connection options shared by every tool.
     #[command(flatten)]
@@ -27,3 +27,5 @@ pub struct Options {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+super::tool::tool_options!(Options, NAME);

@@ -5,12 +5,12 @@ use super::{CommonArgs, ConnectionArgs};
 use crate::get::AckMode;
 use clap::Parser;
 
+/// The tool's name.
+pub const NAME: &str = "amqp-get";
+
 /// Get a message from a queue on an AMQP server
 #[derive(Parser, Debug)]
-#[command(
-    name = "amqp-get",
-    about = "Get a message from a queue on an AMQP server"
-)]
+#[command(name = NAME, about = "Get a message from a queue on an AMQP server")]
 pub struct Options {
     /// The connection options shared by every tool.
     #[command(flatten)]
@@ -35,3 +35,5 @@ pub struct Options {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+super::tool::tool_options!(Options, NAME);

@@ -7,16 +7,19 @@
 
 mod connection;
 mod numbers;
+mod tool;
 mod values;
 
 pub mod consume;
 pub mod declare_queue;
 pub mod delete_queue;
+pub mod doc;
 pub mod get;
 pub mod publish;
 
-pub use connection::ConnectionArgs;
+pub use connection::{ConnectionArgs, resolve};
 pub use numbers::{parse_count, parse_int, parse_seconds};
+pub use tool::ToolOptions;
 pub use values::{short_string, short_strings};
 
 use crate::error::Error;

@@ -2,11 +2,20 @@
 //! page and shell completions.
 
 use super::{CommonArgs, ConnectionArgs};
+use crate::body::Bodies;
+use crate::error::Error;
+use crate::rate::Rate;
+use crate::rpc::ReplyFormat;
 use clap::Parser;
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+/// The tool's name.
+pub const NAME: &str = "amqp-publish";
 
 /// Publish a message on an AMQP server
 #[derive(Parser, Debug)]
-#[command(name = "amqp-publish", about = "Publish a message on an AMQP server")]
+#[command(name = NAME, about = "Publish a message on an AMQP server")]
 pub struct Options {
     /// The connection options shared by every tool.
     #[command(flatten)]
@@ -95,3 +104,70 @@ pub struct Options {
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+impl Options {
+    /// The checks clap cannot make, before anything else is done.
+    ///
+    /// Errors: with `--json`, [`Error::Usage`] for `-b` or `-l`; else `neither exchange nor
+    /// routing key specified`, [`Error::Usage`] for `-l` with `-b` (the original publishes
+    /// nothing and exits 0: a script would believe it was sent) and for `--rate` without `-l`,
+    /// [`Error::UsageLine`] for `--reply-timeout` without `--rpc`.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.json {
+            return match self.body.is_some() || self.line_buffered {
+                true => Err(Error::Usage(
+                    "--json cannot be combined with -b/--body or -l".into(),
+                )),
+                false => Ok(()),
+            };
+        }
+        if self.exchange.is_none() && self.routing_key.is_none() {
+            return Err(Error::Message(
+                "neither exchange nor routing key specified".into(),
+            ));
+        }
+        if self.body.is_some() && self.line_buffered {
+            return Err(Error::Usage(
+                "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)".into(),
+            ));
+        }
+        if self.rate.is_some() && !self.line_buffered {
+            return Err(Error::Usage(
+                "--rate: only with -l (a message per line) or --json (a message per JSON value)"
+                    .into(),
+            ));
+        }
+        if self.reply_timeout.is_some() && !self.rpc {
+            return Err(Error::UsageLine("--reply-timeout: only with --rpc".into()));
+        }
+        Ok(())
+    }
+
+    /// Where the bodies come from: `-b` (the bytes as given, UTF-8 or not), else standard
+    /// input, whole or (`-l`) a message per line at `--rate`.
+    pub fn bodies(&self) -> Bodies {
+        match (&self.body, self.line_buffered) {
+            (Some(text), _) => Bodies::Given(text.as_bytes().to_vec()),
+            (None, false) => Bodies::Stdin,
+            (None, true) => Bodies::StdinLines(self.rate()),
+        }
+    }
+
+    /// `--rate`, as the pacing it asks for.
+    pub fn rate(&self) -> Option<Rate> {
+        self.rate.map(Rate::per_second)
+    }
+
+    /// `--rpc`: how long to wait for a reply, and how replies are written (`-l`: a line each).
+    pub fn reply_settings(&self) -> (Duration, ReplyFormat) {
+        let timeout = self
+            .reply_timeout
+            .unwrap_or(crate::rpc::DEFAULT_REPLY_TIMEOUT);
+        match self.line_buffered {
+            true => (timeout, ReplyFormat::Line),
+            false => (timeout, ReplyFormat::Body),
+        }
+    }
+}
+
+super::tool::tool_options!(Options, NAME);

@@ -50,7 +50,7 @@ pub enum Output {
     /// (`--concurrency`). Held in memory meanwhile.
     Whole,
     /// `--reply`: standard output captured in pieces of `piece` bytes and given back (not
-    /// written) by [`run_capturing`]; standard error inherited, or with `whole_stderr` captured
+    /// written) by [`run`]; standard error inherited, or with `whole_stderr` captured
     /// and written whole when the command ends, as with [`Output::Whole`].
     Reply {
         /// The size of the pieces the output is held in (a body frame's payload).
@@ -117,25 +117,12 @@ fn strerror(error: &std::io::Error) -> String {
 /// the time is up (feeding its input included) the group gets SIGTERM, then SIGKILL after
 /// [`KILL_GRACE`], and the outcome is [`Outcome::TimedOut`]. With [`Output::Whole`] what the
 /// command wrote (until it ended or was killed) is written out when it ends.
-pub async fn run(
-    argv: &[OsString],
-    input: &[u8],
-    delivery: &Delivery,
-    consumer_tag: &str,
-    timeout: Option<Duration>,
-    output: Output,
-) -> Outcome {
-    run_capturing(argv, input, delivery, consumer_tag, timeout, output)
-        .await
-        .0
-}
-
-/// As [`run`], and gives back the command's standard output with [`Output::Reply`] (nothing
-/// otherwise). The output is only what the command wrote before it ended or was killed.
 ///
-/// Errors: with [`Output::Reply`], a command that exited 0 but whose output could not be read
-/// is [`Outcome::Failed`] (`reading the command's output: CAUSE`).
-pub async fn run_capturing(
+/// Gives the outcome and, with [`Output::Reply`], the command's standard output (nothing
+/// otherwise): only what the command wrote before it ended or was killed. With
+/// [`Output::Reply`], a command that exited 0 but whose output could not be read is
+/// [`Outcome::Failed`] (`reading the command's output: CAUSE`).
+pub async fn run(
     argv: &[OsString],
     input: &[u8],
     delivery: &Delivery,

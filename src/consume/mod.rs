@@ -17,7 +17,9 @@ pub mod signals;
 pub mod stream_offset;
 
 use crate::error::{Error, StepExt, describe_amqp};
-use crate::tool::report;
+use crate::exit;
+use crate::queued::Queued;
+use crate::report::report;
 use command::Outcome;
 use futures_lite::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -29,7 +31,6 @@ use policy::{Action, Settled};
 use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Everything `amqp-consume` needs besides the connection.
@@ -77,20 +78,21 @@ pub struct Settings {
 /// delivery as it arrives, so the broker cannot push more than N messages: the queue loses
 /// exactly N (the original's true no-ack consumer drains far more, and loses them).
 /// SIGINT/SIGTERM: basic.cancel, the running command finishes and is acked if it succeeded,
-/// then [`Error::Silent`] with 128 + the signal number.
+/// then [`exit::Outcome::Signalled`] (exit 128 + the signal number).
 ///
 /// A command killed by SIGPIPE or exiting 141 (its output pipe closed) stops the consumer quietly with
-/// [`Error::Silent`] 141, the delivery unacked.
+/// [`exit::Outcome::OutputClosed`] (exit 141), the delivery unacked.
 ///
 /// Errors: `basic.qos`/`basic.consume`/`basic.ack`: CAUSE; the consumer cancelled by the
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
-pub async fn run(channel: &Channel, settings: &Settings) -> Result<(), Error> {
+pub async fn run(channel: &Channel, settings: &Settings) -> Result<exit::Outcome, Error> {
     let mut consumer = Consumer::start(channel, settings).await?;
     match consumer.consume().await {
         Ok(()) => consumer.finish().await,
         Err(Halt::ChannelGone) => Err(consumer.channel_gone().await),
         Err(Halt::Failed(error)) => Err(error),
+        Err(Halt::Stopped(outcome)) => Ok(outcome),
     }
 }
 
@@ -99,8 +101,10 @@ enum Halt {
     /// The channel closed under the consumer: one error, built by [`Consumer::channel_gone`]
     /// with the server's reason.
     ChannelGone,
-    /// Any other failure, or a quiet stop ([`Error::Silent`]).
+    /// Any other failure.
     Failed(Error),
+    /// A quiet stop that is not a failure (the command's output pipe closed).
+    Stopped(exit::Outcome),
 }
 
 impl From<Error> for Halt {
@@ -138,7 +142,7 @@ struct Consumer<'a> {
     running: FuturesUnordered<Job>,
     /// The last ack sent: not waited for when sent, checked before the next command runs and
     /// before the consumer ends.
-    acking: Option<Settling>,
+    acking: Queued<Result<bool, Error>>,
 }
 
 /// A command running for a delivery; gives back the delivery and how the command ended.
@@ -210,7 +214,7 @@ impl<'a> Consumer<'a> {
             stopping: false,
             last_event: tokio::time::Instant::now(),
             running: FuturesUnordered::new(),
-            acking: None,
+            acking: Queued::default(),
         })
     }
 
@@ -363,7 +367,11 @@ impl<'a> Consumer<'a> {
                         .run(&argv, input, &delivery, &tag, timeout, whole)
                         .await
                 }
-                None => command::run(&argv, input, &delivery, &tag, timeout, output).await,
+                None => {
+                    command::run(&argv, input, &delivery, &tag, timeout, output)
+                        .await
+                        .0
+                }
             };
             (delivery, outcome)
         })
@@ -388,7 +396,7 @@ impl<'a> Consumer<'a> {
         }
         if outcome.broken_pipe() {
             self.cancel().await;
-            return Err(Error::Silent(128 + libc::SIGPIPE as u8).into());
+            return Err(Halt::Stopped(exit::Outcome::OutputClosed));
         }
         if self.plan.ack_on_receipt || self.plan.broker_no_ack {
             if !outcome.success() {
@@ -420,9 +428,10 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Starts basic.ack for `delivery` (see [`start`]).
+    /// Starts basic.ack for `delivery`, queued now and collected by [`Consumer::settled`]
+    /// ([`crate::queued`]).
     fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
-        match start(ack(delivery), &mut self.acking)? {
+        match self.acking.start(ack(delivery)).unwrap_or(Ok(true))? {
             true => Ok(()),
             false => Err(Halt::ChannelGone),
         }
@@ -430,7 +439,7 @@ impl<'a> Consumer<'a> {
 
     /// Waits for the ack in flight, if any.
     async fn settled(&mut self) -> Result<(), Halt> {
-        match settled(&mut self.acking).await? {
+        match self.acking.collect().await.unwrap_or(Ok(true))? {
             true => Ok(()),
             false => Err(Halt::ChannelGone),
         }
@@ -447,11 +456,11 @@ impl<'a> Consumer<'a> {
     /// The normal end: held deliveries requeued once due; after a stop signal basic.cancel
     /// and exit 128 + the signal; else exit 0 when every command succeeded, or one line saying
     /// how many failed, or (`--idle-timeout` before `-c N`) how many were handled.
-    async fn finish(mut self) -> Result<(), Error> {
+    async fn finish(mut self) -> Result<exit::Outcome, Error> {
         self.release_holds().await?;
         if let Some(signal) = self.signals.received() {
             self.cancel().await;
-            return Err(Error::Silent(128 + signal as u8));
+            return Ok(exit::Outcome::Signalled(signal));
         }
         if let Some(count) = self.settings.count.filter(|_| self.idle) {
             self.cancel().await;
@@ -469,7 +478,7 @@ impl<'a> Consumer<'a> {
                 self.handled
             )));
         }
-        Ok(())
+        Ok(exit::Outcome::Success)
     }
 
     /// Requeues the held deliveries (`--retry-delay`), each once its delay has passed; a stop
@@ -519,40 +528,14 @@ impl<'a> Consumer<'a> {
     }
 }
 
-/// An ack handed to lapin: `false` when the channel is already closed (lapin's acker then
+/// basic.ack for `delivery`: `false` when the channel is already closed (lapin's acker then
 /// sends nothing) and the broker will redeliver the message.
-type Settling = Pin<Box<dyn Future<Output = Result<bool, Error>>>>;
-
-/// basic.ack for `delivery`, to be started with [`start`].
-fn ack(delivery: &Delivery) -> Settling {
+fn ack(delivery: &Delivery) -> impl Future<Output = Result<bool, Error>> + 'static {
     let acker = delivery.acker.clone();
-    Box::pin(async move {
+    async move {
         acker
             .ack(BasicAckOptions::default())
             .await
             .step("basic.ack")
-    })
-}
-
-/// Hands an ack to lapin without waiting for it to be written: that wait costs two thread
-/// hand-offs (to lapin's I/O thread and back) per delivery, on the path from one command to
-/// the next. The first poll (with a no-op waker) decides whether the ack is sent at all
-/// (`false`: the channel is closed) and queues it; the runtime carries it on while the next
-/// command runs, and [`settled`] collects its outcome from `acking`.
-fn start(mut ack: Settling, acking: &mut Option<Settling>) -> Result<bool, Error> {
-    match ack.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(outcome) => outcome,
-        Poll::Pending => {
-            *acking = Some(ack);
-            Ok(true)
-        }
-    }
-}
-
-/// Waits for the ack in `acking`, if any, and gives its outcome (`true` without one).
-async fn settled(acking: &mut Option<Settling>) -> Result<bool, Error> {
-    match acking.take() {
-        Some(ack) => ack.await,
-        None => Ok(true),
     }
 }

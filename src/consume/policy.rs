@@ -9,7 +9,7 @@
 
 use super::command::Outcome;
 use crate::error::{Error, StepExt};
-use crate::tool::report;
+use crate::report::report;
 use lapin::message::Delivery;
 use lapin::options::BasicRejectOptions;
 use lapin::types::AMQPValue;

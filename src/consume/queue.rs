@@ -10,8 +10,8 @@
 
 use crate::connection::Session;
 use crate::error::{Error, StepExt, describe_amqp};
+use crate::report::report;
 use crate::short_string;
-use crate::tool::report;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 

@@ -23,8 +23,8 @@
 
 use super::command::{self, Outcome};
 use crate::error::{Error, describe_amqp};
+use crate::report::report;
 use crate::rpc::DIRECT_REPLY_TO;
-use crate::tool::report;
 use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
@@ -86,7 +86,7 @@ impl Replier {
             whole_stderr,
         };
         let (outcome, pieces) =
-            command::run_capturing(argv, input, delivery, consumer_tag, timeout, output).await;
+            command::run(argv, input, delivery, consumer_tag, timeout, output).await;
         if !outcome.success() {
             return outcome;
         }

@@ -5,11 +5,18 @@
 //! `logging in to AMQP server: CAUSE`, `opening channel: CAUSE`, `closing channel: CAUSE` and
 //! `closing connection: CAUSE`.
 
+mod failure;
+mod socket;
+mod uri;
+
+pub use uri::FRAME_MAX;
+
 use crate::address::Address;
-use crate::error::{Error, StepExt, describe_amqp, describe_io};
+use crate::error::{Error, StepExt, describe_amqp};
 use crate::tls::ClientTls;
 use lapin::tcp::AsyncTcpStream;
 use lapin::{Channel, Connection, ConnectionProperties};
+use socket::SocketStep;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -95,12 +102,12 @@ impl ErrorWatch {
                     self.changed.notify_waiters();
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionBlocked(reason))) => {
-                    crate::tool::report(&format!(
+                    crate::report::report(&format!(
                         "warning: connection.blocked: {reason} (the server stopped reading from this connection; waiting until it unblocks it)"
                     ));
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionUnblocked)) => {
-                    crate::tool::report(
+                    crate::report::report(
                         "warning: connection.unblocked: the server reads from this connection again",
                     );
                 }
@@ -138,13 +145,6 @@ impl ErrorWatch {
     }
 }
 
-/// What the socket step of a connection attempt came to, shared with lapin's connect closure.
-#[derive(Default)]
-struct SocketOutcome {
-    opened: bool,
-    error: Option<String>,
-}
-
 /// Connects to the broker at `address` and opens a channel.
 ///
 /// `tool` names the client in the broker's connection list (`connection_name`). The TCP
@@ -158,7 +158,6 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     // connection.open's virtual-host is a short string (from --vhost or the URL's path).
     crate::short_string::check(&address.uri.vhost)
         .map_err(|e| Error::Message(format!("virtual host: {e}")))?;
-    let outcome = Arc::new(Mutex::new(SocketOutcome::default()));
     let properties = ConnectionProperties::default().with_connection_name(tool.into());
     let runtime = lapin::runtime::default_runtime()
         .map_err(|e| Error::step("starting the AMQP runtime", describe_amqp(&e)))?;
@@ -169,41 +168,12 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         .map(Duration::from_millis);
     // TLS (`amqps`): our own rustls configuration, built (files read) before connecting.
     let tls = match address.is_tls() {
-        true => Some(ClientTls::new(&address.tls).map_err(|cause| {
-            Error::step(format!("opening socket to {}", address.host_port()), cause)
-        })?),
+        true => Some(ClientTls::new(&address.tls).map_err(|cause| socket::failed(address, cause))?),
         false => None,
     };
-    let late_tls = tls.clone();
-    let socket_outcome = outcome.clone();
-    let mut connect_uri = address.uri.clone();
-    if address.verbose {
-        if address.is_tls() {
-            crate::tool::report("--verbose: the connection uses TLS; its frames are not shown");
-        } else {
-            let port = crate::protocol_trace::start_relay(
-                &address.uri.authority.host,
-                address.uri.authority.port,
-                timeout,
-            )
-            .map_err(|e| {
-                Error::step(
-                    format!("opening socket to {}", address.host_port()),
-                    describe_connect_error(&e),
-                )
-            })?;
-            connect_uri.authority.host = "127.0.0.1".to_string();
-            connect_uri.authority.port = port;
-        }
-    }
-    // Propose the original's frame size (rabbitmq-c's AMQP_DEFAULT_FRAME_SIZE, also RabbitMQ's
-    // default) unless the URL asks for one. lapin sizes its two I/O buffers (32 frames each)
-    // from the frame size it knows when the connection starts: proposing none, it starts from
-    // the 8 KiB minimum and, once the broker's 128 KiB is negotiated, grows both buffers with
-    // `Vec::resize`, writing 2 x 4 MiB of zeros on its I/O thread between connection.open-ok
-    // and channel.open: ~2000 page faults, ~5 ms and 8 MiB of memory for every run. Sized up
-    // front, the buffers come zeroed from the kernel and only the pages used are touched.
-    connect_uri.query.frame_max.get_or_insert(FRAME_MAX);
+    let connect_uri = uri::connect_uri(address, timeout)?;
+    let step = Arc::new(SocketStep::default());
+    let (socket_step, socket_tls) = (step.clone(), tls.clone());
     let connected = Connection::connector(
         connect_uri,
         runtime,
@@ -219,7 +189,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
                 AsyncTcpStream::connect(&runtime, addresses).await
             };
             let attempt = async {
-                let Some(tls) = &tls else {
+                let Some(tls) = &socket_tls else {
                     return tcp().await;
                 };
                 // TCP first, then the handshake with our configuration, checking the host as
@@ -230,24 +200,8 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
                     .await
                     .map_err(|error| tls.handshake_error(error))
             };
-            let result = match timeout {
-                Some(limit) => match tokio::time::timeout(limit, attempt).await {
-                    Ok(result) => result,
-                    Err(_) => Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("connection timed out after {} s", limit.as_secs()),
-                    )),
-                },
-                None => attempt.await,
-            };
-            let mut state = socket_outcome.lock().unwrap_or_else(|p| p.into_inner());
-            match &result {
-                Ok(_) => state.opened = true,
-                Err(error) => {
-                    let tls_cause = tls.as_ref().and_then(|tls| tls.describe(error));
-                    state.error = Some(tls_cause.unwrap_or_else(|| describe_connect_error(error)));
-                }
-            }
+            let result = socket::within(timeout, attempt).await;
+            socket_step.record(&result, socket_tls.as_ref());
             result.map_err(lapin::Error::from)
         },
         properties,
@@ -266,26 +220,8 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         },
         None => connected.await,
     };
-    let connection = match connected {
-        Ok(connection) => connection,
-        Err(error) => {
-            let state = outcome.lock().unwrap_or_else(|p| p.into_inner());
-            // A TLS failure the client sees only after its handshake (a TLS 1.3 server refusing
-            // it for want of a client certificate) belongs to the socket step too.
-            let late_tls_cause = late_tls
-                .as_ref()
-                .filter(|_| state.opened)
-                .and_then(|tls| tls.describe_late(&error));
-            return Err(if let Some(cause) = late_tls_cause {
-                Error::step(format!("opening socket to {}", address.host_port()), cause)
-            } else if state.opened {
-                Error::step("logging in to AMQP server", describe_login_error(&error))
-            } else {
-                let cause = state.error.clone().unwrap_or_else(|| describe_amqp(&error));
-                Error::step(format!("opening socket to {}", address.host_port()), cause)
-            });
-        }
-    };
+    let connection =
+        connected.map_err(|error| failure::classify(&error, &step, tls.as_ref(), address))?;
     let errors = ErrorWatch::start(&connection);
     let channel = connection.create_channel().await.step("opening channel")?;
     Ok(Session {
@@ -310,35 +246,5 @@ impl Session {
             .close(200, "OK".into())
             .await
             .step("closing connection")
-    }
-}
-
-/// The frame size proposed to the broker when the URL names none: rabbitmq-c's default.
-pub const FRAME_MAX: u32 = 131_072;
-
-fn describe_connect_error(error: &std::io::Error) -> String {
-    let text = describe_io(error);
-    match text.split_once("failed to lookup address information: ") {
-        Some((_, reason)) => format!("hostname lookup failed: {}", reason.to_lowercase()),
-        None => text,
-    }
-}
-
-/// Login failures: RabbitMQ closes the connection with 403 ACCESS_REFUSED (wrong
-/// credentials) or 530 NOT_ALLOWED (missing vhost, no permission); a broker that just drops the
-/// socket gets a plain description.
-fn describe_login_error(error: &lapin::Error) -> String {
-    match error.kind() {
-        lapin::ErrorKind::IOError(_) => format!(
-            "{} (the server closed the connection during the handshake)",
-            describe_amqp(error)
-        ),
-        // Whatever the code, a refusal during the handshake comes as connection.close.
-        lapin::ErrorKind::ProtocolError(amqp) => format!(
-            "server connection error {}, message: {}",
-            amqp.get_id(),
-            amqp.get_message()
-        ),
-        _ => describe_amqp(error),
     }
 }

@@ -1,0 +1,56 @@
+//! What the five tools' options have in common, and the steps every tool starts with: resolve
+//! the server's address, open the session under the tool's name.
+
+use super::{CommonArgs, ConnectionArgs, resolve};
+use crate::address::{Address, URL_ENV};
+use crate::connection::{self, Session};
+use crate::error::Error;
+use clap::{CommandFactory, FromArgMatches};
+use std::future::Future;
+
+/// A tool's options: its name, the connection options and `--usage` every tool takes. Each
+/// tool's `Options` implements it; the runner ([`crate::runner::main`]) and the binaries use
+/// nothing else of the shared wiring.
+pub trait ToolOptions: CommandFactory + FromArgMatches {
+    /// The tool's name (`amqp-get`): the program name in its help and usage, and the
+    /// connection name the server shows unless `--connection-name` says otherwise.
+    const NAME: &'static str;
+
+    /// The connection options.
+    fn connection(&self) -> &ConnectionArgs;
+
+    /// `--usage` and the other options every tool takes besides the connection options.
+    fn common(&self) -> &CommonArgs;
+
+    /// The server's address from the connection options, or from `AMQP_URL` when none is
+    /// given ([`resolve`]).
+    ///
+    /// Errors: as [`resolve`].
+    fn address(&self) -> Result<Address, Error> {
+        resolve(self.connection(), std::env::var(URL_ENV).ok())
+    }
+
+    /// Connects to `address` and opens a channel ([`connection::open`]), named
+    /// `--connection-name` or else [`ToolOptions::NAME`] in the server's connection list.
+    ///
+    /// Errors: as [`connection::open`].
+    fn open(&self, address: &Address) -> impl Future<Output = Result<Session, Error>> {
+        connection::open(address, self.connection().connection_name_or(Self::NAME))
+    }
+}
+
+/// Implements [`ToolOptions`] for a tool's `Options` (fields `connection` and `common`).
+macro_rules! tool_options {
+    ($options:ty, $name:expr) => {
+        impl $crate::cli::ToolOptions for $options {
+            const NAME: &'static str = $name;
+            fn connection(&self) -> &$crate::cli::ConnectionArgs {
+                &self.connection
+            }
+            fn common(&self) -> &$crate::cli::CommonArgs {
+                &self.common
+            }
+        }
+    };
+}
+pub(crate) use tool_options;
