@@ -11,11 +11,6 @@ use common::*;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
-const GET: &str = "amqp-get";
-
 /// A command-line word of raw bytes.
 fn word(bytes: &[u8]) -> OsString {
     OsString::from_vec(bytes.to_vec())

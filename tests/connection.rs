@@ -5,8 +5,6 @@ mod common;
 
 use common::*;
 
-const DECLARE: &str = "amqp-declare-queue";
-const GET: &str = "amqp-get";
 const SECRET: &str = "s3cretpw";
 
 fn port() -> String {
@@ -33,36 +31,6 @@ fn assert_secret_hidden(out: &Output) {
         !String::from_utf8_lossy(&out.stdout).contains(SECRET),
         "password leaked: {out:?}"
     );
-}
-
-/// A vhost of its own, with guest's permissions; deleted on drop (with its queues).
-struct TestVhost {
-    name: String,
-}
-
-impl TestVhost {
-    fn new() -> Self {
-        let name = unique_name("vhost");
-        ctl(&["-q", "add_vhost", &name]);
-        let vhost = TestVhost { name };
-        ctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &vhost.name,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ]);
-        vhost
-    }
-}
-
-impl Drop for TestVhost {
-    fn drop(&mut self) {
-        ctl(&["-q", "delete_vhost", &self.name]);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +135,7 @@ fn port_out_of_range_is_an_error_before_connecting() {
 
 #[test]
 fn vhost_option_and_url_path_select_the_vhost() {
-    let vhost = TestVhost::new();
+    let vhost = TestVhost::new("vhost");
     let queue = unique_name("conn-vhost");
     let port = port();
     let out = run(

@@ -7,8 +7,6 @@ use common::*;
 use lapin::ExchangeKind;
 use std::collections::BTreeSet;
 
-const CONSUME: &str = "amqp-consume";
-
 #[test]
 fn runs_the_command_per_message_with_the_body_on_stdin() {
     let queue = TestQueue::declare("con-cat");

@@ -9,9 +9,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
-
 /// A queue with `extra` arguments whose dead letters go to a second queue, which is returned
 /// too (both deleted on drop).
 fn queue_with_dead_letters(prefix: &str, extra: &[&str]) -> (TestQueue, TestQueue) {
@@ -534,31 +531,6 @@ fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
-/// A fresh empty directory, removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(unique_name("dir"));
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path_str(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-
-    fn entries(&self) -> usize {
-        std::fs::read_dir(&self.0).map(|d| d.count()).unwrap_or(0)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A command that marks its message as started in `dir`, then waits (at most 20 s) until
 /// `n` commands have started: it exits 0 only when `n` commands ran at the same time. Then
 /// it writes two lines of its own on stdout.
@@ -580,7 +552,7 @@ fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
         queue.name(),
         &[b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8"],
     );
-    let dir = TempDir::new();
+    let dir = TempDir::new("dir");
     // -p 1 is raised to 4: otherwise the broker would send one message at a time.
     let out = amqp(
         CONSUME,
@@ -616,7 +588,7 @@ fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
 fn sigterm_waits_for_every_running_command() {
     let queue = TestQueue::declare("jobs-concurrency-term");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
-    let started = TempDir::new();
+    let started = TempDir::new("dir");
     let done = TempFile::new(b"");
     let script = format!(
         "b=$(cat); touch {}/$b; sleep 2; echo $b >> {}",

@@ -4,8 +4,6 @@ mod common;
 
 use common::*;
 
-const GET: &str = "amqp-get";
-
 #[test]
 fn writes_the_body_exactly_and_removes_the_message() {
     let queue = TestQueue::declare("get-binary");

@@ -10,9 +10,6 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 
-const GET: &str = "amqp-get";
-const PUBLISH: &str = "amqp-publish";
-
 /// Runs an Erlang expression on the private node; its printed result.
 fn eval(expression: &str) -> String {
     let ctl = std::env::var("AMQP_TEST_CTL").expect("AMQP_TEST_CTL: run scripts/test");
@@ -757,8 +754,6 @@ fn replay_onto_a_second_node_gives_the_same_messages() {
     assert_eq!(broker_view_on(&node.ctl(), source.name(), false), original);
     assert_eq!(queue_message_count(source.name()), 0);
 }
-
-const CONSUME: &str = "amqp-consume";
 
 /// Each line of `stdout` as JSON without the fields that differ between `amqp-get --json`
 /// and `amqp-consume --json` for the same message (`delivery_tag`, `consumer_tag`,

@@ -7,8 +7,6 @@ use lapin::ExchangeKind;
 use lapin::options::QueueBindOptions;
 use lapin::types::FieldTable;
 
-const PUBLISH: &str = "amqp-publish";
-
 fn only_message(queue: &TestQueue) -> Message {
     let messages = drain_queue(queue.name());
     assert_eq!(messages.len(), 1, "expected one message: {messages:?}");

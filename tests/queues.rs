@@ -4,9 +4,6 @@ mod common;
 
 use common::*;
 
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
-
 // ---------------------------------------------------------------------------------------------
 // amqp-declare-queue
 

@@ -18,11 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const GET: &str = "amqp-get";
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
 const TOOLS: [&str; 5] = [PUBLISH, CONSUME, GET, DECLARE, DELETE];
 
 // ---------------------------------------------------------------------------------------------
@@ -296,64 +291,6 @@ fn pump(mut from: TcpStream, mut to: TcpStream, frozen: Arc<AtomicBool>, stop: A
             }
         }
     });
-}
-
-/// A broker user for one test, deleted on drop.
-struct TestUser {
-    name: String,
-}
-
-impl TestUser {
-    fn new(password: &str) -> TestUser {
-        let name = unique_name("user");
-        ctl(&["add_user", &name, password]);
-        TestUser { name }
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        if let Ok(ctl) = std::env::var("AMQP_TEST_CTL") {
-            let _ = Command::new(ctl)
-                .args(["delete_user", &self.name])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-/// Asserts exit 1 and exactly one line on stderr, returning that line.
-#[track_caller]
-fn assert_one_line_failure(out: &Output) -> String {
-    assert_eq!(out.code, 1, "expected exit 1: {out:?}");
-    assert_eq!(
-        out.stderr_lines().len(),
-        1,
-        "expected exactly one line on stderr: {out:?}"
-    );
-    out.first_stderr_line().to_string()
-}
-
-/// Lines of a text file (none when it does not exist).
-fn file_lines(path: &str) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Parses `... (N of M message(s) not confirmed)` at the end of a line.
-fn unconfirmed_counts(line: &str) -> Option<(u64, u64)> {
-    let inner = line.strip_suffix(" not confirmed)")?;
-    let inner = inner
-        .strip_suffix(" messages")
-        .or_else(|| inner.strip_suffix(" message"))?;
-    let (_, counts) = inner.rsplit_once(" (")?;
-    let (n, m) = counts.split_once(" of ")?;
-    Some((n.parse().ok()?, m.parse().ok()?))
 }
 
 // ---------------------------------------------------------------------------------------------

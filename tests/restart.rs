@@ -22,10 +22,6 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
-
 /// Messages in the soak, and lines per `amqp-publish -l` run.
 const SOAK_MESSAGES: usize = 100_000;
 const SOAK_BATCH: usize = 10_000;
@@ -150,22 +146,6 @@ fn durable_queue(prefix: &str) -> TestQueue {
     queue
 }
 
-/// Asserts exit 1 with exactly one line on stderr, returning it.
-#[track_caller]
-fn one_line_failure(out: &Output) -> String {
-    assert_eq!(out.code, 1, "expected exit 1: {out:?}");
-    assert_eq!(out.stderr_lines().len(), 1, "expected one line: {out:?}");
-    out.first_stderr_line().to_string()
-}
-
-fn file_lines(path: &str) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parts
 
@@ -201,7 +181,7 @@ fn consumer_ack_timeout_during_a_command_is_a_one_line_406() {
         ],
     );
     let took = started.elapsed();
-    let line = one_line_failure(&out);
+    let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
         "the line must name the 406: {out:?}"
@@ -233,7 +213,7 @@ fn consumer_ack_timeout_with_count_1_is_a_one_line_406() {
             "cat >/dev/null; sleep 5",
         ],
     );
-    let line = one_line_failure(&out);
+    let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
         "the line must name the 406: {out:?}"
@@ -308,7 +288,7 @@ fn unacked_messages_survive_a_broker_restart() {
     ctl(&["start_app"]);
     drop(restart);
     wait_for_broker();
-    one_line_failure(&out);
+    assert_one_line_failure(&out);
     wait_for_message_count(queue.name(), 3);
     let mut bodies: Vec<Vec<u8>> = drain_queue(queue.name())
         .into_iter()
@@ -377,7 +357,7 @@ fn soak_100000_confirmed_messages_across_a_broker_restart() {
             if out.code == 0 {
                 break;
             }
-            let line = one_line_failure(&out);
+            let line = assert_one_line_failure(&out);
             failures.push((number, line));
             assert!(
                 attempts < 100,
@@ -436,17 +416,6 @@ fn soak_100000_confirmed_messages_across_a_broker_restart() {
         claimed <= duplicates as u64,
         "failed runs claimed {claimed} confirmed messages, only {duplicates} are on the queue"
     );
-}
-
-/// Parses `... (N of M message(s) not confirmed)` at the end of a line.
-fn unconfirmed_counts(line: &str) -> Option<(u64, u64)> {
-    let inner = line.strip_suffix(" not confirmed)")?;
-    let inner = inner
-        .strip_suffix(" messages")
-        .or_else(|| inner.strip_suffix(" message"))?;
-    let (_, counts) = inner.rsplit_once(" (")?;
-    let (n, m) = counts.split_once(" of ")?;
-    Some((n.parse().ok()?, m.parse().ok()?))
 }
 
 /// Runs `amqp-publish --url BROKER ARGS` with `input` written to its standard input in 20

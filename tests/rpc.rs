@@ -11,36 +11,12 @@ use lapin::{BasicProperties, types::ShortString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-const CONSUME: &str = "amqp-consume";
-const PUBLISH: &str = "amqp-publish";
-
-/// An echo server on `queue` (`amqp-consume -q QUEUE --reply` + `extra` + `cat`), started and
-/// consuming.
-fn echo_server(queue: &str, extra: &[&str]) -> Running {
-    let mut args = vec!["-q", queue, "--reply"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "cat"]);
-    let server = amqp_spawn(CONSUME, &args);
-    wait_for_consumer(queue);
-    server
-}
-
 /// Starts `tool` against the private broker in the background with `stdin` as its input.
 fn amqp_spawn_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Running {
     let url = broker_url();
     let mut all = vec!["--url", url.as_str()];
     all.extend_from_slice(args);
     spawn(tool, all, Some(stdin.to_vec()), &[])
-}
-
-/// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with
-/// nothing on stderr.
-#[track_caller]
-fn stop(server: Running) {
-    server.signal(libc::SIGTERM);
-    let out = server.wait();
-    assert_eq!(out.code, 143, "{out:?}");
-    assert_eq!(out.stderr, "", "{out:?}");
 }
 
 #[test]
@@ -762,33 +738,12 @@ fn a_refused_request_fails_at_once() {
     assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
 }
 
-/// A fresh directory in the temp directory, removed with its files on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(unique_name("rpc-dir"));
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path_str(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn reply_with_concurrency_answers_every_request() {
     // The first two commands wait (at most 20 s) until both run: they answer only when run at
     // the same time. Each writes a line on stderr, written whole when it ends.
     let queue = TestQueue::declare("rpc-concurrency");
-    let dir = TempDir::new();
+    let dir = TempDir::new("rpc-dir");
     let script = format!(
         "b=$(cat); touch {dir}/$b; i=0; \
          while [ $(ls {dir} | wc -l) -lt 2 ]; do \

@@ -9,12 +9,6 @@ use lapin::options::BasicGetOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const GET: &str = "amqp-get";
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
-
 /// `prefix` padded with `x` to exactly `len` bytes.
 fn sized(prefix: &str, len: usize) -> String {
     assert!(prefix.len() < len);

@@ -5,18 +5,12 @@
 //! Runs against the private node's TLS listener and the test PKI that `scripts/test` generates
 //! at test time (`AMQP_TEST_TLS_PORT`, `AMQP_TEST_TLS_DIR`); failures that need a server with a
 //! bad certificate, or one that requires a client certificate, use a small rustls server
-//! ([`tls_support::TlsServer`]).
+//! ([`common::tls::TlsServer`]).
 
 mod common;
-mod tls_support;
 
+use common::tls::*;
 use common::*;
-use tls_support::*;
-
-const DECLARE: &str = "amqp-declare-queue";
-const PUBLISH: &str = "amqp-publish";
-const GET: &str = "amqp-get";
-const CONSUME: &str = "amqp-consume";
 
 /// Runs amqp-declare-queue with exactly `options` then `-q QUEUE`, without AMQP_URL.
 #[track_caller]

@@ -6,14 +6,6 @@ mod common;
 
 use common::*;
 
-const TOOLS: [&str; 5] = [
-    "amqp-publish",
-    "amqp-consume",
-    "amqp-get",
-    "amqp-declare-queue",
-    "amqp-delete-queue",
-];
-
 /// Runs a tool with no broker in reach: AMQP_URL points at a closed port, so a tool that
 /// tried to connect would fail with "opening socket to", never succeed by accident.
 #[track_caller]

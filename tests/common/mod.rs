@@ -4,7 +4,25 @@
 //!
 //! The tests need `AMQP_TEST_URL` (and `AMQP_TEST_CTL` for the few that ask rabbitmqctl); they
 //! fail, never skip, without them.
+//!
+//! This is the one support module of every test file (`mod common; use common::*;`). Its
+//! submodules serve one subject each:
+//!
+//! - [`scripts`]: the repeated shapes of the tests (consume one delivery with a script,
+//!   publish then get, ...), so that a test reads as a script of CLI calls;
+//! - [`tls`]: the test PKI, a small TLS server and a TLS front for the broker (`tests/tls.rs`);
+//! - [`compat`]: the differential suite's machinery, the original C tools beside ours
+//!   (`tests/compat.rs`);
+//! - [`docs`]: reading the documentation files (`tests/man_pages.rs`, `tests/docs_agree.rs`).
 #![allow(dead_code)]
+
+pub mod compat;
+pub mod docs;
+pub mod scripts;
+pub mod tls;
+
+#[allow(unused_imports)]
+pub use scripts::*;
 
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
@@ -32,12 +50,24 @@ pub const SETTLE: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------
 // Environment
 
-fn required_env(name: &str) -> String {
+/// The five tools, as their binaries are named.
+pub const TOOLS: [&str; 5] = [
+    "amqp-publish",
+    "amqp-consume",
+    "amqp-get",
+    "amqp-declare-queue",
+    "amqp-delete-queue",
+];
+
+/// The value of the environment variable `name` that `scripts/test` sets; panics when it is
+/// missing or empty (the tests need the private broker and must not pass without it).
+pub fn required_env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => value,
         _ => panic!(
-            "{name} is not set: run scripts/test, which starts the private broker \
-             (or start one with `scripts/rabbitmq start DIR` and `. DIR/env`)"
+            "{name} is not set: run scripts/test, which starts the private broker with a TLS \
+             listener (or start one with `scripts/rabbitmq start DIR --tls DIR/tls` and \
+             `. DIR/env`)"
         ),
     }
 }
@@ -175,7 +205,8 @@ impl fmt::Debug for Output {
     }
 }
 
-fn exit_code(status: ExitStatus) -> i32 {
+/// Exit code, or 128 + N when killed by signal N (as a shell reports it).
+pub fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
@@ -569,6 +600,99 @@ impl Drop for TempFile {
     }
 }
 
+/// A fresh empty directory in the temp directory, removed with its files on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates the directory, its name starting with `label`.
+    pub fn new(label: &str) -> Self {
+        let path = std::env::temp_dir().join(unique_name(label));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The directory's path as text.
+    pub fn path_str(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+
+    /// How many entries the directory holds.
+    pub fn entries(&self) -> usize {
+        std::fs::read_dir(&self.0).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A vhost of its own, with guest's permissions; deleted on drop (with its queues).
+pub struct TestVhost {
+    /// The vhost's name.
+    pub name: String,
+}
+
+impl TestVhost {
+    /// Creates a vhost named `PREFIX.<unique>` and gives guest every permission on it.
+    pub fn new(prefix: &str) -> Self {
+        let name = unique_name(prefix);
+        ctl(&["-q", "add_vhost", &name]);
+        let vhost = TestVhost { name };
+        vhost.permit("guest");
+        vhost
+    }
+
+    /// Gives `user` every permission (configure, write, read) on the vhost.
+    pub fn permit(&self, user: &str) {
+        ctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &self.name,
+            user,
+            ".*",
+            ".*",
+            ".*",
+        ]);
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let _ = try_ctl(&["-q", "delete_vhost", &self.name]);
+    }
+}
+
+/// A broker user for one test, with no permissions; deleted on drop.
+pub struct TestUser {
+    /// The user's name.
+    pub name: String,
+}
+
+impl TestUser {
+    /// Creates a user named `user.<unique>` with `password`.
+    pub fn new(password: &str) -> TestUser {
+        let name = unique_name("user");
+        ctl(&["add_user", &name, password]);
+        TestUser { name }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        if std::env::var_os("AMQP_TEST_CTL").is_some() {
+            let _ = try_ctl(&["delete_user", &self.name]);
+        }
+    }
+}
+
 /// A local TCP port with nothing listening on it (bound, then released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind((HOST, 0)).expect("bind");
@@ -903,10 +1027,22 @@ pub fn binary_body() -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // rabbitmqctl
 
+/// A rabbitmqctl run that exited non-zero: what it printed and how it ended.
+#[derive(Debug)]
+pub struct CtlFailure {
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// How it ended.
+    pub status: ExitStatus,
+}
+
 /// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
-/// fails or takes longer than [`TIMEOUT`]. Returns its standard output.
+/// cannot be run or takes longer than [`TIMEOUT`]. Returns its standard output when it
+/// succeeds, else what it printed.
 #[track_caller]
-pub fn ctl(args: &[&str]) -> String {
+pub fn try_ctl(args: &[&str]) -> Result<String, CtlFailure> {
     let ctl = required_env("AMQP_TEST_CTL");
     let mut child = Command::new(&ctl)
         .args(args)
@@ -935,13 +1071,29 @@ pub fn ctl(args: &[&str]) -> String {
     for _ in 0..2 {
         let _ = done.recv_timeout(Duration::from_secs(5));
     }
-    let out = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
-    let err = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    assert!(
-        status.success(),
-        "{ctl} {args:?} failed ({status}):\n{out}\n{err}"
-    );
-    out
+    let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(CtlFailure {
+            stdout,
+            stderr,
+            status,
+        })
+    }
+}
+
+/// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
+/// fails or takes longer than [`TIMEOUT`]. Returns its standard output.
+#[track_caller]
+pub fn ctl(args: &[&str]) -> String {
+    try_ctl(args).unwrap_or_else(|failed| {
+        panic!(
+            "rabbitmqctl {args:?} failed ({}):\n{}\n{}",
+            failed.status, failed.stdout, failed.stderr
+        )
+    })
 }
 
 /// Runs a rabbitmqctl listing command (`list_queues`, `list_bindings`, ...) with JSON output
