@@ -1,4 +1,4 @@
-//! Arguments are bytes (issue 11): option values, the consume command and file paths that are
+//! Arguments are bytes: option values, the consume command and file paths that are
 //! not UTF-8 (Latin-1 from a script under `LANG=C`) are taken as given. Bodies, header values,
 //! commands and paths are sent or used byte for byte; a value AMQP needs as a short string (a
 //! name, a key, a property) cannot be sent (amq-protocol holds those as Rust strings) and is

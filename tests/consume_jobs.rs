@@ -1,4 +1,4 @@
-//! `amqp-consume` for real jobs (issue 16), against the real broker: draining a queue and
+//! `amqp-consume` for real jobs, against the real broker: draining a queue and
 //! stopping (`--idle-timeout`), time-boxed commands (`--command-timeout`), exit-code driven
 //! acknowledgement (`--on-exit`), poison messages (`--max-redeliveries`, `--retry-delay`,
 //! requeue by basic.reject). Times are only bounded generously, or taken as lower bounds from

@@ -1,4 +1,5 @@
-//! amqp-get against the private broker: body on stdout, empty queue, missing queue.
+//! amqp-get against the private broker: body on stdout, empty queue, missing queue, a closed
+//! output pipe (RELIABILITY.md 12).
 
 mod common;
 
@@ -120,4 +121,20 @@ fn closed_stdout_leaves_the_message_on_the_queue() {
     let message = get_message(queue.name()).expect("message back on the queue");
     assert_eq!(message.body, body);
     assert!(message.redelivered);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed pipes (RELIABILITY.md, 12)
+
+#[test]
+fn get_into_a_closed_pipe_ends_quietly_and_keeps_the_message() {
+    let queue = TestQueue::declare("rel-get-pipe");
+    let big = vec![b'y'; 2 * 1024 * 1024];
+    publish(queue.name(), &big);
+    let (status, stderr) = into_head(GET, &["-q", queue.name()]);
+    assert_eq!(status, "141", "stderr: {stderr}");
+    assert_eq!(stderr, "");
+    wait_for_message_count(queue.name(), 1);
+    let message = get_message(queue.name()).expect("message kept");
+    assert_eq!(message.body, big);
 }

@@ -1,11 +1,16 @@
-//! amqp-publish against the private broker: targets, properties, headers, bodies, line mode.
+//! amqp-publish against the private broker: targets, properties, typed headers, bodies, line
+//! mode, and the reliability guarantees of publishing (RELIABILITY.md 1 and 2): publisher
+//! confirms, nacks, a connection lost mid-stream, `--mandatory`.
 
 mod common;
 
 use common::*;
 use lapin::ExchangeKind;
 use lapin::options::QueueBindOptions;
+use lapin::types::AMQPValue;
 use lapin::types::FieldTable;
+use std::thread;
+use std::time::Duration;
 
 fn only_message(queue: &TestQueue) -> Message {
     let messages = drain_queue(queue.name());
@@ -593,4 +598,269 @@ fn no_confirm_to_a_missing_exchange_always_reports_the_servers_reason() {
             "run {run}: {out:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publisher confirms and --mandatory (RELIABILITY.md, 1 and 2)
+
+#[test]
+fn publish_exits_0_once_every_message_is_confirmed() {
+    let queue = TestQueue::declare("rel-confirmed");
+    amqp(PUBLISH, &["-r", queue.name(), "-b", "by -b"]).assert_ok();
+    amqp_stdin(PUBLISH, &["-r", queue.name()], b"by stdin").assert_ok();
+    let lines: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], lines.as_bytes()).assert_ok();
+    // Exit 0 came after the confirms: everything is on the queue already.
+    assert_eq!(queue_message_count(queue.name()), 2002);
+}
+
+#[test]
+fn a_nack_fails_the_publish_for_body_and_stdin() {
+    // A full queue with reject-publish nacks every further message.
+    let queue = TestQueue::named("rel-nack");
+    amqp(
+        DECLARE,
+        &[
+            "-q",
+            queue.name(),
+            "--arg",
+            "x-max-length=1",
+            "--arg",
+            "x-overflow=reject-publish",
+        ],
+    )
+    .assert_ok();
+    publish(queue.name(), b"fills the queue");
+    let expected = "basic.nack: the server refused a message (1 of 1 message not confirmed)";
+    let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "refused"]);
+    assert_eq!(assert_one_line_failure(&out), expected, "{out:?}");
+    let out = amqp_stdin(PUBLISH, &["-r", queue.name()], b"refused too");
+    assert_eq!(assert_one_line_failure(&out), expected, "{out:?}");
+    // --no-confirm is fire-and-forget: exit 0, and the broker dropped the message.
+    amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "lost"]).assert_ok();
+    let messages = drain_queue(queue.name());
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, b"fills the queue");
+}
+
+#[test]
+fn a_nack_in_line_mode_counts_the_unconfirmed_messages() {
+    let queue = TestQueue::named("rel-nack-lines");
+    amqp(
+        DECLARE,
+        &[
+            "-q",
+            queue.name(),
+            "--arg",
+            "x-max-length=3",
+            "--arg",
+            "x-overflow=reject-publish",
+        ],
+    )
+    .assert_ok();
+    let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n3\n4\n5\n");
+    assert_eq!(
+        assert_one_line_failure(&out),
+        "basic.nack: the server refused a message (2 of 5 messages not confirmed)"
+    );
+    let bodies: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, [b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
+}
+
+#[test]
+fn line_mode_keeps_many_publishes_in_flight() {
+    // The protocol trace shows the publisher does not wait for each confirm: at some point
+    // more than one message was published and not yet confirmed.
+    let queue = TestQueue::declare("rel-pipelined");
+    let lines: String = (0..2000).map(|i| format!("{i}\n")).collect();
+    let out = amqp_stdin(
+        PUBLISH,
+        &["--verbose", "-r", queue.name(), "-l"],
+        lines.as_bytes(),
+    );
+    out.assert_ok();
+    let (mut published, mut confirmed, mut most_in_flight) = (0u64, 0u64, 0u64);
+    for line in out.stderr_lines() {
+        if line.starts_with("-> basic.publish") {
+            published += 1;
+        } else if line.starts_with("<- basic.ack") {
+            let tag = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("delivery-tag="))
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("no delivery tag in {line:?}"));
+            confirmed = confirmed.max(tag);
+        }
+        most_in_flight = most_in_flight.max(published.saturating_sub(confirmed));
+    }
+    assert_eq!(published, 2000, "{out:?}");
+    assert_eq!(confirmed, 2000, "every message confirmed: {out:?}");
+    assert!(
+        most_in_flight > 1,
+        "at most {most_in_flight} message in flight: the publisher waits for each confirm"
+    );
+    assert_eq!(queue_message_count(queue.name()), 2000);
+}
+
+#[test]
+fn connection_lost_in_line_mode_counts_only_unconfirmed_messages() {
+    let queue = TestQueue::declare("rel-lost-lines");
+    let mut publisher = Fed::start(PUBLISH, &["-r", queue.name(), "-l"]);
+    publisher.write(b"1\n2\n3\n4\n5\n");
+    wait_for_message_count(queue.name(), 5);
+    // The five confirms reach the tool well before the connection goes.
+    thread::sleep(Duration::from_millis(300));
+    close_connection_of(publisher.pid(), "reliability test");
+    // Lines keep coming: at the latest, publishing one of them finds the connection gone.
+    for line in [b"6\n", b"7\n", b"8\n", b"9\n"] {
+        thread::sleep(Duration::from_millis(250));
+        publisher.write(line);
+    }
+    let out = publisher.finish();
+    let line = assert_one_line_failure(&out);
+    assert!(
+        line.starts_with(
+            "basic.publish: server connection error 320, message: CONNECTION_FORCED - reliability test ("
+        ),
+        "{out:?}"
+    );
+    let (unconfirmed, total) =
+        unconfirmed_counts(&line).unwrap_or_else(|| panic!("no (N of M) count: {out:?}"));
+    let delivered = u64::from(queue_message_count(queue.name()));
+    assert_eq!(delivered, 5);
+    assert!(total >= 5, "{out:?}");
+    assert_eq!(
+        total - unconfirmed,
+        delivered,
+        "the line must count as unconfirmed exactly the messages that were not confirmed \
+         (5 of them were, and are on the queue): {line}"
+    );
+}
+
+#[test]
+fn connection_lost_before_a_stdin_body_is_published_fails() {
+    let queue = TestQueue::declare("rel-lost-stdin");
+    let mut publisher = Fed::start(PUBLISH, &["-r", queue.name()]);
+    // Connected and waiting for the body on stdin when the broker closes the connection.
+    close_connection_of(publisher.pid(), "reliability test");
+    thread::sleep(Duration::from_millis(300));
+    publisher.write(b"the body");
+    let out = publisher.finish();
+    let line = assert_one_line_failure(&out);
+    assert_eq!(
+        line,
+        "basic.publish: server connection error 320, message: CONNECTION_FORCED - reliability test \
+         (1 of 1 message not confirmed)"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn line_mode_from_a_quiet_pipe_keeps_its_connection() {
+    // `tail -f log | amqp-publish -l`: the pipe may stay quiet for longer than the heartbeat
+    // interval; the connection must stay up (heartbeats sent while waiting for input).
+    let queue = TestQueue::declare("rel-quiet-pipe");
+    let mut publisher = Fed::start(PUBLISH, &["--heartbeat", "1", "-r", queue.name(), "-l"]);
+    publisher.write(b"before\n");
+    wait_for_message_count(queue.name(), 1);
+    thread::sleep(Duration::from_secs(5));
+    publisher.write(b"after\n");
+    let out = publisher.finish();
+    out.assert_ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 2);
+}
+
+#[test]
+fn mandatory_unroutable_message_fails_with_no_route() {
+    let key = unique_name("nowhere");
+    let out = amqp(PUBLISH, &["--mandatory", "-r", &key, "-b", "x"]);
+    let line = assert_one_line_failure(&out);
+    assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
+    // In line mode too, even when the unroutable line is one of many.
+    let queue = TestQueue::declare("rel-mandatory");
+    amqp_stdin(
+        PUBLISH,
+        &["--mandatory", "-r", queue.name(), "-l"],
+        b"a\nb\n",
+    )
+    .assert_ok();
+    let exchange = TestExchange::declare("rel-mandatory", lapin::ExchangeKind::Direct);
+    let out = amqp_stdin(
+        PUBLISH,
+        &["--mandatory", "-e", exchange.name(), "-r", "unbound", "-l"],
+        b"a\nb\n",
+    );
+    let line = assert_one_line_failure(&out);
+    assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
+    // Without --mandatory the broker drops it silently, as in the original.
+    amqp(PUBLISH, &["-r", &key, "-b", "x"]).assert_ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed headers and property values
+
+#[test]
+fn typed_headers_keep_their_types_on_the_wire() {
+    let q = TestQueue::declare("typed");
+    amqp(
+        "amqp-publish",
+        &[
+            "-r",
+            q.name(),
+            "-b",
+            "x",
+            "-H",
+            "s: 5",
+            "--typed-header",
+            "i=5",
+            "--typed-header",
+            "f=0.25",
+            "--typed-header",
+            "b=false",
+            "--typed-header",
+            "q=\"5\"",
+        ],
+    )
+    .assert_ok();
+    let message = get_message(q.name()).expect("one message");
+    let headers = message.headers.expect("headers");
+    assert!(
+        matches!(headers["s"], AMQPValue::LongString(_)),
+        "{headers:?}"
+    );
+    assert_eq!(headers["i"], AMQPValue::LongLongInt(5));
+    assert_eq!(headers["f"], AMQPValue::Double(0.25));
+    assert_eq!(headers["b"], AMQPValue::Boolean(false));
+    assert!(
+        matches!(headers["q"], AMQPValue::LongString(_)),
+        "{headers:?}"
+    );
+}
+
+#[test]
+fn bad_property_values_are_usage_errors() {
+    let q = TestQueue::declare("badprops");
+    amqp(
+        "amqp-publish",
+        &["-r", q.name(), "-b", "x", "--priority", "300"],
+    )
+    .assert_error_starts(1, "300: ");
+    amqp(
+        "amqp-publish",
+        &["-r", q.name(), "-b", "x", "--timestamp=soon"],
+    )
+    .assert_error(
+        1,
+        "--timestamp: 'soon' is not a number of seconds since the epoch",
+    );
+    amqp(
+        "amqp-publish",
+        &["-r", q.name(), "-b", "x", "--typed-header", "novalue"],
+    )
+    .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
+    assert_eq!(queue_message_count(q.name()), 0);
 }

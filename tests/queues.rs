@@ -1,4 +1,5 @@
-//! amqp-declare-queue and amqp-delete-queue against the private broker.
+//! amqp-declare-queue and amqp-delete-queue against the private broker, with queue arguments
+//! (quorum and stream queues) and flags.
 
 mod common;
 
@@ -181,4 +182,123 @@ fn declare_then_delete_round_trip() {
     let out = amqp(DELETE, &["-q", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout_text(), "2\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue arguments and flags
+
+#[test]
+fn declare_queue_arguments_make_quorum_and_stream_queues() {
+    let quorum = TestQueue::named("quorum");
+    amqp(
+        "amqp-declare-queue",
+        &[
+            "-q",
+            quorum.name(),
+            "-d",
+            "--arg",
+            "x-queue-type=quorum",
+            "--arg",
+            "x-max-length=2",
+            "--arg",
+            "x-message-ttl=60000",
+            "--arg",
+            "x-dead-letter-exchange=dlx",
+        ],
+    )
+    .assert_ok();
+    let rows = ctl_rows(&["list_queues", "name", "type", "arguments"]);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == quorum.name())
+        .expect("queue listed");
+    assert_eq!(row["type"], "quorum", "{row:?}");
+    let args = row["arguments"].to_string();
+    for needle in [
+        "x-max-length",
+        "x-message-ttl",
+        "60000",
+        "x-dead-letter-exchange",
+        "dlx",
+    ] {
+        assert!(args.contains(needle), "{needle} in {args}");
+    }
+    // x-max-length=2 is an integer the broker enforces: the third message pushes out the first.
+    for body in ["1", "2", "3"] {
+        amqp("amqp-publish", &["-r", quorum.name(), "-b", body]).assert_ok();
+    }
+    assert_eq!(
+        amqp("amqp-get", &["-q", quorum.name()]).assert_ok().stdout,
+        b"2"
+    );
+
+    let stream = TestQueue::named("stream");
+    amqp(
+        "amqp-declare-queue",
+        &["-q", stream.name(), "-d", "--arg", "x-queue-type=stream"],
+    )
+    .assert_ok();
+    for body in ["s0", "s1", "s2", "s3"] {
+        amqp("amqp-publish", &["-r", stream.name(), "-b", body]).assert_ok();
+    }
+    let from = |offset: &str, count: &str| {
+        amqp(
+            "amqp-consume",
+            &[
+                "-q",
+                stream.name(),
+                "-c",
+                count,
+                "--stream-offset",
+                offset,
+                "--",
+                "sh",
+                "-c",
+                "cat; echo",
+            ],
+        )
+        .assert_ok()
+        .stdout_text()
+    };
+    assert_eq!(from("first", "4"), "s0\ns1\ns2\ns3\n");
+    assert_eq!(from("2", "2"), "s2\ns3\n");
+    assert_eq!(from("@0", "1"), "s0\n");
+    amqp(
+        "amqp-consume",
+        &["-q", stream.name(), "--stream-offset", "soon", "cat"],
+    )
+    .assert_error_starts(1, "soon: 'soon' is not a stream offset");
+}
+
+#[test]
+fn declare_queue_passive_exclusive_auto_delete() {
+    let missing = TestQueue::named("passive");
+    amqp("amqp-declare-queue", &["-q", missing.name(), "--passive"])
+        .assert_error_starts(1, "queue.declare: server channel error 404");
+    assert!(!queue_exists(missing.name()));
+    let present = TestQueue::declare("passive-ok");
+    amqp("amqp-declare-queue", &["-q", present.name(), "--passive"]).assert_ok();
+    // Exclusive: gone with the tool's connection.
+    let exclusive = TestQueue::named("excl");
+    amqp(
+        "amqp-declare-queue",
+        &["-q", exclusive.name(), "--exclusive"],
+    )
+    .assert_ok();
+    wait_until("the exclusive queue to go", || {
+        (!queue_exists(exclusive.name())).then_some(())
+    });
+    let auto = TestQueue::named("autodel");
+    amqp("amqp-declare-queue", &["-q", auto.name(), "--auto-delete"]).assert_ok();
+    let rows = ctl_rows(&["list_queues", "name", "auto_delete"]);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == auto.name())
+        .expect("queue listed");
+    assert_eq!(row["auto_delete"], true, "{row:?}");
+    amqp(
+        "amqp-declare-queue",
+        &["-q", auto.name(), "--arg", "broken"],
+    )
+    .assert_error_starts(1, "--arg: expected KEY=VALUE");
 }

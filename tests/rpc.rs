@@ -972,3 +972,57 @@ fn line_mode_rate_spaces_requests_and_answers_each() {
     assert_eq!(out.stderr, "", "{out:?}");
     stop(server);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request and reply by hand: --reply-to and --correlation-id
+
+#[test]
+fn rpc_round_trip_with_reply_to_and_correlation_id() {
+    let requests = TestQueue::declare("rpc-req");
+    let replies = TestQueue::declare("rpc-rep");
+    amqp(
+        "amqp-publish",
+        &[
+            "-r",
+            requests.name(),
+            "-t",
+            replies.name(),
+            "--correlation-id",
+            "job-17",
+            "-b",
+            "ping",
+        ],
+    )
+    .assert_ok();
+    let url = broker_url();
+    let server = format!(
+        "body=$(cat); amqp-publish -u '{url}' -r \"$AMQP_REPLY_TO\" \
+         --correlation-id \"$AMQP_CORRELATION_ID\" -b \"pong to $body\""
+    );
+    let bin_dir = bin("amqp-publish").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(
+        "amqp-consume",
+        [
+            "--url",
+            url.as_str(),
+            "-q",
+            requests.name(),
+            "-c",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            server.as_str(),
+        ],
+        b"",
+        &[("PATH", path.as_str())],
+    )
+    .assert_ok();
+    let env = consumed_environment(replies.name());
+    assert_eq!(env["AMQP_CORRELATION_ID"], "job-17");
+}

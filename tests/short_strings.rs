@@ -1,6 +1,6 @@
 //! Values sent as AMQP short strings (names, keys, properties: at most 255 bytes) against the
 //! private broker: 255 bytes go through, 256 are refused before connecting, with one line
-//! naming the option and the limit, exit 1, nothing sent (issue 11; amq-protocol panicked).
+//! naming the option and the limit, exit 1, nothing sent (amq-protocol panicked).
 
 mod common;
 

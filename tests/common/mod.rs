@@ -10,6 +10,8 @@
 //!
 //! - [`scripts`]: the repeated shapes of the tests (consume one delivery with a script,
 //!   publish then get, ...), so that a test reads as a script of CLI calls;
+//! - [`faults`]: the faults the reliability tests inject (a connection closed by the broker,
+//!   a frozen network, a slow input pipe, an output pipe closed early);
 //! - [`tls`]: the test PKI, a small TLS server and a TLS front for the broker (`tests/tls.rs`);
 //! - [`compat`]: the differential suite's machinery, the original C tools beside ours
 //!   (`tests/compat.rs`);
@@ -18,9 +20,12 @@
 
 pub mod compat;
 pub mod docs;
+pub mod faults;
 pub mod scripts;
 pub mod tls;
 
+#[allow(unused_imports)]
+pub use faults::*;
 #[allow(unused_imports)]
 pub use scripts::*;
 

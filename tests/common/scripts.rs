@@ -3,6 +3,8 @@
 //! -- sh -c 'exit 3'`, `rpc(queue).body("x").run()` for an `amqp-publish --rpc` request, and
 //! the checks of what such a call printed.
 
+use std::collections::BTreeMap;
+
 use super::{
     Output, Running, TestQueue, amqp_spawn, amqp_stdin, broker_url, spawn, wait_for_consumer,
 };
@@ -213,4 +215,16 @@ pub fn queue_with(prefix: &str, body: &[u8]) -> TestQueue {
     let queue = TestQueue::declare(prefix);
     super::publish(queue.name(), body);
     queue
+}
+
+/// The `AMQP_*` variables the command saw, one delivery.
+pub fn consumed_environment(queue: &str) -> BTreeMap<String, String> {
+    let out = consume(queue).count(1).sh("cat >/dev/null; env").run();
+    out.assert_ok();
+    out.stdout_text()
+        .lines()
+        .filter(|l| l.starts_with("AMQP_") && !l.starts_with("AMQP_TEST_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
