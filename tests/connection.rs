@@ -614,11 +614,11 @@ fn connection_name_names_the_connection_for_the_broker() {
     consumer.signal(libc::SIGTERM);
     assert_eq!(consumer.wait().code, 143);
     // The other tools take it too; without it, each tool is named after itself.
-    amqp(
-        DECLARE,
-        &["--connection-name", "declare-job", "-q", queue.name()],
-    )
-    .assert_ok();
+    call(DECLARE)
+        .args(["--connection-name", "declare-job", "-q"])
+        .arg(queue.name())
+        .run()
+        .assert_ok();
     // The consumer took every message: the queue is empty (exit 2).
     let got = amqp(GET, &["--connection-name", "get-job", "-q", queue.name()]);
     assert_eq!(got.code, 2, "{got:?}");
@@ -646,19 +646,12 @@ fn without_connection_name_a_connection_is_named_after_its_tool() {
 fn heartbeats_keep_the_connection_alive_during_a_long_command() {
     let queue = TestQueue::declare("rel-heartbeat-long");
     publish(queue.name(), b"slow job");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "--heartbeat",
-            "2",
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "sleep",
-            "10",
-        ],
-    );
+    let consumer = call(CONSUME)
+        .args(["--heartbeat", "2", "-q"])
+        .arg(queue.name())
+        .count(1)
+        .args(["sleep", "10"])
+        .spawn();
     assert_eq!(broker_connection_of(consumer.pid()).timeout, "2");
     let out = consumer.wait();
     out.assert_ok();

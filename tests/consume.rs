@@ -28,18 +28,11 @@ fn runs_the_command_per_message_with_the_body_on_stdin() {
 fn each_message_gets_its_own_process() {
     let queue = TestQueue::declare("con-each");
     publish_bodies(queue.name(), &[b"one", b"two", b"three"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "--queue",
-            queue.name(),
-            "--count=3",
-            "--",
-            "sh",
-            "-c",
-            r#"printf '[%s]\n' "$(cat)""#,
-        ],
-    );
+    let out = call(CONSUME)
+        .opt("--queue", queue.name())
+        .arg("--count=3")
+        .sh(r#"printf '[%s]\n' "$(cat)""#)
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "[one]\n[two]\n[three]\n");
 }
@@ -77,19 +70,10 @@ fn count_stops_after_n_messages_and_leaves_the_rest() {
 fn a_failing_command_leaves_its_message_on_the_queue() {
     let queue = TestQueue::declare("con-fail");
     publish_bodies(queue.name(), &[b"bad", b"good"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--",
-            "sh",
-            "-c",
-            r#"test "$(cat)" = good"#,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(2)
+        .sh(r#"test "$(cat)" = good"#)
+        .run();
     // Exit 1: not every delivery was handled.
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -146,18 +130,10 @@ fn a_command_that_ignores_its_input_still_succeeds() {
 fn on_failure_requeue_puts_the_message_back_at_once() {
     let queue = TestQueue::declare("con-requeue");
     publish(queue.name(), b"again");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure",
-            "requeue",
-            "false",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .args(["--on-failure", "requeue", "false"])
+        .run();
     assert_eq!(
         out.stderr_lines(),
         vec![
@@ -174,17 +150,10 @@ fn on_failure_requeue_puts_the_message_back_at_once() {
 fn on_failure_reject_drops_the_message() {
     let queue = TestQueue::declare("con-reject");
     publish(queue.name(), b"dropped");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure=reject",
-            "false",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .args(["--on-failure=reject", "false"])
+        .run();
     assert_eq!(
         out.stderr_lines(),
         vec![
@@ -218,10 +187,11 @@ fn no_ack_with_count_removes_exactly_count_messages() {
 fn no_ack_failure_is_not_redelivered() {
     let queue = TestQueue::declare("con-noack-fail");
     publish(queue.name(), b"gone");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "--no-ack", "-c", "1", "false"],
-    );
+    let out = consume(queue.name())
+        .arg("--no-ack")
+        .count(1)
+        .arg("false")
+        .run();
     out.assert_ok();
     assert_eq!(
         out.first_stderr_line(),
@@ -286,31 +256,15 @@ fn count_and_prefetch_set_the_brokers_prefetch() {
 fn exchange_with_routing_keys_binds_once_per_key() {
     let exchange = TestExchange::declare("con-direct", ExchangeKind::Direct);
     let queue = TestQueue::named("con-bind");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-e",
-            exchange.name(),
-            "-r",
-            "key.a,key.b",
-            "-c",
-            "2",
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let keys: BTreeSet<String> = ctl_rows(&[
-        "list_bindings",
-        "source_name",
-        "destination_name",
-        "routing_key",
-    ])
-    .into_iter()
-    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
-    .map(|r| r["routing_key"].as_str().expect("key").to_string())
-    .collect();
+    let consumer = consume(queue.name())
+        .opt("-e", exchange.name())
+        .args(["-r", "key.a,key.b"])
+        .count(2)
+        .arg("cat")
+        .spawn_consuming(queue.name());
+    let keys: BTreeSet<String> = binding_keys(exchange.name(), queue.name())
+        .into_iter()
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from(["key.a".to_string(), "key.b".to_string()])
@@ -331,29 +285,12 @@ fn exchange_with_routing_keys_binds_once_per_key() {
 fn exchange_without_routing_key_binds_with_the_empty_key() {
     let exchange = TestExchange::declare("con-direct-empty", ExchangeKind::Direct);
     let queue = TestQueue::named("con-bind-empty");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "--queue",
-            queue.name(),
-            "--exchange",
-            exchange.name(),
-            "--count",
-            "1",
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let keys: Vec<String> = ctl_rows(&[
-        "list_bindings",
-        "source_name",
-        "destination_name",
-        "routing_key",
-    ])
-    .into_iter()
-    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
-    .map(|r| r["routing_key"].as_str().expect("key").to_string())
-    .collect();
+    let consumer = call(CONSUME)
+        .opt("--queue", queue.name())
+        .opt("--exchange", exchange.name())
+        .args(["--count", "1", "cat"])
+        .spawn_consuming(queue.name());
+    let keys = binding_keys(exchange.name(), queue.name());
     assert_eq!(keys, vec![String::new()]);
     publish_to(exchange.name(), "", b"empty key");
     let out = consumer.wait();
@@ -426,10 +363,12 @@ fn exclusive_declares_an_exclusive_queue() {
 #[test]
 fn exclusive_long_option() {
     let queue = TestQueue::named("con-excl-long");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &["--queue", queue.name(), "--exclusive", "-c", "1", "cat"],
-    );
+    let consumer = call(CONSUME)
+        .opt("--queue", queue.name())
+        .arg("--exclusive")
+        .count(1)
+        .arg("cat")
+        .spawn();
     wait_until("the exclusive queue", || {
         (queue_status(queue.name()) == Err(405)).then_some(())
     });
@@ -481,21 +420,17 @@ fn options_may_follow_the_command() {
 fn double_dash_passes_options_to_the_command() {
     let queue = TestQueue::declare("con-dashdash");
     publish(queue.name(), b"through sh");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
+    let out = consume(queue.name())
+        .count(1)
+        .args([
             "--",
             "sh",
             "-c",
             "cat; echo; echo \"$0 $1\"; exit 0",
             "-x",
             "--queue",
-        ],
-    );
+        ])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "through sh\n-x --queue\n");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -517,10 +452,7 @@ fn no_command_is_an_error_with_usage() {
 fn sigterm_lets_the_running_command_finish_and_acks_it() {
     let queue = TestQueue::declare("con-sigterm");
     publish(queue.name(), b"in flight");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &["-q", queue.name(), "--", "sh", "-c", "cat; sleep 1"],
-    );
+    let consumer = consume(queue.name()).sh("cat; sleep 1").spawn();
     // The command has the body (and is sleeping) once its output shows.
     wait_until("the command to start", || {
         (consumer.stdout_so_far() == b"in flight").then_some(())
@@ -557,21 +489,12 @@ fn an_explicit_empty_routing_key_binds_with_the_empty_key() {
     for routing_key in ["", ","] {
         let exchange = TestExchange::declare("con-direct-explicit-empty", ExchangeKind::Direct);
         let queue = TestQueue::named("con-bind-explicit-empty");
-        let consumer = amqp_spawn(
-            CONSUME,
-            &[
-                "-q",
-                queue.name(),
-                "-e",
-                exchange.name(),
-                "-r",
-                routing_key,
-                "-c",
-                "1",
-                "cat",
-            ],
-        );
-        wait_for_consumer(queue.name());
+        let consumer = consume(queue.name())
+            .opt("-e", exchange.name())
+            .opt("-r", routing_key)
+            .count(1)
+            .arg("cat")
+            .spawn_consuming(queue.name());
         publish_to(exchange.name(), "", b"empty key");
         let out = consumer.wait();
         out.assert_ok();
@@ -583,10 +506,10 @@ fn an_explicit_empty_routing_key_binds_with_the_empty_key() {
 fn a_failed_bind_deletes_the_queue_this_run_declared() {
     let missing = unique_name("con-no-such-exchange");
     let queue = TestQueue::named("con-bind-fails");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "-e", &missing, "-r", "k", "cat"],
-    );
+    let out = consume(queue.name())
+        .opt("-e", &missing)
+        .args(["-r", "k", "cat"])
+        .run();
     out.assert_error(
         1,
         &format!(
@@ -661,10 +584,7 @@ fn no_ack_with_count_200_of_2000_removes_exactly_200() {
 fn a_failed_command_warns_and_keeps_the_delivery() {
     let queue = TestQueue::declare("rel-fail-keep");
     publish(queue.name(), b"job");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "-c", "1", "--", "sh", "-c", "exit 3"],
-    );
+    let out = consume(queue.name()).count(1).sh("exit 3").run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 2, "{out:?}");
@@ -704,21 +624,11 @@ fn on_failure_requeue_returns_the_message_at_once() {
     publish(queue.name(), b"retry me");
     // Fails the first time, succeeds on the redelivery: the consumer gets it back while it
     // is still running.
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(2)
+        .args(["--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -733,31 +643,17 @@ fn on_failure_reject_dead_letters_the_message() {
     let dlq = TestQueue::declare("rel-dlq");
     let queue = TestQueue::named("rel-fail-reject");
     let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    amqp(
-        DECLARE,
-        &[
-            "-q",
-            queue.name(),
-            "--arg",
-            "x-dead-letter-exchange=",
-            "--arg",
-            &dlx_key,
-        ],
-    )
-    .assert_ok();
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(&dlx_key)
+        .run()
+        .assert_ok();
     publish(queue.name(), b"poison");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure",
-            "reject",
-            "false",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .args(["--on-failure", "reject", "false"])
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -780,19 +676,7 @@ fn on_failure_reject_dead_letters_the_message() {
 fn a_command_killed_by_a_signal_counts_as_failed() {
     let queue = TestQueue::declare("rel-fail-killed");
     publish(queue.name(), b"job");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "kill -9 $$",
-        ],
-    );
+    let out = consume(queue.name()).count(1).sh("kill -9 $$").run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -900,19 +784,9 @@ fn broker_closing_the_connection_ends_the_consumer_at_once() {
 fn connection_closed_during_a_command_acks_nothing() {
     let queue = TestQueue::declare("rel-closed-busy");
     let log = TempFile::new(b"");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 3"#,
-            "sh",
-            log.path_str(),
-        ],
-    );
+    let consumer = consume(queue.name())
+        .log_bodies_to(&log, "; sleep 3")
+        .spawn();
     let connection = broker_connection_of(consumer.pid());
     // Both messages reach the consumer (no prefetch limit); the first command runs.
     publish_bodies(queue.name(), &[b"first", b"second"]);
@@ -957,26 +831,11 @@ fn missed_heartbeats_end_the_consumer_within_two_intervals() {
     publish(queue.name(), b"before");
     let relay = Relay::start(broker_port());
     let log = TempFile::new(b"");
-    let relay_url = relay.url();
-    let consumer = spawn(
-        CONSUME,
-        [
-            "--url",
-            relay_url.as_str(),
-            "--heartbeat",
-            "2",
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1""#,
-            "sh",
-            log.path_str(),
-        ],
-        None,
-        &[],
-    );
+    let consumer = call(CONSUME)
+        .url(&relay.url())
+        .args(["--heartbeat", "2", "-q", queue.name()])
+        .log_bodies_to(&log, "")
+        .spawn();
     wait_until("the first message to be processed", || {
         (file_lines(log.path_str()) == ["before"]).then_some(())
     });

@@ -70,18 +70,10 @@ fn idle_timeout_drains_the_queue_then_exits_0() {
 fn idle_timeout_before_the_count_exits_1_saying_how_many_were_done() {
     let queue = TestQueue::declare("jobs-idle-count");
     publish_bodies(queue.name(), &[b"a", b"b"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "5",
-            "--idle-timeout",
-            "0.5",
-            "cat",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(5)
+        .args(["--idle-timeout", "0.5", "cat"])
+        .run();
     out.assert_error(
         1,
         "stopped by --idle-timeout after 2 of 5 deliveries (0 failed)",
@@ -94,18 +86,9 @@ fn idle_timeout_before_the_count_exits_1_saying_how_many_were_done() {
 fn idle_timeout_after_failures_exits_1_counting_them() {
     let queue = TestQueue::declare("jobs-idle-fail");
     publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--idle-timeout",
-            "0.5",
-            "--on-failure",
-            "reject",
-            "false",
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--idle-timeout", "0.5", "--on-failure", "reject", "false"])
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -124,23 +107,11 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
     // The shell starts a grandchild that would outlive a kill of the shell alone.
     let script = format!("sleep 300 & echo $! > {}; wait", pid_file.path_str());
     let started = Instant::now();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "reject",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .args(["--command-timeout", "1", "--on-failure", "reject"])
+        .sh(&script)
+        .run();
     assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -165,18 +136,10 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
 fn a_command_within_its_timeout_is_acked() {
     let queue = TestQueue::declare("jobs-cmd-in-time");
     publish(queue.name(), b"quick");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--command-timeout",
-            "20",
-            "cat",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .args(["--command-timeout", "20", "cat"])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "quick");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -187,25 +150,18 @@ fn on_exit_picks_the_action_by_exit_status() {
     let (queue, dlq) = queue_with_dead_letters("jobs-on-exit", &[]);
     publish_bodies(queue.name(), &[b"0", b"3", b"4", b"9"]);
     // The body is the exit status; 4 is acked although it failed, 9 falls to '*'.
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "4",
+    let out = consume(queue.name())
+        .count(4)
+        .args([
             "--on-exit",
             "3=reject",
             "--on-exit",
             "4=ack",
             "--on-exit",
             "*=keep",
-            "--",
-            "sh",
-            "-c",
-            "exit $(cat)",
-        ],
-    );
+        ])
+        .sh("exit $(cat)")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 3, "{out:?}");
@@ -233,19 +189,10 @@ fn on_exit_picks_the_action_by_exit_status() {
 fn the_rabbitmq_cli_consumer_preset_stops_on_an_unlisted_status() {
     let (queue, dlq) = queue_with_dead_letters("jobs-preset", &[]);
     publish_bodies(queue.name(), &[b"0", b"3", b"5", b"7", b"0"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-exit",
-            "rabbitmq-cli-consumer",
-            "--",
-            "sh",
-            "-c",
-            "exit $(cat)",
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--on-exit", "rabbitmq-cli-consumer"])
+        .sh("exit $(cat)")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -269,19 +216,10 @@ fn a_command_that_cannot_be_run_stops_instead_of_requeueing_forever() {
         "echo run >> {}; exec amqp-tools-no-such-command",
         runs.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--on-failure", "requeue"])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let last = out.stderr_lines().last().copied().unwrap_or("");
     assert_eq!(
@@ -302,23 +240,17 @@ fn max_redeliveries_dead_letters_a_poison_message_after_the_cap() {
         "cat >/dev/null; echo \"$AMQP_REDELIVERED ${{AMQP_HEADER_X_DELIVERY_COUNT:-none}}\" >> {}; exit 1",
         log.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
+    let out = consume(queue.name())
+        .args([
             "--on-failure",
             "requeue",
             "--max-redeliveries",
             "2",
             "--idle-timeout",
             "2",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+        ])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(log_lines(&log), ["false none", "true 1", "true 2"]);
     assert_eq!(
@@ -340,23 +272,11 @@ fn max_redeliveries_dead_letters_a_poison_message_after_the_cap() {
 fn max_redeliveries_warns_once_where_the_queue_gives_no_count() {
     let queue = TestQueue::declare("jobs-no-count");
     publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "3",
-            "--on-failure",
-            "requeue",
-            "--max-redeliveries",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; exit 1",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--on-failure", "requeue", "--max-redeliveries", "1"])
+        .sh("cat >/dev/null; exit 1")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let warnings = out
         .stderr_lines()
@@ -383,20 +303,16 @@ fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
         ],
     )
     .assert_ok();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
+    let out = consume(queue.name())
+        .count(1)
+        .args([
             "--on-failure",
             "requeue",
             "--max-redeliveries",
             "2",
             "false",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -416,23 +332,11 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
         "b=$(cat); echo \"$b $(date +%s.%N)\" >> {}; test \"$b\" = ok",
         log.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "3",
-            "--on-failure",
-            "requeue",
-            "--retry-delay",
-            "3",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--on-failure", "requeue", "--retry-delay", "3"])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = log_lines(&log);
     let bodies: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -454,19 +358,16 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
 fn a_signal_requeues_held_deliveries_at_once_instead_of_waiting_out_the_delay() {
     let queue = TestQueue::declare("jobs-retry-signal");
     publish(queue.name(), b"fail");
-    let mut consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
+    let mut consumer = consume(queue.name())
+        .args([
             "--on-failure",
             "requeue",
             "--retry-delay",
             "3600",
             "--",
             "false",
-        ],
-    );
+        ])
+        .spawn();
     consumer.wait_for_stderr_line("warning: delivery 1:");
     let started = Instant::now();
     consumer.signal(libc::SIGTERM);
@@ -496,22 +397,13 @@ fn retry_delay_without_a_requeue_is_a_usage_error() {
 fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
     let queue = TestQueue::declare("jobs-reject");
     publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "--verbose",
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#,
-        ],
-    );
+    let out = call(CONSUME)
+        .args(["--verbose", "-q"])
+        .arg(queue.name())
+        .count(2)
+        .args(["--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr
@@ -554,23 +446,11 @@ fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
     );
     let dir = TempDir::new("dir");
     // -p 1 is raised to 4: otherwise the broker would send one message at a time.
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "8",
-            "-p",
-            "1",
-            "--concurrency",
-            "4",
-            "--",
-            "sh",
-            "-c",
-            &barrier_command(&dir, 4),
-        ],
-    );
+    let out = consume(queue.name())
+        .count(8)
+        .args(["-p", "1", "--concurrency", "4"])
+        .sh(&barrier_command(&dir, 4))
+        .run();
     out.assert_ok();
     assert_eq!(out.stderr, "");
     let text = out.stdout_text();
@@ -595,19 +475,10 @@ fn sigterm_waits_for_every_running_command() {
         started.path_str(),
         done.path_str()
     );
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--concurrency",
-            "3",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let consumer = consume(queue.name())
+        .args(["--concurrency", "3"])
+        .sh(&script)
+        .spawn();
     wait_until("three commands running", || {
         (started.entries() == 3).then_some(())
     });
@@ -623,21 +494,10 @@ fn sigterm_waits_for_every_running_command() {
 fn idle_timeout_waits_for_the_running_commands() {
     let queue = TestQueue::declare("jobs-concurrency-idle");
     publish(queue.name(), b"slow");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--concurrency",
-            "2",
-            "--idle-timeout",
-            "0.5",
-            "--",
-            "sh",
-            "-c",
-            "sleep 2; cat",
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--concurrency", "2", "--idle-timeout", "0.5"])
+        .sh("sleep 2; cat")
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "slow");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -647,10 +507,10 @@ fn idle_timeout_waits_for_the_running_commands() {
 fn concurrency_counts_completions_and_stops_at_count() {
     let queue = TestQueue::declare("jobs-concurrency-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "-c", "3", "--concurrency", "2", "cat"],
-    );
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--concurrency", "2", "cat"])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text().len(), 3, "{out:?}");
     wait_for_message_count(queue.name(), 2);

@@ -62,24 +62,18 @@ fn exchange_and_routing_key_route_through_the_exchange() {
     let exchange = TestExchange::declare("pub-direct", ExchangeKind::Direct);
     let queue = TestQueue::declare("pub-ex");
     bind(queue.name(), exchange.name(), "key-a");
-    amqp(
-        PUBLISH,
-        &["-e", exchange.name(), "-r", "key-a", "-b", "routed"],
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("-e", exchange.name())
+        .args(["-r", "key-a"])
+        .body("routed")
+        .run()
+        .assert_ok();
     // A key with no binding is dropped by the broker; the publish still succeeds.
-    amqp(
-        PUBLISH,
-        &[
-            "--exchange",
-            exchange.name(),
-            "--routing-key",
-            "other",
-            "--body",
-            "lost",
-        ],
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("--exchange", exchange.name())
+        .args(["--routing-key", "other", "--body", "lost"])
+        .run()
+        .assert_ok();
     assert_eq!(only_message(&queue).body, b"routed");
 }
 
@@ -128,22 +122,11 @@ fn persistent_sets_delivery_mode_2() {
 #[test]
 fn short_options_set_content_type_encoding_and_reply_to() {
     let queue = TestQueue::declare("pub-props-short");
-    amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "-C",
-            "application/json",
-            "-E",
-            "gzip",
-            "-t",
-            "reply.queue",
-            "-b",
-            "{}",
-        ],
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .args(["-C", "application/json", "-E", "gzip", "-t", "reply.queue"])
+        .body("{}")
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"{}");
     assert_eq!(message.content_type.as_deref(), Some("application/json"));
@@ -156,20 +139,18 @@ fn short_options_set_content_type_encoding_and_reply_to() {
 fn long_options_with_equals_set_every_property() {
     let queue = TestQueue::declare("pub-props-long");
     let routing = format!("--routing-key={}", queue.name());
-    amqp(
-        PUBLISH,
-        &[
-            "--exchange=",
-            &routing,
+    call(PUBLISH)
+        .opt("--exchange=", &routing)
+        .args([
             "--persistent",
             "--content-type=text/plain",
             "--content-encoding=utf-8",
             "--reply-to=replies.here",
             "--header=x-one: 1",
             "--body=long form",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"long form");
     assert_eq!(message.delivery_mode, Some(2));
@@ -182,11 +163,9 @@ fn long_options_with_equals_set_every_property() {
 #[test]
 fn long_options_with_separate_values() {
     let queue = TestQueue::declare("pub-props-sep");
-    amqp(
-        PUBLISH,
-        &[
-            "--routing-key",
-            queue.name(),
+    call(PUBLISH)
+        .opt("--routing-key", queue.name())
+        .args([
             "--content-type",
             "text/csv",
             "--content-encoding",
@@ -197,9 +176,9 @@ fn long_options_with_separate_values() {
             "k: v",
             "--body",
             "a,b",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"a,b");
     assert_eq!(message.content_type.as_deref(), Some("text/csv"));
@@ -211,11 +190,11 @@ fn long_options_with_separate_values() {
 #[test]
 fn bundled_short_flags_take_the_value_of_the_last() {
     let queue = TestQueue::declare("pub-bundle");
-    amqp(
-        PUBLISH,
-        &["-r", queue.name(), "-pC", "text/plain", "-b", "bundled"],
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .args(["-pC", "text/plain"])
+        .body("bundled")
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"bundled");
     assert_eq!(message.delivery_mode, Some(2));
@@ -235,11 +214,8 @@ fn short_options_with_attached_values() {
 #[test]
 fn headers_are_repeatable_string_values() {
     let queue = TestQueue::declare("pub-headers");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
+    let out = publish_cli(queue.name())
+        .args([
             "-H",
             "x-first: one",
             "-H",
@@ -248,10 +224,9 @@ fn headers_are_repeatable_string_values() {
             "x-url:   http://a:b/c",
             "-H",
             "x-empty:",
-            "-b",
-            "with headers",
-        ],
-    );
+        ])
+        .body("with headers")
+        .run();
     out.assert_ok();
     assert_eq!(out.stderr, "", "{out:?}");
     let message = only_message(&queue);
@@ -267,19 +242,10 @@ fn headers_are_repeatable_string_values() {
 #[test]
 fn header_without_colon_warns_and_still_publishes() {
     let queue = TestQueue::declare("pub-badheader");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "-H",
-            "nocolon",
-            "-H",
-            "x-good: yes",
-            "-b",
-            "published anyway",
-        ],
-    );
+    let out = publish_cli(queue.name())
+        .args(["-H", "nocolon", "-H", "x-good: yes"])
+        .body("published anyway")
+        .run();
     out.assert_ok().assert_no_stdout();
     assert_eq!(
         out.stderr_lines(),
@@ -370,19 +336,12 @@ fn line_mode_publishes_each_line_with_its_newline() {
 #[test]
 fn line_mode_long_option_and_properties_on_every_line() {
     let queue = TestQueue::declare("pub-lines-long");
-    amqp_stdin(
-        PUBLISH,
-        &[
-            "--routing-key",
-            queue.name(),
-            "--line-buffered",
-            "-p",
-            "-C",
-            "text/plain",
-        ],
-        b"a\nb\n",
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("--routing-key", queue.name())
+        .args(["--line-buffered", "-p", "-C", "text/plain"])
+        .stdin(b"a\nb\n")
+        .run()
+        .assert_ok();
     let messages = drain_queue(queue.name());
     assert_eq!(messages.len(), 2, "{messages:?}");
     for (message, body) in messages.iter().zip([b"a\n", b"b\n"]) {
@@ -418,12 +377,11 @@ fn line_mode_with_empty_stdin_publishes_nothing() {
 #[test]
 fn body_option_ignores_stdin() {
     let queue = TestQueue::declare("pub-b-stdin");
-    amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "-b", "from -b"],
-        b"from stdin",
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .body("from -b")
+        .stdin(b"from stdin")
+        .run()
+        .assert_ok();
     assert_eq!(only_message(&queue).body, b"from -b");
 }
 
@@ -446,11 +404,10 @@ fn rate_spaces_line_mode_messages() {
     let queue = TestQueue::declare("pub-rate");
     let lines: String = (1..=21).map(|n| format!("{n}\n")).collect();
     let started = std::time::Instant::now();
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "-l", "--rate", "10"],
-        lines.as_bytes(),
-    );
+    let out = publish_cli(queue.name())
+        .args(["-l", "--rate", "10"])
+        .stdin(lines.as_bytes())
+        .run();
     out.assert_ok();
     // 21 messages at 10 per second: 20 intervals of 0.1 s at least (a lower bound only).
     assert!(
@@ -479,11 +436,12 @@ fn rate_without_line_mode_is_a_usage_error() {
 fn line_mode_with_a_body_is_a_usage_error_and_publishes_nothing() {
     // The original publishes nothing and exits 0.
     let queue = TestQueue::declare("pub-l-and-b");
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-l", "-b", "body", "-r", queue.name()],
-        b"line\n",
-    );
+    let out = call(PUBLISH)
+        .arg("-l")
+        .body("body")
+        .opt("-r", queue.name())
+        .stdin(b"line\n")
+        .run();
     out.assert_error(
         1,
         "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)",
@@ -578,17 +536,20 @@ fn no_confirm_to_a_missing_exchange_always_reports_the_servers_reason() {
         "closing channel: server channel error 404, message: NOT_FOUND - no exchange '{missing}' in vhost '/'"
     );
     for run in 0..30 {
-        let out = amqp(
-            PUBLISH,
-            &["--no-confirm", "-e", &missing, "-r", "k", "-b", "x"],
-        );
+        let out = call(PUBLISH)
+            .args(["--no-confirm", "-e"])
+            .arg(&missing)
+            .args(["-r", "k"])
+            .body("x")
+            .run();
         assert_eq!(out.code, 1, "run {run}: {out:?}");
         assert_eq!(out.stderr, format!("{expected}\n"), "run {run}");
-        let out = amqp_stdin(
-            PUBLISH,
-            &["--no-confirm", "-l", "-e", &missing, "-r", "k"],
-            b"1\n2\n3\n",
-        );
+        let out = call(PUBLISH)
+            .args(["--no-confirm", "-l", "-e"])
+            .arg(&missing)
+            .args(["-r", "k"])
+            .stdin(b"1\n2\n3\n")
+            .run();
         assert_eq!(out.code, 1, "run {run}: {out:?}");
         // Found at the end (the original's step), or while reading input.
         let reason = expected.strip_prefix("closing channel: ").unwrap();
@@ -618,18 +579,16 @@ fn publish_exits_0_once_every_message_is_confirmed() {
 fn a_nack_fails_the_publish_for_body_and_stdin() {
     // A full queue with reject-publish nacks every further message.
     let queue = TestQueue::named("rel-nack");
-    amqp(
-        DECLARE,
-        &[
-            "-q",
-            queue.name(),
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args([
             "--arg",
             "x-max-length=1",
             "--arg",
             "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     publish(queue.name(), b"fills the queue");
     let expected = "basic.nack: the server refused a message (1 of 1 message not confirmed)";
     let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "refused"]);
@@ -646,18 +605,16 @@ fn a_nack_fails_the_publish_for_body_and_stdin() {
 #[test]
 fn a_nack_in_line_mode_counts_the_unconfirmed_messages() {
     let queue = TestQueue::named("rel-nack-lines");
-    amqp(
-        DECLARE,
-        &[
-            "-q",
-            queue.name(),
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args([
             "--arg",
             "x-max-length=3",
             "--arg",
             "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n3\n4\n5\n");
     assert_eq!(
         assert_one_line_failure(&out),
@@ -676,11 +633,12 @@ fn line_mode_keeps_many_publishes_in_flight() {
     // more than one message was published and not yet confirmed.
     let queue = TestQueue::declare("rel-pipelined");
     let lines: String = (0..2000).map(|i| format!("{i}\n")).collect();
-    let out = amqp_stdin(
-        PUBLISH,
-        &["--verbose", "-r", queue.name(), "-l"],
-        lines.as_bytes(),
-    );
+    let out = call(PUBLISH)
+        .args(["--verbose", "-r"])
+        .arg(queue.name())
+        .arg("-l")
+        .stdin(lines.as_bytes())
+        .run();
     out.assert_ok();
     let (mut published, mut confirmed, mut most_in_flight) = (0u64, 0u64, 0u64);
     for line in out.stderr_lines() {
@@ -782,18 +740,20 @@ fn mandatory_unroutable_message_fails_with_no_route() {
     assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
     // In line mode too, even when the unroutable line is one of many.
     let queue = TestQueue::declare("rel-mandatory");
-    amqp_stdin(
-        PUBLISH,
-        &["--mandatory", "-r", queue.name(), "-l"],
-        b"a\nb\n",
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .args(["--mandatory", "-r"])
+        .arg(queue.name())
+        .arg("-l")
+        .stdin(b"a\nb\n")
+        .run()
+        .assert_ok();
     let exchange = TestExchange::declare("rel-mandatory", lapin::ExchangeKind::Direct);
-    let out = amqp_stdin(
-        PUBLISH,
-        &["--mandatory", "-e", exchange.name(), "-r", "unbound", "-l"],
-        b"a\nb\n",
-    );
+    let out = call(PUBLISH)
+        .args(["--mandatory", "-e"])
+        .arg(exchange.name())
+        .args(["-r", "unbound", "-l"])
+        .stdin(b"a\nb\n")
+        .run();
     let line = assert_one_line_failure(&out);
     assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
     // Without --mandatory the broker drops it silently, as in the original.

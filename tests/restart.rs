@@ -15,7 +15,6 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use std::collections::HashMap;
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -24,6 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Messages in the soak, and lines per `amqp-publish -l` run.
 const SOAK_MESSAGES: usize = 100_000;
+
 const SOAK_BATCH: usize = 10_000;
 
 #[test]
@@ -167,19 +167,7 @@ fn consumer_ack_timeout_during_a_command_is_a_one_line_406() {
     publish_bodies(queue.name(), &[b"a", b"b"]);
     let log = TempFile::new(b"");
     let started = Instant::now();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 5"#,
-            "sh",
-            log.path_str(),
-        ],
-    );
+    let out = consume(queue.name()).log_bodies_to(&log, "; sleep 5").run();
     let took = started.elapsed();
     let line = assert_one_line_failure(&out);
     assert!(
@@ -200,19 +188,10 @@ fn consumer_ack_timeout_with_count_1_is_a_one_line_406() {
     let _settings = short_consumer_timeout();
     let queue = TestQueue::declare("restart-406-count");
     publish(queue.name(), b"slow");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; sleep 5",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .sh("cat >/dev/null; sleep 5")
+        .run();
     let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
@@ -231,23 +210,11 @@ fn command_timeout_below_the_consumer_timeout_keeps_the_channel() {
     );
     let queue = TestQueue::declare("restart-command-timeout");
     publish(queue.name(), b"job");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; [ "$AMQP_REDELIVERED" = true ] || sleep 100"#,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(2)
+        .args(["--command-timeout", "1", "--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; [ "$AMQP_REDELIVERED" = true ] || sleep 100"#)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -266,19 +233,9 @@ fn unacked_messages_survive_a_broker_restart() {
     let queue = durable_queue("restart-unacked");
     amqp_stdin(PUBLISH, &["-p", "-r", queue.name(), "-l"], b"1\n2\n3\n").assert_ok();
     let log = TempFile::new(b"");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 3"#,
-            "sh",
-            log.path_str(),
-        ],
-    );
+    let consumer = consume(queue.name())
+        .log_bodies_to(&log, "; sleep 3")
+        .spawn();
     wait_until("the first command to run", || {
         (!file_lines(log.path_str()).is_empty()).then_some(())
     });
@@ -421,48 +378,15 @@ fn soak_100000_confirmed_messages_across_a_broker_restart() {
 /// Runs `amqp-publish --url BROKER ARGS` with `input` written to its standard input in 20
 /// slices a quarter of a second apart (a slow producer).
 fn publish_slowly(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(bin(PUBLISH))
-        .arg("--url")
-        .arg(broker_url())
-        .args(args)
-        .env_remove("AMQP_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amqp-publish");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
-    });
+    let mut publisher = Fed::start(PUBLISH, args);
     let lines: Vec<&[u8]> = input.split_inclusive(|b| *b == b'\n').collect();
     for slice in lines.chunks(lines.len().div_ceil(20)) {
-        if slice.iter().any(|line| stdin.write_all(line).is_err()) {
+        if !publisher.write(&slice.concat()) {
             break;
         }
-        let _ = stdin.flush();
         thread::sleep(Duration::from_millis(250));
     }
-    drop(stdin);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the slow amqp-publish did not finish within {TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: Vec::new(),
-        stderr: reader.join().expect("stderr reader"),
-    }
+    publisher.finish()
 }
 
 /// Consumes `expected` messages from `queue` with acks (lapin, basic.consume) and counts each

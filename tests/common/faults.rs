@@ -5,7 +5,7 @@
 //! freezes ([`Relay`]) and an output pipe closed early ([`into_head`]).
 
 use super::{
-    HOST, Output, TIMEOUT, TempFile, bin, broker_port, broker_url, ctl, exit_code, run_sh,
+    HOST, Output, TempFile, bin, broker_port, broker_url, ctl, exit_code, run_sh, wait_or_kill,
     wait_until,
 };
 use std::collections::HashSet;
@@ -15,7 +15,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Local ports of the TCP sockets process `pid` has open to `remote_port` (from /proc).
 pub fn local_ports_to(pid: u32, remote_port: u16) -> Vec<u16> {
@@ -135,29 +135,20 @@ impl Fed {
         self.child.id()
     }
 
-    /// Writes `bytes` to the tool's standard input (ignoring a tool that stopped reading).
-    pub fn write(&mut self, bytes: &[u8]) {
-        if let Some(stdin) = self.stdin.as_mut() {
-            let _ = stdin.write_all(bytes);
-            let _ = stdin.flush();
+    /// Writes `bytes` to the tool's standard input; false when the tool stopped reading (the
+    /// caller may ignore it).
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(bytes).is_ok() && stdin.flush().is_ok(),
+            None => false,
         }
     }
 
-    /// Closes the standard input, waits (at most [`TIMEOUT`]) and returns what the tool left.
+    /// Closes the standard input, waits (at most [`super::TIMEOUT`]) and returns what the tool left.
     #[track_caller]
     pub fn finish(mut self) -> Output {
         self.stdin.take();
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the tool did not finish within {TIMEOUT:?}");
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = wait_or_kill(&mut self.child, "the tool");
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }

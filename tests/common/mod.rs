@@ -312,6 +312,24 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
     }
 }
 
+/// Waits for `child` to exit; kills it and fails the test, naming it `what`, when it runs
+/// longer than [`TIMEOUT`].
+#[track_caller]
+pub fn wait_or_kill(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
 /// [`TIMEOUT`] of every run.
 #[track_caller]
@@ -887,32 +905,15 @@ pub fn wait_for_consumer(name: &str) {
     });
 }
 
-/// Publishes `body` to `exchange` with `routing_key`, waiting for the broker's confirm.
-pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
-    let (exchange, routing_key, body) =
-        (exchange.to_string(), routing_key.to_string(), body.to_vec());
-    with_channel(async move |channel: &Channel| {
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .expect("confirm.select");
-        let confirm = channel
-            .basic_publish(
-                exchange.as_str().into(),
-                routing_key.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                BasicProperties::default(),
-            )
-            .await
-            .expect("basic.publish");
-        assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
-    });
-}
-
-/// Publishes each body to `queue` through the default exchange, with confirms.
-pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
-    let queue = queue.to_string();
+/// Publishes each body to `exchange` with `routing_key` and `properties`, waiting for the
+/// broker's confirms (a nack fails the test).
+pub fn publish_messages(
+    exchange: &str,
+    routing_key: &str,
+    bodies: &[&[u8]],
+    properties: BasicProperties,
+) {
+    let (exchange, routing_key) = (exchange.to_string(), routing_key.to_string());
     let bodies: Vec<Vec<u8>> = bodies.iter().map(|b| b.to_vec()).collect();
     with_channel(async move |channel: &Channel| {
         channel
@@ -924,11 +925,11 @@ pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
             confirms.push(
                 channel
                     .basic_publish(
-                        "".into(),
-                        queue.as_str().into(),
+                        exchange.as_str().into(),
+                        routing_key.as_str().into(),
                         BasicPublishOptions::default(),
                         body,
-                        BasicProperties::default(),
+                        properties.clone(),
                     )
                     .await
                     .expect("basic.publish"),
@@ -938,6 +939,16 @@ pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
             assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
         }
     });
+}
+
+/// Publishes `body` to `exchange` with `routing_key`, waiting for the broker's confirm.
+pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
+    publish_messages(exchange, routing_key, &[body], BasicProperties::default());
+}
+
+/// Publishes each body to `queue` through the default exchange, with confirms.
+pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
+    publish_messages("", queue, bodies, BasicProperties::default());
 }
 
 /// Publishes one message with `body` to `queue` through the default exchange.
@@ -1061,18 +1072,7 @@ pub fn try_ctl(args: &[&str]) -> Result<String, CtlFailure> {
     let (tx, done) = mpsc::channel();
     drain(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
     drain(child.stderr.take().unwrap(), stderr.clone(), tx);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{ctl} {args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(&mut child, &format!("{ctl} {args:?}"));
     for _ in 0..2 {
         let _ = done.recv_timeout(Duration::from_secs(5));
     }
@@ -1116,4 +1116,19 @@ pub fn ctl_rows(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>
         .iter()
         .map(|row| row.as_object().expect("JSON object row").clone())
         .collect()
+}
+
+/// The routing keys of the bindings from `exchange` to `queue`, as rabbitmqctl lists them.
+#[track_caller]
+pub fn binding_keys(exchange: &str, queue: &str) -> Vec<String> {
+    ctl_rows(&[
+        "list_bindings",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ])
+    .into_iter()
+    .filter(|r| r["source_name"] == exchange && r["destination_name"] == queue)
+    .map(|r| r["routing_key"].as_str().expect("key").to_string())
+    .collect()
 }

@@ -77,6 +77,11 @@ impl Call {
         self
     }
 
+    /// An option and its value, as two arguments: `-e EXCHANGE`.
+    pub fn opt(self, option: &str, value: impl Into<String>) -> Self {
+        self.arg(option).arg(value)
+    }
+
     /// `-c N`: consume (or get) `n` messages.
     pub fn count(self, n: u32) -> Self {
         self.args(["-c".to_string(), n.to_string()])
@@ -106,10 +111,18 @@ impl Call {
         self.sh(script).arg("sh").args(args)
     }
 
+    /// The consuming command appends each body as a line to `log`, then runs `then` (shell
+    /// text such as `"; sleep 3"`, or `""`): `-- sh -c 'body=$(cat); printf '%s\n' "$body"
+    /// >> "$1"THEN' sh LOG`.
+    pub fn log_bodies_to(self, log: &super::TempFile, then: &str) -> Self {
+        let script = format!(r#"body=$(cat); printf '%s\n' "$body" >> "$1"{then}"#);
+        self.sh_with(&script, [log.path_str()])
+    }
+
     /// The bytes written on the tool's standard input (then closed). Without it, [`Call::run`]
     /// gives an empty input and [`Call::spawn`] /dev/null.
-    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
-        self.stdin = Some(bytes.into());
+    pub fn stdin(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.stdin = Some(bytes.as_ref().to_vec());
         self
     }
 
