@@ -676,12 +676,40 @@ fn heartbeat_0_disables_heartbeats() {
 // ---------------------------------------------------------------------------------------------
 // Refusals (RELIABILITY.md, 8)
 
-/// Each tool's arguments besides the connection options, for runs that fail at login.
-fn tool_args(tool: &str) -> &'static [&'static str] {
+/// Each tool's arguments on `queue` besides the connection options, and the step (method)
+/// at which the broker would refuse them.
+fn on_queue<'a>(tool: &str, queue: &'a str) -> (Vec<&'a str>, &'static str) {
     match tool {
-        PUBLISH => &["-r", "x", "-b", "x"],
-        CONSUME => &["-q", "x", "cat"],
-        _ => &["-q", "x"],
+        PUBLISH => (vec!["-r", queue, "-b", "x"], "basic.publish"),
+        GET => (vec!["-q", queue], "basic.get"),
+        CONSUME => (vec!["-q", queue, "cat"], "basic.consume"),
+        DECLARE => (vec!["-q", queue], "queue.declare"),
+        DELETE => (vec!["-q", queue], "queue.delete"),
+        other => panic!("not a tool: {other}"),
+    }
+}
+
+/// Each tool's arguments besides the connection options, for runs that fail at login.
+fn tool_args(tool: &str) -> Vec<&'static str> {
+    on_queue(tool, "x").0
+}
+
+/// Asserts that each of the five tools, run through `url`, fails at login with
+/// `expected_start`.
+#[track_caller]
+fn assert_every_tool_refused_at_login(url: &str, expected_start: &str) {
+    for tool in TOOLS {
+        assert_refused(tool, url, &tool_args(tool), expected_start);
+    }
+}
+
+/// Asserts that each of `tools`, run on `queue` through `url`, fails at its step with
+/// `reason` (`STEP: REASON`).
+#[track_caller]
+fn assert_refused_on_queue(tools: &[&str], url: &str, queue: &str, reason: &str) {
+    for tool in tools {
+        let (args, step) = on_queue(tool, queue);
+        assert_refused(tool, url, &args, &format!("{step}: {reason}"));
     }
 }
 
@@ -703,28 +731,20 @@ fn assert_refused(tool: &str, url: &str, extra: &[&str], expected_start: &str) {
 #[test]
 fn wrong_password_is_refused_with_403() {
     let url = url_with("guest", "not-the-password", None);
-    for tool in TOOLS {
-        assert_refused(
-            tool,
-            &url,
-            tool_args(tool),
-            "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED",
-        );
-    }
+    assert_every_tool_refused_at_login(
+        &url,
+        "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED",
+    );
 }
 
 #[test]
 fn missing_vhost_is_refused_with_530() {
     let vhost = unique_name("no-vhost");
     let url = url_with("guest", "guest", Some(&vhost));
-    for tool in TOOLS {
-        assert_refused(
-            tool,
-            &url,
-            tool_args(tool),
-            "logging in to AMQP server: server connection error 530, message: NOT_ALLOWED",
-        );
-    }
+    assert_every_tool_refused_at_login(
+        &url,
+        "logging in to AMQP server: server connection error 530, message: NOT_ALLOWED",
+    );
 }
 
 #[test]
@@ -742,26 +762,12 @@ fn missing_permissions_are_refused() {
     ctl(&["set_permissions", "-p", "/", &user.name, "^$", "^$", "^$"]);
     let queue = TestQueue::declare("rel-no-permission");
     publish(queue.name(), b"untouchable");
-    let q = queue.name();
-    let denied = "server channel error 403, message: ACCESS_REFUSED";
-    let cases: [(&str, Vec<&str>, String); 5] = [
-        (
-            PUBLISH,
-            vec!["-r", q, "-b", "x"],
-            format!("basic.publish: {denied}"),
-        ),
-        (GET, vec!["-q", q], format!("basic.get: {denied}")),
-        (
-            CONSUME,
-            vec!["-q", q, "cat"],
-            format!("basic.consume: {denied}"),
-        ),
-        (DECLARE, vec!["-q", q], format!("queue.declare: {denied}")),
-        (DELETE, vec!["-q", q], format!("queue.delete: {denied}")),
-    ];
-    for (tool, args, expected) in cases {
-        assert_refused(tool, &url, &args, &expected);
-    }
+    assert_refused_on_queue(
+        &TOOLS,
+        &url,
+        queue.name(),
+        "server channel error 403, message: ACCESS_REFUSED",
+    );
     assert_eq!(queue_message_count(queue.name()), 1);
 }
 
@@ -772,22 +778,12 @@ fn exclusive_queue_of_another_connection_is_refused_with_405() {
     wait_until("the exclusive queue to be declared", || {
         (queue_status(queue.name()) == Err(405)).then_some(())
     });
-    let url = broker_url();
-    let q = queue.name();
-    let locked = "server channel error 405, message: RESOURCE_LOCKED";
-    let cases: [(&str, Vec<&str>, String); 4] = [
-        (GET, vec!["-q", q], format!("basic.get: {locked}")),
-        (
-            CONSUME,
-            vec!["-q", q, "cat"],
-            format!("basic.consume: {locked}"),
-        ),
-        (DECLARE, vec!["-q", q], format!("queue.declare: {locked}")),
-        (DELETE, vec!["-q", q], format!("queue.delete: {locked}")),
-    ];
-    for (tool, args, expected) in cases {
-        assert_refused(tool, &url, &args, &expected);
-    }
+    assert_refused_on_queue(
+        &[GET, CONSUME, DECLARE, DELETE],
+        &broker_url(),
+        queue.name(),
+        "server channel error 405, message: RESOURCE_LOCKED",
+    );
     drop(holder);
 }
 
@@ -907,7 +903,7 @@ fn a_server_that_never_speaks_amqp_is_given_up() {
             "--connect-timeout",
             "2",
         ];
-        args.extend_from_slice(tool_args(tool));
+        args.extend_from_slice(&tool_args(tool));
         let started = Instant::now();
         let out = run(tool, &args, b"", &[]);
         let took = started.elapsed();
@@ -927,7 +923,7 @@ fn a_host_name_that_does_not_resolve_is_named() {
     // `bad..host` is refused by the resolver itself: no DNS query leaves the machine.
     for tool in TOOLS {
         let mut args = vec!["-s", "bad..host"];
-        args.extend_from_slice(tool_args(tool));
+        args.extend_from_slice(&tool_args(tool));
         let started = Instant::now();
         let out = run(tool, &args, b"", &[]);
         assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
@@ -1005,7 +1001,7 @@ fn passwords_never_appear_in_any_output() {
                 if verbose {
                     args.push("--verbose");
                 }
-                args.extend_from_slice(tool_args(tool));
+                args.extend_from_slice(&tool_args(tool));
                 let out = run(tool, &args, b"", &[]);
                 runs += 1;
                 assert_ne!(out.code, 0, "{tool} {args:?} should fail: {out:?}");

@@ -171,6 +171,26 @@ fn no_default_cert_paths_with_the_right_cacert_still_works() {
     assert_declared(&out, &queue);
 }
 
+/// Asserts that a run connecting to `host` on `port` was refused by the host name check:
+/// exit 1 and `opening socket to HOST:PORT: SSL hostname verification failed: the server's
+/// certificate is for CERT_NAME, not HOST`.
+#[track_caller]
+fn assert_hostname_refused<'a>(
+    out: &'a Output,
+    host: &str,
+    port: u16,
+    cert_name: &str,
+) -> &'a Output {
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL hostname verification failed: the server's certificate is for {cert_name}, \
+             not {host}",
+            socket_step(host, port)
+        ),
+    )
+}
+
 #[test]
 fn wrong_host_name_is_refused() {
     let server = TlsServer::start("wrong-host", false, AfterFailure::Drain);
@@ -178,15 +198,7 @@ fn wrong_host_name_is_refused() {
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("amqps://guest:guest@{host}:{}", server.port());
         let out = declare(&["--url", &url, "--cacert", &ca], "tls-wrong-host");
-        out.assert_error(
-            1,
-            &format!(
-                "{}SSL hostname verification failed: the server's certificate is for \
-                 wrong-host.invalid, not {host}",
-                socket_step(host, server.port())
-            ),
-        )
-        .assert_no_stdout();
+        assert_hostname_refused(&out, host, server.port(), "wrong-host.invalid").assert_no_stdout();
     }
 }
 
@@ -544,14 +556,8 @@ fn self_signed_server_certificate_given_as_cacert_is_accepted() {
     assert!(c.status.success(), "C: {c:?}");
     // Still verified: the name, and the trust.
     let other_url = url_at("127.0.0.1", proxy.port(), "");
-    declare(&["--url", &other_url, "--cacert", &cert], "tls-self-signed").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for localhost, \
-             not 127.0.0.1",
-            socket_step("127.0.0.1", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &other_url, "--cacert", &cert], "tls-self-signed");
+    assert_hostname_refused(&out, "127.0.0.1", proxy.port(), "localhost");
     let ca = pki("ca.pem");
     let out = declare(
         &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
@@ -664,14 +670,8 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     );
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for \
-             wrong-host.invalid, not localhost",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
+    assert_hostname_refused(&out, "localhost", proxy.port(), "wrong-host.invalid");
     // A DNS name in the subjectAltName wins over the CN: refused.
     let (cert, key) = certs.signed(
         "san-first",
@@ -682,14 +682,8 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     );
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for \
-             other.invalid, not localhost",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
+    assert_hostname_refused(&out, "localhost", proxy.port(), "other.invalid");
     let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", "tls-cn-only"]);
     assert!(!c.status.success(), "C: {c:?}");
 }
