@@ -54,8 +54,7 @@ fn latin1_bodies_and_header_values_are_published_byte_for_byte() {
 
 #[test]
 fn the_consume_command_and_its_arguments_are_run_as_given() {
-    let queue = TestQueue::declare("bytes-command");
-    publish(queue.name(), b"m");
+    let queue = queue_with("bytes-command", b"m");
     let out = run_bytes(
         CONSUME,
         &[
@@ -81,8 +80,7 @@ fn a_file_path_that_is_not_utf8_is_opened() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join(word(b"auth-caf\xe9"));
     std::fs::write(&path, b"username:guest\npassword:guest\n").expect("authfile");
-    let queue = TestQueue::declare("bytes-authfile");
-    publish(queue.name(), b"via authfile");
+    let queue = queue_with("bytes-authfile", b"via authfile");
     let out = run(
         GET,
         [

@@ -644,8 +644,7 @@ fn without_connection_name_a_connection_is_named_after_its_tool() {
 
 #[test]
 fn heartbeats_keep_the_connection_alive_during_a_long_command() {
-    let queue = TestQueue::declare("rel-heartbeat-long");
-    publish(queue.name(), b"slow job");
+    let queue = queue_with("rel-heartbeat-long", b"slow job");
     let consumer = call(CONSUME)
         .args(["--heartbeat", "2", "-q"])
         .arg(queue.name())
@@ -760,8 +759,7 @@ fn missing_permissions_are_refused() {
     );
     // Permissions that match nothing: each operation refused with 403.
     ctl(&["set_permissions", "-p", "/", &user.name, "^$", "^$", "^$"]);
-    let queue = TestQueue::declare("rel-no-permission");
-    publish(queue.name(), b"untouchable");
+    let queue = queue_with("rel-no-permission", b"untouchable");
     assert_refused_on_queue(
         &TOOLS,
         &url,

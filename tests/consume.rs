@@ -93,8 +93,7 @@ fn a_failing_command_leaves_its_message_on_the_queue() {
 
 #[test]
 fn a_failing_command_with_count_1_ends_and_keeps_the_message() {
-    let queue = TestQueue::declare("con-fail1");
-    publish(queue.name(), b"x");
+    let queue = queue_with("con-fail1", b"x");
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "false"]);
     out.assert_error(
         1,
@@ -105,8 +104,7 @@ fn a_failing_command_with_count_1_ends_and_keeps_the_message() {
 
 #[test]
 fn a_command_that_does_not_exist_stops_and_keeps_the_message() {
-    let queue = TestQueue::declare("con-nocmd");
-    publish(queue.name(), b"x");
+    let queue = queue_with("con-nocmd", b"x");
     let missing = unique_name("no-such-command");
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", &missing]);
     // As the original: the consumer stops at once; the delivery is not acked.
@@ -128,10 +126,8 @@ fn a_command_that_ignores_its_input_still_succeeds() {
 
 #[test]
 fn on_failure_requeue_puts_the_message_back_at_once() {
-    let queue = TestQueue::declare("con-requeue");
-    publish(queue.name(), b"again");
-    let out = consume(queue.name())
-        .count(1)
+    let queue = queue_with("con-requeue", b"again");
+    let out = consume_one(&queue)
         .args(["--on-failure", "requeue", "false"])
         .run();
     assert_eq!(
@@ -148,10 +144,8 @@ fn on_failure_requeue_puts_the_message_back_at_once() {
 
 #[test]
 fn on_failure_reject_drops_the_message() {
-    let queue = TestQueue::declare("con-reject");
-    publish(queue.name(), b"dropped");
-    let out = consume(queue.name())
-        .count(1)
+    let queue = queue_with("con-reject", b"dropped");
+    let out = consume_one(&queue)
         .args(["--on-failure=reject", "false"])
         .run();
     assert_eq!(
@@ -185,8 +179,7 @@ fn no_ack_with_count_removes_exactly_count_messages() {
 
 #[test]
 fn no_ack_failure_is_not_redelivered() {
-    let queue = TestQueue::declare("con-noack-fail");
-    publish(queue.name(), b"gone");
+    let queue = queue_with("con-noack-fail", b"gone");
     let out = consume(queue.name())
         .arg("--no-ack")
         .count(1)
@@ -408,8 +401,7 @@ fn missing_queue_without_declare_is_the_servers_404() {
 
 #[test]
 fn options_may_follow_the_command() {
-    let queue = TestQueue::declare("con-after");
-    publish(queue.name(), b"after");
+    let queue = queue_with("con-after", b"after");
     let out = amqp(CONSUME, &["cat", "-q", queue.name(), "-c", "1"]);
     out.assert_ok();
     assert_eq!(out.stdout, b"after");
@@ -418,10 +410,8 @@ fn options_may_follow_the_command() {
 
 #[test]
 fn double_dash_passes_options_to_the_command() {
-    let queue = TestQueue::declare("con-dashdash");
-    publish(queue.name(), b"through sh");
-    let out = consume(queue.name())
-        .count(1)
+    let queue = queue_with("con-dashdash", b"through sh");
+    let out = consume_one(&queue)
         .args([
             "--",
             "sh",
@@ -450,8 +440,7 @@ fn no_command_is_an_error_with_usage() {
 
 #[test]
 fn sigterm_lets_the_running_command_finish_and_acks_it() {
-    let queue = TestQueue::declare("con-sigterm");
-    publish(queue.name(), b"in flight");
+    let queue = queue_with("con-sigterm", b"in flight");
     let consumer = consume(queue.name()).sh("cat; sleep 1").spawn();
     // The command has the body (and is sleeping) once its output shows.
     wait_until("the command to start", || {
@@ -582,9 +571,8 @@ fn no_ack_with_count_200_of_2000_removes_exactly_200() {
 
 #[test]
 fn a_failed_command_warns_and_keeps_the_delivery() {
-    let queue = TestQueue::declare("rel-fail-keep");
-    publish(queue.name(), b"job");
-    let out = consume(queue.name()).count(1).sh("exit 3").run();
+    let queue = queue_with("rel-fail-keep", b"job");
+    let out = consume_one(&queue).sh("exit 3").run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 2, "{out:?}");
@@ -620,8 +608,7 @@ fn failures_filling_the_prefetch_window_stop_the_consumer() {
 
 #[test]
 fn on_failure_requeue_returns_the_message_at_once() {
-    let queue = TestQueue::declare("rel-fail-requeue");
-    publish(queue.name(), b"retry me");
+    let queue = queue_with("rel-fail-requeue", b"retry me");
     // Fails the first time, succeeds on the redelivery: the consumer gets it back while it
     // is still running.
     let out = consume(queue.name())
@@ -650,8 +637,7 @@ fn on_failure_reject_dead_letters_the_message() {
         .run()
         .assert_ok();
     publish(queue.name(), b"poison");
-    let out = consume(queue.name())
-        .count(1)
+    let out = consume_one(&queue)
         .args(["--on-failure", "reject", "false"])
         .run();
     assert_eq!(out.code, 1, "{out:?}");
@@ -674,9 +660,8 @@ fn on_failure_reject_dead_letters_the_message() {
 
 #[test]
 fn a_command_killed_by_a_signal_counts_as_failed() {
-    let queue = TestQueue::declare("rel-fail-killed");
-    publish(queue.name(), b"job");
-    let out = consume(queue.name()).count(1).sh("kill -9 $$").run();
+    let queue = queue_with("rel-fail-killed", b"job");
+    let out = consume_one(&queue).sh("kill -9 $$").run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -827,8 +812,7 @@ fn deleting_the_queue_ends_the_consumer_with_exit_1() {
 
 #[test]
 fn missed_heartbeats_end_the_consumer_within_two_intervals() {
-    let queue = TestQueue::declare("rel-heartbeat-lost");
-    publish(queue.name(), b"before");
+    let queue = queue_with("rel-heartbeat-lost", b"before");
     let relay = Relay::start(broker_port());
     let log = TempFile::new(b"");
     let consumer = call(CONSUME)
@@ -860,9 +844,7 @@ fn missed_heartbeats_end_the_consumer_within_two_intervals() {
     // drops the connection too; "before" was acked and stays consumed.
     wait_for_message_count(queue.name(), 1);
     assert_eq!(file_lines(log.path_str()), ["before"]);
-    let left = drain_queue(queue.name());
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0].body, b"during");
+    assert_eq!(only_message(&queue).body, b"during");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -883,8 +865,7 @@ fn a_command_that_ignores_a_large_body_is_judged_by_its_exit_status() {
 
 #[test]
 fn consume_into_a_closed_pipe_ends_quietly_and_keeps_the_message() {
-    let queue = TestQueue::declare("rel-consume-pipe");
-    publish(queue.name(), b"keep me");
+    let queue = queue_with("rel-consume-pipe", b"keep me");
     let (status, stderr) = into_head(CONSUME, &["-q", queue.name(), "--", "sh", "-c", "yes"]);
     assert_eq!(status, "141", "stderr: {stderr}");
     assert_eq!(stderr, "");
@@ -974,8 +955,7 @@ fn every_property_reaches_the_command_environment() {
 
 #[test]
 fn unset_properties_are_not_inherited_from_the_consumer() {
-    let q = TestQueue::declare("noprops");
-    publish(q.name(), b"plain");
+    let q = queue_with("noprops", b"plain");
     let url = broker_url();
     let out = run(
         "amqp-consume",

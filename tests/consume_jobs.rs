@@ -84,8 +84,7 @@ fn idle_timeout_before_the_count_exits_1_saying_how_many_were_done() {
 
 #[test]
 fn idle_timeout_after_failures_exits_1_counting_them() {
-    let queue = TestQueue::declare("jobs-idle-fail");
-    publish(queue.name(), b"x");
+    let queue = queue_with("jobs-idle-fail", b"x");
     let out = consume(queue.name())
         .args(["--idle-timeout", "0.5", "--on-failure", "reject", "false"])
         .run();
@@ -107,8 +106,7 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
     // The shell starts a grandchild that would outlive a kill of the shell alone.
     let script = format!("sleep 300 & echo $! > {}; wait", pid_file.path_str());
     let started = Instant::now();
-    let out = consume(queue.name())
-        .count(1)
+    let out = consume_one(&queue)
         .args(["--command-timeout", "1", "--on-failure", "reject"])
         .sh(&script)
         .run();
@@ -134,10 +132,8 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
 
 #[test]
 fn a_command_within_its_timeout_is_acked() {
-    let queue = TestQueue::declare("jobs-cmd-in-time");
-    publish(queue.name(), b"quick");
-    let out = consume(queue.name())
-        .count(1)
+    let queue = queue_with("jobs-cmd-in-time", b"quick");
+    let out = consume_one(&queue)
         .args(["--command-timeout", "20", "cat"])
         .run();
     out.assert_ok();
@@ -177,9 +173,7 @@ fn on_exit_picks_the_action_by_exit_status() {
         lines[2],
         "2 of 4 deliveries failed: their commands did not exit 0"
     );
-    let dead = drain_queue(dlq.name());
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, b"3");
+    assert_eq!(only_message(&dlq).body, b"3");
     // Only the kept one returned when the consumer closed.
     wait_for_message_count(queue.name(), 1);
     assert_eq!(get_message(queue.name()).expect("kept message").body, b"9");
@@ -209,8 +203,7 @@ fn the_rabbitmq_cli_consumer_preset_stops_on_an_unlisted_status() {
 
 #[test]
 fn a_command_that_cannot_be_run_stops_instead_of_requeueing_forever() {
-    let queue = TestQueue::declare("jobs-127");
-    publish(queue.name(), b"job");
+    let queue = queue_with("jobs-127", b"job");
     let runs = TempFile::new(b"");
     let script = format!(
         "echo run >> {}; exec amqp-tools-no-such-command",
@@ -270,8 +263,7 @@ fn max_redeliveries_dead_letters_a_poison_message_after_the_cap() {
 
 #[test]
 fn max_redeliveries_warns_once_where_the_queue_gives_no_count() {
-    let queue = TestQueue::declare("jobs-no-count");
-    publish(queue.name(), b"x");
+    let queue = queue_with("jobs-no-count", b"x");
     let out = consume(queue.name())
         .count(3)
         .args(["--on-failure", "requeue", "--max-redeliveries", "1"])
@@ -303,8 +295,7 @@ fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
         ],
     )
     .assert_ok();
-    let out = consume(queue.name())
-        .count(1)
+    let out = consume_one(&queue)
         .args([
             "--on-failure",
             "requeue",
@@ -356,8 +347,7 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
 
 #[test]
 fn a_signal_requeues_held_deliveries_at_once_instead_of_waiting_out_the_delay() {
-    let queue = TestQueue::declare("jobs-retry-signal");
-    publish(queue.name(), b"fail");
+    let queue = queue_with("jobs-retry-signal", b"fail");
     let mut consumer = consume(queue.name())
         .args([
             "--on-failure",
@@ -395,8 +385,7 @@ fn retry_delay_without_a_requeue_is_a_usage_error() {
 
 #[test]
 fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
-    let queue = TestQueue::declare("jobs-reject");
-    publish(queue.name(), b"x");
+    let queue = queue_with("jobs-reject", b"x");
     let out = call(CONSUME)
         .args(["--verbose", "-q"])
         .arg(queue.name())
@@ -492,8 +481,7 @@ fn sigterm_waits_for_every_running_command() {
 
 #[test]
 fn idle_timeout_waits_for_the_running_commands() {
-    let queue = TestQueue::declare("jobs-concurrency-idle");
-    publish(queue.name(), b"slow");
+    let queue = queue_with("jobs-concurrency-idle", b"slow");
     let out = consume(queue.name())
         .args(["--concurrency", "2", "--idle-timeout", "0.5"])
         .sh("sleep 2; cat")

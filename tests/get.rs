@@ -19,8 +19,7 @@ fn writes_the_body_exactly_and_removes_the_message() {
 
 #[test]
 fn text_body_gets_no_newline_added() {
-    let queue = TestQueue::declare("get-text");
-    publish(queue.name(), b"hello");
+    let queue = queue_with("get-text", b"hello");
     let out = amqp(GET, &["--queue", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout, b"hello");
@@ -41,8 +40,7 @@ fn takes_one_message_at_a_time_in_order() {
 
 #[test]
 fn empty_message_gives_empty_output_and_exit_0() {
-    let queue = TestQueue::declare("get-emptybody");
-    publish(queue.name(), b"");
+    let queue = queue_with("get-emptybody", b"");
     let out = amqp(GET, &["-q", queue.name()]);
     out.assert_ok().assert_no_stdout();
     assert_eq!(out.stderr, "", "{out:?}");

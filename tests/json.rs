@@ -848,8 +848,7 @@ fn consume_json_into_a_closed_pipe_leaves_the_unwritten_messages_on_the_queue() 
 /// standard input instead of the body.
 #[test]
 fn consume_json_gives_the_command_the_line_on_its_standard_input() {
-    let queue = TestQueue::declare("json-consume-command");
-    publish(queue.name(), b"\xffnot utf-8");
+    let queue = queue_with("json-consume-command", b"\xffnot utf-8");
     let out = consume(queue.name())
         .arg("--json")
         .count(1)

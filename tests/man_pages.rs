@@ -10,7 +10,7 @@
 mod common;
 
 use common::docs::{read_text, repo_path};
-use common::{TOOLS, TempDir, TestVhost, bin, broker_url};
+use common::{TOOLS, TempDir, TestVhost, bin, broker_url, run_checked};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -40,15 +40,11 @@ const EXAMPLES_TIMEOUT_SECS: u32 = 120;
 /// Runs the generator into a new temporary directory.
 fn run_generator() -> TempDir {
     let dir = TempDir::new("man-pages");
-    let out = Command::new(env!("CARGO_BIN_EXE_amqp-tools-gen"))
-        .arg(dir.path())
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .expect("running amqp-tools-gen");
-    assert!(
-        out.status.success(),
-        "amqp-tools-gen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_checked(
+        Command::new(env!("CARGO_BIN_EXE_amqp-tools-gen"))
+            .arg(dir.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+        "amqp-tools-gen",
     );
     dir
 }

@@ -12,12 +12,6 @@ use lapin::types::FieldTable;
 use std::thread;
 use std::time::Duration;
 
-fn only_message(queue: &TestQueue) -> Message {
-    let messages = drain_queue(queue.name());
-    assert_eq!(messages.len(), 1, "expected one message: {messages:?}");
-    messages.into_iter().next().unwrap()
-}
-
 fn bind(queue: &str, exchange: &str, key: &str) {
     let (queue, exchange, key) = (queue.to_string(), exchange.to_string(), key.to_string());
     with_channel(async move |channel: &lapin::Channel| {
@@ -597,9 +591,7 @@ fn a_nack_fails_the_publish_for_body_and_stdin() {
     assert_eq!(assert_one_line_failure(&out), expected, "{out:?}");
     // --no-confirm is fire-and-forget: exit 0, and the broker dropped the message.
     amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "lost"]).assert_ok();
-    let messages = drain_queue(queue.name());
-    assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].body, b"fills the queue");
+    assert_eq!(only_message(&queue).body, b"fills the queue");
 }
 
 #[test]

@@ -20,8 +20,7 @@ fn declare_prints_the_name_and_creates_the_queue() {
 
 #[test]
 fn declare_is_idempotent_and_keeps_messages() {
-    let queue = TestQueue::declare("decl-again");
-    publish(queue.name(), b"kept");
+    let queue = queue_with("decl-again", b"kept");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DECLARE, &[&option]);
     out.assert_ok();

@@ -186,12 +186,8 @@ fn consumer_ack_timeout_during_a_command_is_a_one_line_406() {
 /// dead channel afterwards.
 fn consumer_ack_timeout_with_count_1_is_a_one_line_406() {
     let _settings = short_consumer_timeout();
-    let queue = TestQueue::declare("restart-406-count");
-    publish(queue.name(), b"slow");
-    let out = consume(queue.name())
-        .count(1)
-        .sh("cat >/dev/null; sleep 5")
-        .run();
+    let queue = queue_with("restart-406-count", b"slow");
+    let out = consume_one(&queue).sh("cat >/dev/null; sleep 5").run();
     let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
@@ -208,8 +204,7 @@ fn command_timeout_below_the_consumer_timeout_keeps_the_channel() {
         BrokerSetting::set("consumer_timeout", "4000"),
         BrokerSetting::set("channel_tick_interval", "1000"),
     );
-    let queue = TestQueue::declare("restart-command-timeout");
-    publish(queue.name(), b"job");
+    let queue = queue_with("restart-command-timeout", b"job");
     let out = consume(queue.name())
         .count(2)
         .args(["--command-timeout", "1", "--on-failure", "requeue"])

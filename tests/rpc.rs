@@ -94,8 +94,7 @@ fn line_mode_ends_each_reply_with_one_newline() {
 #[test]
 fn a_failing_server_sends_no_reply_and_keeps_the_request() {
     let queue = TestQueue::declare("rpc-fail");
-    let server = consume(queue.name())
-        .count(1)
+    let server = consume_one(&queue)
         .arg("--reply")
         .sh("cat >/dev/null; echo partial; exit 3")
         .spawn_consuming(queue.name());
@@ -123,8 +122,7 @@ fn a_failing_server_sends_no_reply_and_keeps_the_request() {
 #[test]
 fn a_failing_server_with_on_failure_reject_drops_the_request() {
     let queue = TestQueue::declare("rpc-reject");
-    let server = consume(queue.name())
-        .count(1)
+    let server = consume_one(&queue)
         .args(["--on-failure", "reject", "--reply", "false"])
         .spawn_consuming(queue.name());
     let client = rpc(queue.name()).body("x").reply_timeout(1).run();
@@ -315,13 +313,8 @@ fn sigterm_killing_the_request_delivers_it_again_to_the_next_server() {
 
 #[test]
 fn a_request_without_reply_to_is_a_failed_delivery() {
-    let queue = TestQueue::declare("rpc-noreplyto");
-    publish(queue.name(), b"fire and forget");
-    let out = consume(queue.name())
-        .count(1)
-        .arg("--reply")
-        .sh("echo ran")
-        .run();
+    let queue = queue_with("rpc-noreplyto", b"fire and forget");
+    let out = consume_one(&queue).arg("--reply").sh("echo ran").run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.first_stderr_line(),
@@ -341,8 +334,7 @@ fn reply_to_a_named_queue_carries_the_correlation_id() {
         .body("ping")
         .run();
     out.assert_ok();
-    let out = consume(requests.name())
-        .count(1)
+    let out = consume_one(&requests)
         .args(["--reply", "--", "sed", "s/i/o/"])
         .run();
     out.assert_ok().assert_no_stdout();
@@ -376,10 +368,7 @@ fn a_reply_to_a_deleted_queue_is_a_warning_and_the_request_is_acked() {
         &[b"late"],
         BasicProperties::default().with_reply_to(ShortString::from(gone.clone())),
     );
-    let out = consume(requests.name())
-        .count(1)
-        .args(["--reply", "cat"])
-        .run();
+    let out = consume_one(&requests).args(["--reply", "cat"]).run();
     out.assert_ok();
     assert_eq!(
         out.first_stderr_line(),
@@ -568,8 +557,7 @@ fn reply_with_concurrency_answers_every_request() {
 #[test]
 fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
     let queue = TestQueue::declare("rpc-cmd-timeout");
-    let server = consume(queue.name())
-        .count(1)
+    let server = consume_one(&queue)
         .args([
             "--reply",
             "--command-timeout",
@@ -632,8 +620,7 @@ fn reply_with_retry_delay_answers_from_the_retry() {
 #[test]
 fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
     let queue = TestQueue::declare("rpc-on-exit");
-    let server = consume(queue.name())
-        .count(1)
+    let server = consume_one(&queue)
         .args(["--reply", "--on-exit", "3=ack"])
         .sh("cat; exit 3")
         .spawn_consuming(queue.name());
@@ -651,10 +638,8 @@ fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
 
 #[test]
 fn a_request_without_reply_to_follows_the_on_exit_wildcard() {
-    let queue = TestQueue::declare("rpc-noreplyto-reject");
-    publish(queue.name(), b"fire and forget");
-    let out = consume(queue.name())
-        .count(1)
+    let queue = queue_with("rpc-noreplyto-reject", b"fire and forget");
+    let out = consume_one(&queue)
         .args(["--reply", "--on-exit", "*=reject"])
         .sh("echo ran")
         .run();

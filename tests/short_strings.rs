@@ -188,11 +188,7 @@ fn publish_takes_255_byte_properties_and_refuses_256() {
         .body("p")
         .run();
     assert_refused(&out, "--user-id");
-    assert_eq!(
-        queue_message_count(queue.name()),
-        0,
-        "nothing more published"
-    );
+    assert_nothing_more_published(&queue);
 }
 
 #[test]
@@ -238,11 +234,7 @@ fn header_names_of_255_bytes_are_sent_and_256_refused() {
         1,
         &format!("--typed-header: t[0]: field name: {}", TOO_LONG),
     );
-    assert_eq!(
-        queue_message_count(queue.name()),
-        0,
-        "nothing more published"
-    );
+    assert_nothing_more_published(&queue);
 }
 
 #[test]
@@ -308,4 +300,14 @@ fn virtual_hosts_of_255_bytes_reach_the_broker_and_256_are_refused() {
     assert_refused(&out, "--vhost");
     let out = run(GET, ["-u", &format!("{url}/{long}"), "-q", "x"], b"", &[]);
     assert_refused(&out, "virtual host");
+}
+
+/// Asserts that `queue` is empty: the refused runs published nothing.
+#[track_caller]
+fn assert_nothing_more_published(queue: &TestQueue) {
+    assert_eq!(
+        queue_message_count(queue.name()),
+        0,
+        "nothing more published"
+    );
 }

@@ -124,13 +124,10 @@ fn server_signed_by_an_unknown_ca_is_refused() {
     let url = tls_url("localhost", "");
     // Only the system's CAs: the test CA is not among them.
     let out = declare(&["--url", &url], "tls-unknown-ca");
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: the system's CAs; give the server's CA with --cacert)",
-            socket_step("localhost", port)
-        ),
+    assert_untrusted(
+        &out,
+        port,
+        "the system's CAs; give the server's CA with --cacert",
     )
     .assert_no_stdout();
     // Another CA, and no system CAs.
@@ -139,23 +136,13 @@ fn server_signed_by_an_unknown_ca_is_refused() {
         &["--url", &url, "--cacert", &other, "--no-default-cert-paths"],
         "tls-unknown-ca",
     );
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {other} only)",
-            socket_step("localhost", port)
-        ),
-    );
+    assert_untrusted(&out, port, &format!("--cacert {other} only"));
     // With the system's CAs too.
     let out = declare(&["--url", &url, "--cacert", &other], "tls-unknown-ca");
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {other} and the system's CAs)",
-            socket_step("localhost", port)
-        ),
+    assert_untrusted(
+        &out,
+        port,
+        &format!("--cacert {other} and the system's CAs"),
     );
 }
 
@@ -169,6 +156,20 @@ fn no_default_cert_paths_with_the_right_cacert_still_works() {
         queue.name(),
     );
     assert_declared(&out, &queue);
+}
+
+/// Asserts that a run connecting to localhost on `port` was refused because no CA it trusts
+/// (`trusted`, as the message names them) signed the server's certificate.
+#[track_caller]
+fn assert_untrusted<'a>(out: &'a Output, port: u16, trusted: &str) -> &'a Output {
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: {trusted})",
+            socket_step("localhost", port)
+        ),
+    )
 }
 
 /// Asserts that a run connecting to `host` on `port` was refused by the host name check:
@@ -563,14 +564,7 @@ fn self_signed_server_certificate_given_as_cacert_is_accepted() {
         &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
         "tls-self-signed",
     );
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {ca} only)",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    assert_untrusted(&out, proxy.port(), &format!("--cacert {ca} only"));
 }
 
 #[test]
@@ -598,13 +592,10 @@ fn version_1_server_certificate_is_accepted() {
     let (cert, key) = certs.signed("v1-other", "localhost", "other-ca", None, "rsa:2048");
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-v1-server").assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {ca} and the system's CAs)",
-            socket_step("localhost", proxy.port())
-        ),
+    assert_untrusted(
+        &declare(&["--url", &url, "--cacert", &ca], "tls-v1-server"),
+        proxy.port(),
+        &format!("--cacert {ca} and the system's CAs"),
     );
 }
 

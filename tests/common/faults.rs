@@ -5,15 +5,15 @@
 //! freezes ([`Relay`]) and an output pipe closed early ([`into_head`]).
 
 use super::{
-    HOST, Output, TempFile, bin, broker_port, broker_url, ctl, exit_code, run_sh, wait_or_kill,
+    HOST, Output, Running, TempFile, bin, broker_port, broker_url, ctl, run_sh, spawn_piped,
     wait_until,
 };
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -96,43 +96,26 @@ pub fn close_connection_of(pid: u32, reason: &str) {
 
 /// A tool whose standard input the test writes as it goes (a slow pipe).
 pub struct Fed {
-    child: Child,
+    running: Running,
     stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl Fed {
     /// Starts `tool --url BROKER args...` with a pipe on its standard input.
     pub fn start(tool: &str, args: &[&str]) -> Fed {
-        let mut child = Command::new(bin(tool))
+        let mut command = Command::new(bin(tool));
+        command
             .arg("--url")
             .arg(broker_url())
             .args(args)
-            .env_remove("AMQP_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {tool}: {e}"));
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        Fed {
-            stdin: child.stdin.take(),
-            child,
-            stdout,
-            stderr,
-            readers,
-        }
+            .env_remove("AMQP_URL");
+        let (running, stdin) = spawn_piped(command, true);
+        Fed { running, stdin }
     }
 
+    /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.running.pid()
     }
 
     /// Writes `bytes` to the tool's standard input; false when the tool stopped reading (the
@@ -144,44 +127,13 @@ impl Fed {
         }
     }
 
-    /// Closes the standard input, waits (at most [`super::TIMEOUT`]) and returns what the tool left.
+    /// Closes the standard input, waits (at most [`super::TIMEOUT`]) and returns what the tool
+    /// left.
     #[track_caller]
     pub fn finish(mut self) -> Output {
         self.stdin.take();
-        let status = wait_or_kill(&mut self.child, "the tool");
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        Output {
-            code: exit_code(status),
-            stdout: std::mem::take(&mut *self.stdout.lock().unwrap()),
-            stderr: String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned(),
-        }
+        self.running.wait()
     }
-}
-
-impl Drop for Fed {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn collect(
-    mut from: impl Read + Send + 'static,
-    into: Arc<Mutex<Vec<u8>>>,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        let mut buffer = [0u8; 16 * 1024];
-        while let Ok(n) = from.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&buffer[..n]);
-        }
-    })
 }
 
 /// A TCP relay between a tool and the broker that the test can freeze: frozen, it neither

@@ -40,7 +40,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -270,10 +270,23 @@ where
 
 /// Starts any command with piped stdout and stderr. `stdin`: `None` for /dev/null, else these
 /// bytes (then closed).
-pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
+pub fn spawn_command(command: Command, stdin: Option<Vec<u8>>) -> Running {
+    let (running, pipe) = spawn_piped(command, stdin.is_some());
+    if let (Some(bytes), Some(mut pipe)) = (stdin, pipe) {
+        std::thread::spawn(move || {
+            // The tool may exit without reading everything; that is for the test to judge.
+            let _ = pipe.write_all(&bytes);
+        });
+    }
+    running
+}
+
+/// Starts any command with piped stdout and stderr; its standard input is a pipe returned to
+/// the caller to write as it goes (`piped_stdin`) or /dev/null.
+pub fn spawn_piped(mut command: Command, piped_stdin: bool) -> (Running, Option<ChildStdin>) {
     let what = format!("{command:?}");
     command
-        .stdin(if stdin.is_some() {
+        .stdin(if piped_stdin {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -283,13 +296,7 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        std::thread::spawn(move || {
-            // The tool may exit without reading everything; that is for the test to judge.
-            let _ = pipe.write_all(&bytes);
-        });
-    }
+    let pipe = child.stdin.take();
     let stdout = Arc::new(Mutex::new(Vec::new()));
     let stderr = Arc::new(Mutex::new(Vec::new()));
     let (done_tx, done) = mpsc::channel();
@@ -303,31 +310,29 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
         stderr.clone(),
         done_tx,
     );
-    Running {
+    let running = Running {
         what,
         child,
         stdout,
         stderr,
         done,
-    }
+    };
+    (running, pipe)
 }
 
-/// Waits for `child` to exit; kills it and fails the test, naming it `what`, when it runs
-/// longer than [`TIMEOUT`].
+/// Runs `command` to its end and returns its output; fails the test, naming it `what` and
+/// showing its standard error, when it cannot be started or exits non-zero.
 #[track_caller]
-pub fn wait_or_kill(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+pub fn run_checked(command: &mut Command, what: &str) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
@@ -1032,6 +1037,14 @@ pub fn drain_queue(queue: &str) -> Vec<Message> {
     get_messages(queue, usize::MAX)
 }
 
+/// Takes every message from `queue` and asserts there was exactly one; returns it.
+#[track_caller]
+pub fn only_message(queue: &TestQueue) -> Message {
+    let messages = drain_queue(queue.name());
+    assert_eq!(messages.len(), 1, "expected one message: {messages:?}");
+    messages.into_iter().next().unwrap()
+}
+
 /// All 256 byte values, twice, with runs of NULs: a body no text handling survives.
 pub fn binary_body() -> Vec<u8> {
     let mut body: Vec<u8> = (0..=255u8).collect();
@@ -1050,8 +1063,8 @@ pub struct CtlFailure {
     pub stdout: String,
     /// Its standard error.
     pub stderr: String,
-    /// How it ended.
-    pub status: ExitStatus,
+    /// Its exit code (128 + N when killed by signal N).
+    pub code: i32,
 }
 
 /// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
@@ -1059,32 +1072,17 @@ pub struct CtlFailure {
 /// succeeds, else what it printed.
 #[track_caller]
 pub fn try_ctl(args: &[&str]) -> Result<String, CtlFailure> {
-    let ctl = required_env("AMQP_TEST_CTL");
-    let mut child = Command::new(&ctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {ctl}: {e}"));
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let (tx, done) = mpsc::channel();
-    drain(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
-    drain(child.stderr.take().unwrap(), stderr.clone(), tx);
-    let status = wait_or_kill(&mut child, &format!("{ctl} {args:?}"));
-    for _ in 0..2 {
-        let _ = done.recv_timeout(Duration::from_secs(5));
-    }
-    let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    if status.success() {
+    let mut command = Command::new(required_env("AMQP_TEST_CTL"));
+    command.args(args);
+    let out = spawn_command(command, None).wait();
+    let stdout = out.stdout_text();
+    if out.code == 0 {
         Ok(stdout)
     } else {
         Err(CtlFailure {
             stdout,
-            stderr,
-            status,
+            stderr: out.stderr,
+            code: out.code,
         })
     }
 }
@@ -1095,8 +1093,8 @@ pub fn try_ctl(args: &[&str]) -> Result<String, CtlFailure> {
 pub fn ctl(args: &[&str]) -> String {
     try_ctl(args).unwrap_or_else(|failed| {
         panic!(
-            "rabbitmqctl {args:?} failed ({}):\n{}\n{}",
-            failed.status, failed.stdout, failed.stderr
+            "rabbitmqctl {args:?} failed (exit {}):\n{}\n{}",
+            failed.code, failed.stdout, failed.stderr
         )
     })
 }

@@ -45,6 +45,12 @@ pub fn consume(queue: &str) -> Call {
     call(CONSUME).args(["-q", queue])
 }
 
+/// `amqp-consume -q QUEUE -c 1`: consume one delivery (the command, `-- sh -c SCRIPT` or
+/// other options, follow).
+pub fn consume_one(queue: &TestQueue) -> Call {
+    consume(queue.name()).count(1)
+}
+
 /// `amqp-publish -r QUEUE` (to the default exchange, so to the queue of that name).
 pub fn publish_cli(queue: &str) -> Call {
     call(PUBLISH).args(["-r", queue])

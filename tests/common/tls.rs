@@ -9,7 +9,7 @@
 //! without them.
 #![allow(dead_code)]
 
-use super::{broker_port, required_env};
+use super::{broker_port, required_env, run_checked};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -310,14 +310,9 @@ pub fn x509_version(pem: &str) -> String {
 
 /// Runs `openssl ARGS`, panicking with its stderr when it fails; returns its stdout.
 fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is needed to generate test certificates");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_checked(
+        Command::new("openssl").args(args),
+        &format!("openssl {args:?} (openssl generates the test certificates)"),
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -714,18 +714,7 @@ impl Case {
                             "routing_key",
                         ],
                     ),
-                    Observe::Queues => (
-                        "queues",
-                        &[
-                            "-q",
-                            "list_queues",
-                            "--no-table-headers",
-                            "name",
-                            "durable",
-                            "auto_delete",
-                            "exclusive",
-                        ],
-                    ),
+                    Observe::Queues => ("queues", &QUEUE_FLAGS),
                 };
                 let out = ctl(args);
                 let mut found: Vec<String> = out
@@ -1258,16 +1247,19 @@ fn probe_flags(b: &mut Client, name: &str) -> String {
     "?".into()
 }
 
+/// The rabbitmqctl listing of every queue's name and flags, tab-separated.
+const QUEUE_FLAGS: [&str; 7] = [
+    "-q",
+    "list_queues",
+    "--no-table-headers",
+    "name",
+    "durable",
+    "auto_delete",
+    "exclusive",
+];
+
 fn ctl_flags(name: &str) -> String {
-    let out = ctl(&[
-        "-q",
-        "list_queues",
-        "--no-table-headers",
-        "name",
-        "durable",
-        "auto_delete",
-        "exclusive",
-    ]);
+    let out = ctl(&QUEUE_FLAGS);
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() == 4 && f[0] == name {
