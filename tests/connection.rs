@@ -496,11 +496,12 @@ fn heartbeat_is_negotiated_with_the_broker() {
     // 0 disables heartbeats and still works.
     let out = amqp(GET, &["--heartbeat", "0", "-q", queue.name()]);
     assert_eq!(out.code, 2, "{out:?}");
-    let consumer = amqp_spawn(
-        "amqp-consume",
-        &["--heartbeat=17", "-q", queue.name(), "-c", "1", "cat"],
-    );
-    wait_for_consumer(queue.name());
+    let consumer = call(CONSUME)
+        .args(["--heartbeat=17", "-q"])
+        .arg(queue.name())
+        .count(1)
+        .arg("cat")
+        .spawn_consuming(queue.name());
     let timeouts: Vec<serde_json::Value> = ctl_rows(&["list_connections", "timeout"])
         .into_iter()
         .map(|r| r["timeout"].clone())
@@ -510,9 +511,7 @@ fn heartbeat_is_negotiated_with_the_broker() {
         "no connection with heartbeat 17: {timeouts:?}"
     );
     publish(queue.name(), b"beat");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"beat");
+    assert_consumed(consumer, b"beat");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,17 +575,11 @@ fn connection_names() -> String {
 fn connection_name_names_the_connection_for_the_broker() {
     let queue = TestQueue::declare("conn-name");
     let consumer_name = unique_name("nightly-consumer@host");
-    let consumer = amqp_spawn(
-        "amqp-consume",
-        &[
-            "-q",
-            queue.name(),
-            "--connection-name",
-            &consumer_name,
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
+    let consumer = consume(queue.name())
+        .arg("--connection-name")
+        .arg(&consumer_name)
+        .arg("cat")
+        .spawn_consuming(queue.name());
     assert!(connection_names().contains(&consumer_name));
     // amqp-publish -l at one message a second stays connected long enough to be listed.
     let publisher_name = unique_name("nightly-publisher@host");
@@ -622,17 +615,17 @@ fn connection_name_names_the_connection_for_the_broker() {
     // The consumer took every message: the queue is empty (exit 2).
     let got = amqp(GET, &["--connection-name", "get-job", "-q", queue.name()]);
     assert_eq!(got.code, 2, "{got:?}");
-    amqp(
-        "amqp-delete-queue",
-        &["--connection-name", "delete-job", "-q", queue.name()],
-    )
-    .assert_ok();
+    call(DELETE)
+        .args(["--connection-name", "delete-job", "-q"])
+        .arg(queue.name())
+        .run()
+        .assert_ok();
 }
 
 #[test]
 fn without_connection_name_a_connection_is_named_after_its_tool() {
     let queue = TestQueue::declare("conn-default-name");
-    let consumer = amqp_spawn("amqp-consume", &["-q", queue.name(), "cat"]);
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
     wait_for_consumer(queue.name());
     assert!(connection_names().contains("amqp-consume"));
     consumer.signal(libc::SIGTERM);
@@ -1071,13 +1064,14 @@ fn verbose_shows_the_methods_on_the_wire_as_tshark_decodes_them() {
     }
     // "Capturing on" comes as the capture starts; give it a moment to be live.
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let published = amqp_stdin(
-        "amqp-publish",
-        &["--verbose", "-r", q.name(), "-l", "-C", "text/plain"],
-        b"one\ntwo\nthree\n",
-    );
+    let published = call(PUBLISH)
+        .args(["--verbose", "-r"])
+        .arg(q.name())
+        .args(["-l", "-C", "text/plain"])
+        .stdin(b"one\ntwo\nthree\n")
+        .run();
     published.assert_ok();
-    let got = amqp("amqp-get", &["--verbose", "-q", q.name()]);
+    let got = amqp(GET, &["--verbose", "-q", q.name()]);
     got.assert_ok();
     std::thread::sleep(std::time::Duration::from_millis(500));
     // SAFETY: kill has no memory effects; SIGINT makes tshark finish the capture file.

@@ -286,9 +286,7 @@ fn exchange_without_routing_key_binds_with_the_empty_key() {
     let keys = binding_keys(exchange.name(), queue.name());
     assert_eq!(keys, vec![String::new()]);
     publish_to(exchange.name(), "", b"empty key");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"empty key");
+    assert_consumed(consumer, b"empty key");
 }
 
 #[test]
@@ -331,9 +329,7 @@ fn server_named_queue_can_be_bound_to_an_exchange() {
     let _guard = TestQueue::adopt(&name);
     wait_for_consumer(&name);
     publish_to(exchange.name(), "any", b"fanned out");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"fanned out");
+    assert_consumed(consumer, b"fanned out");
 }
 
 #[test]
@@ -880,13 +876,9 @@ fn consume_into_a_closed_pipe_ends_quietly_and_keeps_the_message() {
 #[test]
 fn every_property_reaches_the_command_environment() {
     let q = TestQueue::declare("props");
-    amqp(
-        "amqp-publish",
-        &[
-            "-r",
-            q.name(),
-            "-b",
-            "x",
+    publish_cli(q.name())
+        .body("x")
+        .args([
             "-p",
             "-C",
             "text/plain",
@@ -917,9 +909,9 @@ fn every_property_reaches_the_command_environment() {
             "ok=true",
             "--typed-header",
             "nested={\"a\":[1,\"b\"]}",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let env = consumed_environment(q.name());
     let expect = [
         ("AMQP_EXCHANGE", ""),

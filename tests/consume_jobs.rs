@@ -283,18 +283,11 @@ fn max_redeliveries_warns_once_where_the_queue_gives_no_count() {
 fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
     let (queue, dlq) = queue_with_dead_letters("jobs-stale-count", &[]);
     // A message moved back from a dead-letter queue can carry the count of its old life.
-    amqp(
-        "amqp-publish",
-        &[
-            "-r",
-            queue.name(),
-            "--typed-header",
-            "x-delivery-count=9",
-            "-b",
-            "replayed",
-        ],
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .args(["--typed-header", "x-delivery-count=9"])
+        .body("replayed")
+        .run()
+        .assert_ok();
     let out = consume_one(&queue)
         .args([
             "--on-failure",

@@ -386,18 +386,13 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
 fn reject_dead_letters_and_the_dead_letters_move_back() {
     let dlq = TestQueue::declare("json-dlq");
     let work = TestQueue::named("json-work");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            work.name(),
-            "--arg",
-            "x-dead-letter-exchange=",
-            "--arg",
-            &format!("x-dead-letter-routing-key={}", dlq.name()),
-        ],
-    )
-    .assert_ok();
+    call(DECLARE)
+        .arg("-q")
+        .arg(work.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
+        .run()
+        .assert_ok();
     publish_bodies(work.name(), &[b"p1", b"p2"]);
     let rejected = get_cli(work.name())
         .args(["--count", "0", "--ack-mode", "reject"])
@@ -632,19 +627,10 @@ fn cluster_id_reaches_the_command_environment() {
         queue.name()
     );
     amqp_stdin(PUBLISH, &["--json"], line.as_bytes()).assert_ok();
-    let out = amqp(
-        "amqp-consume",
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; env",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .sh("cat >/dev/null; env")
+        .run();
     out.assert_ok();
     assert!(
         out.stdout_text()

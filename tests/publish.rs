@@ -758,13 +758,9 @@ fn mandatory_unroutable_message_fails_with_no_route() {
 #[test]
 fn typed_headers_keep_their_types_on_the_wire() {
     let q = TestQueue::declare("typed");
-    amqp(
-        "amqp-publish",
-        &[
-            "-r",
-            q.name(),
-            "-b",
-            "x",
+    publish_cli(q.name())
+        .body("x")
+        .args([
             "-H",
             "s: 5",
             "--typed-header",
@@ -775,9 +771,9 @@ fn typed_headers_keep_their_types_on_the_wire() {
             "b=false",
             "--typed-header",
             "q=\"5\"",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let message = get_message(q.name()).expect("one message");
     let headers = message.headers.expect("headers");
     assert!(
@@ -796,23 +792,23 @@ fn typed_headers_keep_their_types_on_the_wire() {
 #[test]
 fn bad_property_values_are_usage_errors() {
     let q = TestQueue::declare("badprops");
-    amqp(
-        "amqp-publish",
-        &["-r", q.name(), "-b", "x", "--priority", "300"],
-    )
-    .assert_error_starts(1, "300: ");
-    amqp(
-        "amqp-publish",
-        &["-r", q.name(), "-b", "x", "--timestamp=soon"],
-    )
-    .assert_error(
-        1,
-        "--timestamp: 'soon' is not a number of seconds since the epoch",
-    );
-    amqp(
-        "amqp-publish",
-        &["-r", q.name(), "-b", "x", "--typed-header", "novalue"],
-    )
-    .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
+    publish_cli(q.name())
+        .body("x")
+        .args(["--priority", "300"])
+        .run()
+        .assert_error_starts(1, "300: ");
+    publish_cli(q.name())
+        .body("x")
+        .arg("--timestamp=soon")
+        .run()
+        .assert_error(
+            1,
+            "--timestamp: 'soon' is not a number of seconds since the epoch",
+        );
+    publish_cli(q.name())
+        .body("x")
+        .args(["--typed-header", "novalue"])
+        .run()
+        .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
     assert_eq!(queue_message_count(q.name()), 0);
 }

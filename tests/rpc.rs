@@ -497,18 +497,17 @@ fn a_refused_request_fails_at_once() {
     // A full queue with reject-publish nacks the request; the reply timeout is far longer than
     // a test run may take.
     let queue = TestQueue::named("rpc-refused");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            queue.name(),
+    call(DECLARE)
+        .arg("-q")
+        .arg(queue.name())
+        .args([
             "--arg",
             "x-max-length=1",
             "--arg",
             "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     publish(queue.name(), b"fills the queue");
     let out = rpc(queue.name()).body("x").reply_timeout(600).run();
     out.assert_error(
@@ -673,20 +672,13 @@ fn line_mode_rate_spaces_requests_and_answers_each() {
 fn rpc_round_trip_with_reply_to_and_correlation_id() {
     let requests = TestQueue::declare("rpc-req");
     let replies = TestQueue::declare("rpc-rep");
-    amqp(
-        "amqp-publish",
-        &[
-            "-r",
-            requests.name(),
-            "-t",
-            replies.name(),
-            "--correlation-id",
-            "job-17",
-            "-b",
-            "ping",
-        ],
-    )
-    .assert_ok();
+    publish_cli(requests.name())
+        .arg("-t")
+        .arg(replies.name())
+        .args(["--correlation-id", "job-17"])
+        .body("ping")
+        .run()
+        .assert_ok();
     let url = broker_url();
     let server = format!(
         "body=$(cat); amqp-publish -u '{url}' -r \"$AMQP_REPLY_TO\" \

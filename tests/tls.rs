@@ -277,9 +277,7 @@ fn mutual_tls_presents_the_client_certificate() {
         "no TLS connection with the client certificate: {subjects:?}"
     );
     publish(queue.name(), b"mutual");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"mutual");
+    assert_consumed(consumer, b"mutual");
 }
 
 #[test]

@@ -8,8 +8,9 @@
 //! This is the one support module of every test file (`mod common; use common::*;`). Its
 //! submodules serve one subject each:
 //!
-//! - [`scripts`]: the repeated shapes of the tests (consume one delivery with a script,
-//!   publish then get, ...), so that a test reads as a script of CLI calls;
+//! - [`scripts`]: the repeated shapes of the tests as CLI calls (`consume_one(&queue).sh(SCRIPT)
+//!   .run()`, `rpc(queue).body(B).run()`, a queue declared with a message in it, an echo
+//!   server, ...), so that a test reads as a script of CLI calls;
 //! - [`faults`]: the faults the reliability tests inject (a connection closed by the broker,
 //!   a frozen network, a slow input pipe, an output pipe closed early);
 //! - [`tls`]: the test PKI, a small TLS server and a TLS front for the broker (`tests/tls.rs`);
@@ -1100,12 +1101,24 @@ pub fn ctl(args: &[&str]) -> String {
 }
 
 /// Runs a rabbitmqctl listing command (`list_queues`, `list_bindings`, ...) with JSON output
-/// and returns its rows.
+/// and returns its rows. A listing that fails is tried again (up to 5 times): rabbitmqctl
+/// exits 70 with `badrpc` when a queue it is asking goes away meanwhile, which tests running
+/// in parallel do all the time.
 #[track_caller]
 pub fn ctl_rows(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let mut all = vec!["-q", "--formatter", "json"];
     all.extend_from_slice(args);
-    let out = ctl(&all);
+    let mut attempts = 1;
+    let out = loop {
+        match try_ctl(&all) {
+            Ok(out) => break out,
+            Err(_) if attempts < 5 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(_) => break ctl(&all),
+        }
+    };
     let value: serde_json::Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("rabbitmqctl {args:?}: not JSON ({e}): {out}"));
     value

@@ -187,6 +187,15 @@ pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
         .spawn_consuming(queue)
 }
 
+/// Waits for a consumer to end and asserts that it succeeded having written exactly
+/// `expected` on standard output.
+#[track_caller]
+pub fn assert_consumed(consumer: Running, expected: &[u8]) {
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stdout, expected);
+}
+
 /// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with
 /// nothing on stderr.
 #[track_caller]
