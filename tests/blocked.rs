@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 
-const PUBLISH: &str = "amqp-publish";
-
 /// Sets the node's memory alarm; clears it when dropped.
 struct MemoryAlarm;
 

@@ -1,4 +1,4 @@
-//! Arguments are bytes (issue 11): option values, the consume command and file paths that are
+//! Arguments are bytes: option values, the consume command and file paths that are
 //! not UTF-8 (Latin-1 from a script under `LANG=C`) are taken as given. Bodies, header values,
 //! commands and paths are sent or used byte for byte; a value AMQP needs as a short string (a
 //! name, a key, a property) cannot be sent (amq-protocol holds those as Rust strings) and is
@@ -10,11 +10,6 @@ mod common;
 use common::*;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
-const GET: &str = "amqp-get";
 
 /// A command-line word of raw bytes.
 fn word(bytes: &[u8]) -> OsString {
@@ -59,8 +54,7 @@ fn latin1_bodies_and_header_values_are_published_byte_for_byte() {
 
 #[test]
 fn the_consume_command_and_its_arguments_are_run_as_given() {
-    let queue = TestQueue::declare("bytes-command");
-    publish(queue.name(), b"m");
+    let queue = queue_with("bytes-command", b"m");
     let out = run_bytes(
         CONSUME,
         &[
@@ -86,8 +80,7 @@ fn a_file_path_that_is_not_utf8_is_opened() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join(word(b"auth-caf\xe9"));
     std::fs::write(&path, b"username:guest\npassword:guest\n").expect("authfile");
-    let queue = TestQueue::declare("bytes-authfile");
-    publish(queue.name(), b"via authfile");
+    let queue = queue_with("bytes-authfile", b"via authfile");
     let out = run(
         GET,
         [

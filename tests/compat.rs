@@ -12,16 +12,11 @@
 //! Needs the private broker (`AMQP_TEST_URL`, `AMQP_TEST_PORT`, `AMQP_TEST_CTL`) and the
 //! original tools in /usr/bin; fails (never skips) without them.
 
-mod compat_support;
+mod common;
 
-use compat_support::amqp::Properties;
-use compat_support::{Aspect, Case, ErrMode, Live, Observe, block_cmd, case, longstr};
-
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const GET: &str = "amqp-get";
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
+use common::compat::amqp::Properties;
+use common::compat::{Aspect, Case, ErrMode, Live, Observe, block_cmd, case, longstr};
+use common::{CONSUME, DECLARE, DELETE, GET, PUBLISH};
 
 /// One `#[test]` per case, named after it: `name: TOOL => |c| c.args(...)...;`
 macro_rules! cases {
@@ -161,7 +156,7 @@ cases! {
 }
 
 fn port() -> u16 {
-    compat_support::test_env().port
+    common::broker_port()
 }
 
 cases! {
@@ -307,7 +302,7 @@ cases! {
     url_vhost_encoded_slash: GET => |c| c.args(["-u", "{URL}/a%2fb-{ID}", "-q", "x"]);
     url_percent_encoded_guest: GET => |c| c.queue("{Q}").msg("{Q}", "u").args(["-u", "amqp://%67uest:%67ues%74@127.0.0.1:{PORT}", "-q", "{Q}"]);
     url_percent_encoded_special_user: GET => |c| {
-        compat_support::ensure_special_user();
+        common::compat::ensure_special_user();
         c.queue("{Q}").msg("{Q}", "u").args(["-u", "amqp://compat%20us%20er:p%40ss%3aw%2frd%25@127.0.0.1:{PORT}", "-q", "{Q}"])
     };
     url_user_only_default_password: GET => |c| c.queue("{Q}").msg("{Q}", "u").args(["-u", "amqp://guest@127.0.0.1:{PORT}", "-q", "{Q}"]);

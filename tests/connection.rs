@@ -1,12 +1,18 @@
 //! The connection options every tool shares: URLs, server/port, vhost, credentials, authfile,
-//! AMQP_URL, conflicts, heartbeat, and the connection failures' messages.
+//! AMQP_URL, conflicts, heartbeats, the connection failures' messages, refusals and connect
+//! timeouts (RELIABILITY.md 7 to 9), passwords never printed (11), and the `--verbose`
+//! protocol trace checked against tshark's AMQP dissector.
 
 mod common;
 
 use common::*;
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
 
-const DECLARE: &str = "amqp-declare-queue";
-const GET: &str = "amqp-get";
 const SECRET: &str = "s3cretpw";
 
 fn port() -> String {
@@ -33,36 +39,6 @@ fn assert_secret_hidden(out: &Output) {
         !String::from_utf8_lossy(&out.stdout).contains(SECRET),
         "password leaked: {out:?}"
     );
-}
-
-/// A vhost of its own, with guest's permissions; deleted on drop (with its queues).
-struct TestVhost {
-    name: String,
-}
-
-impl TestVhost {
-    fn new() -> Self {
-        let name = unique_name("vhost");
-        ctl(&["-q", "add_vhost", &name]);
-        let vhost = TestVhost { name };
-        ctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &vhost.name,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ]);
-        vhost
-    }
-}
-
-impl Drop for TestVhost {
-    fn drop(&mut self) {
-        ctl(&["-q", "delete_vhost", &self.name]);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,7 +143,7 @@ fn port_out_of_range_is_an_error_before_connecting() {
 
 #[test]
 fn vhost_option_and_url_path_select_the_vhost() {
-    let vhost = TestVhost::new();
+    let vhost = TestVhost::new("vhost");
     let queue = unique_name("conn-vhost");
     let port = port();
     let out = run(
@@ -520,11 +496,12 @@ fn heartbeat_is_negotiated_with_the_broker() {
     // 0 disables heartbeats and still works.
     let out = amqp(GET, &["--heartbeat", "0", "-q", queue.name()]);
     assert_eq!(out.code, 2, "{out:?}");
-    let consumer = amqp_spawn(
-        "amqp-consume",
-        &["--heartbeat=17", "-q", queue.name(), "-c", "1", "cat"],
-    );
-    wait_for_consumer(queue.name());
+    let consumer = call(CONSUME)
+        .args(["--heartbeat=17", "-q"])
+        .arg(queue.name())
+        .count(1)
+        .arg("cat")
+        .spawn_consuming(queue.name());
     let timeouts: Vec<serde_json::Value> = ctl_rows(&["list_connections", "timeout"])
         .into_iter()
         .map(|r| r["timeout"].clone())
@@ -534,9 +511,7 @@ fn heartbeat_is_negotiated_with_the_broker() {
         "no connection with heartbeat 17: {timeouts:?}"
     );
     publish(queue.name(), b"beat");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"beat");
+    assert_consumed(consumer, b"beat");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,17 +575,11 @@ fn connection_names() -> String {
 fn connection_name_names_the_connection_for_the_broker() {
     let queue = TestQueue::declare("conn-name");
     let consumer_name = unique_name("nightly-consumer@host");
-    let consumer = amqp_spawn(
-        "amqp-consume",
-        &[
-            "-q",
-            queue.name(),
-            "--connection-name",
-            &consumer_name,
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
+    let consumer = consume(queue.name())
+        .arg("--connection-name")
+        .arg(&consumer_name)
+        .arg("cat")
+        .spawn_consuming(queue.name());
     assert!(connection_names().contains(&consumer_name));
     // amqp-publish -l at one message a second stays connected long enough to be listed.
     let publisher_name = unique_name("nightly-publisher@host");
@@ -638,27 +607,589 @@ fn connection_name_names_the_connection_for_the_broker() {
     consumer.signal(libc::SIGTERM);
     assert_eq!(consumer.wait().code, 143);
     // The other tools take it too; without it, each tool is named after itself.
-    amqp(
-        DECLARE,
-        &["--connection-name", "declare-job", "-q", queue.name()],
-    )
-    .assert_ok();
+    call(DECLARE)
+        .args(["--connection-name", "declare-job", "-q"])
+        .arg(queue.name())
+        .run()
+        .assert_ok();
     // The consumer took every message: the queue is empty (exit 2).
     let got = amqp(GET, &["--connection-name", "get-job", "-q", queue.name()]);
     assert_eq!(got.code, 2, "{got:?}");
-    amqp(
-        "amqp-delete-queue",
-        &["--connection-name", "delete-job", "-q", queue.name()],
-    )
-    .assert_ok();
+    call(DELETE)
+        .args(["--connection-name", "delete-job", "-q"])
+        .arg(queue.name())
+        .run()
+        .assert_ok();
 }
 
 #[test]
 fn without_connection_name_a_connection_is_named_after_its_tool() {
     let queue = TestQueue::declare("conn-default-name");
-    let consumer = amqp_spawn("amqp-consume", &["-q", queue.name(), "cat"]);
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
     wait_for_consumer(queue.name());
     assert!(connection_names().contains("amqp-consume"));
     consumer.signal(libc::SIGTERM);
     assert_eq!(consumer.wait().code, 143);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeats (RELIABILITY.md, 7)
+
+#[test]
+fn heartbeats_keep_the_connection_alive_during_a_long_command() {
+    let queue = queue_with("rel-heartbeat-long", b"slow job");
+    let consumer = call(CONSUME)
+        .args(["--heartbeat", "2", "-q"])
+        .arg(queue.name())
+        .count(1)
+        .args(["sleep", "10"])
+        .spawn();
+    assert_eq!(broker_connection_of(consumer.pid()).timeout, "2");
+    let out = consumer.wait();
+    out.assert_ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn heartbeat_defaults_to_the_brokers_proposal() {
+    let queue = TestQueue::declare("rel-heartbeat-default");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
+    assert_eq!(broker_connection_of(consumer.pid()).timeout, "60");
+}
+
+#[test]
+fn heartbeat_0_disables_heartbeats() {
+    let queue = TestQueue::declare("rel-heartbeat-off");
+    let consumer = amqp_spawn(CONSUME, &["--heartbeat", "0", "-q", queue.name(), "cat"]);
+    assert_eq!(broker_connection_of(consumer.pid()).timeout, "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals (RELIABILITY.md, 8)
+
+/// Each tool's arguments on `queue` besides the connection options, and the step (method)
+/// at which the broker would refuse them.
+fn on_queue<'a>(tool: &str, queue: &'a str) -> (Vec<&'a str>, &'static str) {
+    match tool {
+        PUBLISH => (vec!["-r", queue, "-b", "x"], "basic.publish"),
+        GET => (vec!["-q", queue], "basic.get"),
+        CONSUME => (vec!["-q", queue, "cat"], "basic.consume"),
+        DECLARE => (vec!["-q", queue], "queue.declare"),
+        DELETE => (vec!["-q", queue], "queue.delete"),
+        other => panic!("not a tool: {other}"),
+    }
+}
+
+/// Each tool's arguments besides the connection options, for runs that fail at login.
+fn tool_args(tool: &str) -> Vec<&'static str> {
+    on_queue(tool, "x").0
+}
+
+/// Asserts that each of the five tools, run through `url`, fails at login with
+/// `expected_start`.
+#[track_caller]
+fn assert_every_tool_refused_at_login(url: &str, expected_start: &str) {
+    for tool in TOOLS {
+        assert_refused(tool, url, &tool_args(tool), expected_start);
+    }
+}
+
+/// Asserts that each of `tools`, run on `queue` through `url`, fails at its step with
+/// `reason` (`STEP: REASON`).
+#[track_caller]
+fn assert_refused_on_queue(tools: &[&str], url: &str, queue: &str, reason: &str) {
+    for tool in tools {
+        let (args, step) = on_queue(tool, queue);
+        assert_refused(tool, url, &args, &format!("{step}: {reason}"));
+    }
+}
+
+#[track_caller]
+fn assert_refused(tool: &str, url: &str, extra: &[&str], expected_start: &str) {
+    let mut args = vec!["--url", url];
+    args.extend_from_slice(extra);
+    let started = Instant::now();
+    let out = run(tool, &args, b"", &[]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{out:?}");
+    let line = assert_one_line_failure(&out);
+    assert!(
+        line.starts_with(expected_start),
+        "{tool}: expected {expected_start:?}: {out:?}"
+    );
+    out.assert_no_stdout();
+}
+
+#[test]
+fn wrong_password_is_refused_with_403() {
+    let url = url_with("guest", "not-the-password", None);
+    assert_every_tool_refused_at_login(
+        &url,
+        "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED",
+    );
+}
+
+#[test]
+fn missing_vhost_is_refused_with_530() {
+    let vhost = unique_name("no-vhost");
+    let url = url_with("guest", "guest", Some(&vhost));
+    assert_every_tool_refused_at_login(
+        &url,
+        "logging in to AMQP server: server connection error 530, message: NOT_ALLOWED",
+    );
+}
+
+#[test]
+fn missing_permissions_are_refused() {
+    let user = TestUser::new("pw");
+    // No permissions at all on the vhost: refused at login.
+    let url = url_with(&user.name, "pw", Some("%2f"));
+    assert_refused(
+        GET,
+        &url,
+        &["-q", "x"],
+        "logging in to AMQP server: server connection error 530, message: NOT_ALLOWED",
+    );
+    // Permissions that match nothing: each operation refused with 403.
+    ctl(&["set_permissions", "-p", "/", &user.name, "^$", "^$", "^$"]);
+    let queue = queue_with("rel-no-permission", b"untouchable");
+    assert_refused_on_queue(
+        &TOOLS,
+        &url,
+        queue.name(),
+        "server channel error 403, message: ACCESS_REFUSED",
+    );
+    assert_eq!(queue_message_count(queue.name()), 1);
+}
+
+#[test]
+fn exclusive_queue_of_another_connection_is_refused_with_405() {
+    let queue = TestQueue::named("rel-exclusive");
+    let holder = amqp_spawn(CONSUME, &["-x", "-q", queue.name(), "cat"]);
+    wait_until("the exclusive queue to be declared", || {
+        (queue_status(queue.name()) == Err(405)).then_some(())
+    });
+    assert_refused_on_queue(
+        &[GET, CONSUME, DECLARE, DELETE],
+        &broker_url(),
+        queue.name(),
+        "server channel error 405, message: RESOURCE_LOCKED",
+    );
+    drop(holder);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connect timeouts (RELIABILITY.md, 9)
+
+/// A listener on 127.0.0.1 whose accept queue is full: further SYNs are dropped, so a
+/// connect neither succeeds nor is refused.
+struct BlackHole {
+    fd: i32,
+    port: u16,
+    _held: Vec<TcpStream>,
+}
+
+impl BlackHole {
+    fn new() -> BlackHole {
+        // SAFETY: plain socket calls on a descriptor we own; the address is a local struct.
+        let (fd, port) = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "socket");
+            let mut address: libc::sockaddr_in = std::mem::zeroed();
+            address.sin_family = libc::AF_INET as libc::sa_family_t;
+            address.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            address.sin_port = 0;
+            let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, &address as *const _ as *const libc::sockaddr, size);
+            assert_eq!(bound, 0, "bind");
+            assert_eq!(libc::listen(fd, 1), 0, "listen");
+            let mut length = size;
+            libc::getsockname(
+                fd,
+                &mut address as *mut _ as *mut libc::sockaddr,
+                &mut length,
+            );
+            (fd, u16::from_be(address.sin_port))
+        };
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            match TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
+                Ok(stream) => held.push(stream),
+                Err(_) => break,
+            }
+        }
+        assert!(held.len() < 8, "the listener's queue never filled");
+        BlackHole {
+            fd,
+            port,
+            _held: held,
+        }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptor we opened.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[test]
+fn connect_timeout_bounds_a_connect_nobody_answers() {
+    let hole = BlackHole::new();
+    let port = hole.port.to_string();
+    let expected = format!("opening socket to 127.0.0.1:{port}: connection timed out after 2 s");
+    let started = Instant::now();
+    let out = run(
+        GET,
+        [
+            "-s",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--connect-timeout",
+            "2",
+            "-q",
+            "x",
+        ],
+        b"",
+        &[],
+    );
+    let took = started.elapsed();
+    assert_eq!(assert_one_line_failure(&out), expected);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // The same from the URL's connection_timeout (milliseconds).
+    let url = format!("amqp://guest:guest@127.0.0.1:{port}?connection_timeout=2000");
+    let started = Instant::now();
+    let out = run(PUBLISH, ["--url", &url, "-r", "x", "-b", "x"], b"", &[]);
+    let took = started.elapsed();
+    assert_eq!(assert_one_line_failure(&out), expected);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_server_that_never_speaks_amqp_is_given_up() {
+    let listener = TcpListener::bind((HOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = stop.clone();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let acceptor = thread::spawn(move || {
+        let mut held = Vec::new();
+        while !stopper.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    let port_text = port.to_string();
+    for tool in [GET, CONSUME] {
+        let mut args = vec![
+            "-s",
+            "127.0.0.1",
+            "--port",
+            &port_text,
+            "--connect-timeout",
+            "2",
+        ];
+        args.extend_from_slice(&tool_args(tool));
+        let started = Instant::now();
+        let out = run(tool, &args, b"", &[]);
+        let took = started.elapsed();
+        let line = assert_one_line_failure(&out);
+        assert!(
+            line.starts_with("logging in to AMQP server: no answer from the server within "),
+            "{out:?}"
+        );
+        assert!(took < Duration::from_secs(6), "{tool} took {took:?}");
+    }
+    stop.store(true, Ordering::SeqCst);
+    acceptor.join().expect("acceptor");
+}
+
+#[test]
+fn a_host_name_that_does_not_resolve_is_named() {
+    // `bad..host` is refused by the resolver itself: no DNS query leaves the machine.
+    for tool in TOOLS {
+        let mut args = vec!["-s", "bad..host"];
+        args.extend_from_slice(&tool_args(tool));
+        let started = Instant::now();
+        let out = run(tool, &args, b"", &[]);
+        assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
+        let line = assert_one_line_failure(&out);
+        assert!(
+            line.starts_with("opening socket to bad..host:5672: hostname lookup failed: "),
+            "{out:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passwords (RELIABILITY.md, 11)
+
+#[test]
+fn passwords_never_appear_in_any_output() {
+    const SECRET: &str = "Sekr1t-Pa55word-xyzzy";
+    let port = broker_port();
+    let closed = closed_port();
+    let authfile = TempFile::new(format!("username:guest\npassword:{SECRET}\n").as_bytes());
+    let wrong = format!("amqp://guest:{SECRET}@127.0.0.1:{port}");
+    let refused = format!("amqp://guest:{SECRET}@127.0.0.1:{closed}");
+    let bad_host = format!("amqp://guest:{SECRET}@bad..host:{port}");
+    let vhost = format!("amqp://guest:{SECRET}@127.0.0.1:{port}/nowhere");
+    let unparsable = format!("amqp://guest:{SECRET}@127.0.0.1:{port}/a/b");
+    let bad_escape = format!("amqp://guest:{SECRET}%zz@127.0.0.1:{port}");
+    let port_text = port.to_string();
+    let closed_text = closed.to_string();
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for url in [
+        &wrong,
+        &refused,
+        &bad_host,
+        &vhost,
+        &unparsable,
+        &bad_escape,
+    ] {
+        cases.push(vec!["--url", url]);
+        cases.push(vec!["--url", url, "--server", "h"]);
+    }
+    for port in [&port_text, &closed_text] {
+        cases.push(vec![
+            "-s",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--password",
+            SECRET,
+        ]);
+        cases.push(vec![
+            "-s",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--authfile",
+            authfile.path_str(),
+        ]);
+        cases.push(vec![
+            "-s",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--password",
+            SECRET,
+            "--authfile",
+            authfile.path_str(),
+        ]);
+    }
+    cases.push(vec!["-s", "bad..host", "--password", SECRET]);
+    let mut runs = 0;
+    for case in &cases {
+        for tool in TOOLS {
+            for verbose in [false, true] {
+                let mut args = case.clone();
+                if verbose {
+                    args.push("--verbose");
+                }
+                args.extend_from_slice(&tool_args(tool));
+                let out = run(tool, &args, b"", &[]);
+                runs += 1;
+                assert_ne!(out.code, 0, "{tool} {args:?} should fail: {out:?}");
+                assert!(
+                    !out.stderr.contains(SECRET) && !out.stdout_text().contains(SECRET),
+                    "{tool} {args:?} printed the password: {out:?}"
+                );
+            }
+        }
+    }
+    assert!(runs >= 100);
+    // The environment's AMQP_URL too.
+    for tool in TOOLS {
+        let out = run(tool, tool_args(tool), b"", &[("AMQP_URL", wrong.as_str())]);
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(!out.stderr.contains(SECRET), "{tool}: {out:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --verbose: the protocol trace, checked against tshark's AMQP dissector
+
+/// What `--verbose` printed: (direction, method name) per line.
+fn verbose_methods(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let (arrow, rest) = line.split_once(' ')?;
+            let method = rest.split(' ').next()?.to_string();
+            matches!(arrow, "->" | "<-").then(|| (arrow.to_string(), method))
+        })
+        .collect()
+}
+
+#[test]
+fn verbose_shows_the_methods_on_the_wire_as_tshark_decodes_them() {
+    assert!(
+        std::path::Path::new("/usr/bin/tshark").exists(),
+        "tshark is missing: scripts/test installs it"
+    );
+    let q = TestQueue::declare("verbose");
+    let port = broker_port();
+    let capture = TempFile::new(b"");
+    let mut tshark = std::process::Command::new("tshark")
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {port}"),
+            "-w",
+            capture.path_str(),
+            "-q",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tshark starts");
+    // tshark says "Capturing on 'Loopback: lo'" once it listens.
+    let mut stderr = tshark.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("Capturing on") {
+        use std::io::Read;
+        match stderr.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!("tshark did not start: {}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    // "Capturing on" comes as the capture starts; give it a moment to be live.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let published = call(PUBLISH)
+        .args(["--verbose", "-r"])
+        .arg(q.name())
+        .args(["-l", "-C", "text/plain"])
+        .stdin(b"one\ntwo\nthree\n")
+        .run();
+    published.assert_ok();
+    let got = amqp(GET, &["--verbose", "-q", q.name()]);
+    got.assert_ok();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill has no memory effects; SIGINT makes tshark finish the capture file.
+    unsafe { libc::kill(tshark.id() as i32, libc::SIGINT) };
+    let _ = tshark.wait();
+
+    // Every AMQP method of the capture: stream, source port, class.method, routing key.
+    let fields = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            capture.path_str(),
+            "-d",
+            &format!("tcp.port=={port},amqp"),
+            "-Y",
+            "amqp",
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-E",
+            "occurrence=a",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "amqp.method.class",
+            "-e",
+            "amqp.method.method",
+        ])
+        .output()
+        .expect("tshark reads the capture");
+    let table = String::from_utf8_lossy(&fields.stdout).into_owned();
+    let malformed = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            capture.path_str(),
+            "-d",
+            &format!("tcp.port=={port},amqp"),
+            "-Y",
+            "_ws.malformed || _ws.expert.severity == error",
+        ])
+        .output()
+        .expect("tshark reads the capture");
+    assert!(
+        String::from_utf8_lossy(&malformed.stdout).trim().is_empty(),
+        "tshark found malformed frames: {}",
+        String::from_utf8_lossy(&malformed.stdout)
+    );
+
+    for (run, marker) in [(&published, "Publish"), (&got, "Get")] {
+        let ours = verbose_methods(&run.stderr);
+        assert!(!ours.is_empty(), "no --verbose lines: {run:?}");
+        // The capture's stream that carried this run: the one whose methods match ours.
+        let mut streams: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for line in table.lines() {
+            let fields: Vec<&str> = line.split('|').collect();
+            let [stream, src, classes, methods] = fields[..] else {
+                continue;
+            };
+            let arrow = if src == port.to_string() { "<-" } else { "->" };
+            // One row per packet; a packet holding several frames lists every method.
+            for (class, method) in classes.split(',').zip(methods.split(',')) {
+                if class.is_empty() {
+                    continue;
+                }
+                streams
+                    .entry(stream.to_string())
+                    .or_default()
+                    .push((arrow.to_string(), method_name(class, method)));
+            }
+        }
+        // Compared per direction: the relay prints each direction in wire order, while the
+        // interleaving of the two directions depends on when each side is read.
+        let direction = |methods: &[(String, String)], arrow: &str| -> Vec<String> {
+            methods
+                .iter()
+                .filter(|(a, _)| a == arrow)
+                .map(|(_, m)| m.clone())
+                .collect()
+        };
+        let matching = streams.values().find(|methods| {
+            direction(methods, "->") == direction(&ours, "->")
+                && direction(methods, "<-") == direction(&ours, "<-")
+        });
+        assert!(
+            matching.is_some(),
+            "no captured connection carried the {marker} run's methods {ours:?}; captured: {streams:#?}"
+        );
+    }
+}
+
+/// The specification's name of a method from its class and method ids (AMQP 0-9-1 §1), for
+/// the methods these tools use; any other is left as `CLASS.METHOD` numbers.
+fn method_name(class: &str, method: &str) -> String {
+    let name = match (class, method) {
+        ("10", "10") => "connection.start",
+        ("10", "11") => "connection.start-ok",
+        ("10", "30") => "connection.tune",
+        ("10", "31") => "connection.tune-ok",
+        ("10", "40") => "connection.open",
+        ("10", "41") => "connection.open-ok",
+        ("10", "50") => "connection.close",
+        ("10", "51") => "connection.close-ok",
+        ("20", "10") => "channel.open",
+        ("20", "11") => "channel.open-ok",
+        ("20", "40") => "channel.close",
+        ("20", "41") => "channel.close-ok",
+        ("50", "10") => "queue.declare",
+        ("50", "11") => "queue.declare-ok",
+        ("60", "40") => "basic.publish",
+        ("60", "70") => "basic.get",
+        ("60", "71") => "basic.get-ok",
+        ("60", "72") => "basic.get-empty",
+        ("60", "80") => "basic.ack",
+        ("85", "10") => "confirm.select",
+        ("85", "11") => "confirm.select-ok",
+        _ => return format!("{class}.{method}"),
+    };
+    name.to_string()
 }

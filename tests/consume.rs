@@ -1,13 +1,17 @@
 //! amqp-consume against the private broker: the command per delivery, acks, counts, prefetch,
-//! queue declaration and binding, argument order.
+//! queue declaration and binding, argument order, the delivery's metadata in the command's
+//! environment, and the reliability guarantees of consuming (RELIABILITY.md 3 to 6 and 12):
+//! failed commands, SIGINT/SIGTERM, the connection lost while consuming, closed pipes.
 
 mod common;
 
 use common::*;
 use lapin::ExchangeKind;
 use std::collections::BTreeSet;
-
-const CONSUME: &str = "amqp-consume";
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
 
 #[test]
 fn runs_the_command_per_message_with_the_body_on_stdin() {
@@ -24,18 +28,11 @@ fn runs_the_command_per_message_with_the_body_on_stdin() {
 fn each_message_gets_its_own_process() {
     let queue = TestQueue::declare("con-each");
     publish_bodies(queue.name(), &[b"one", b"two", b"three"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "--queue",
-            queue.name(),
-            "--count=3",
-            "--",
-            "sh",
-            "-c",
-            r#"printf '[%s]\n' "$(cat)""#,
-        ],
-    );
+    let out = call(CONSUME)
+        .opt("--queue", queue.name())
+        .arg("--count=3")
+        .sh(r#"printf '[%s]\n' "$(cat)""#)
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "[one]\n[two]\n[three]\n");
 }
@@ -73,19 +70,10 @@ fn count_stops_after_n_messages_and_leaves_the_rest() {
 fn a_failing_command_leaves_its_message_on_the_queue() {
     let queue = TestQueue::declare("con-fail");
     publish_bodies(queue.name(), &[b"bad", b"good"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--",
-            "sh",
-            "-c",
-            r#"test "$(cat)" = good"#,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(2)
+        .sh(r#"test "$(cat)" = good"#)
+        .run();
     // Exit 1: not every delivery was handled.
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -105,8 +93,7 @@ fn a_failing_command_leaves_its_message_on_the_queue() {
 
 #[test]
 fn a_failing_command_with_count_1_ends_and_keeps_the_message() {
-    let queue = TestQueue::declare("con-fail1");
-    publish(queue.name(), b"x");
+    let queue = queue_with("con-fail1", b"x");
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "false"]);
     out.assert_error(
         1,
@@ -117,8 +104,7 @@ fn a_failing_command_with_count_1_ends_and_keeps_the_message() {
 
 #[test]
 fn a_command_that_does_not_exist_stops_and_keeps_the_message() {
-    let queue = TestQueue::declare("con-nocmd");
-    publish(queue.name(), b"x");
+    let queue = queue_with("con-nocmd", b"x");
     let missing = unique_name("no-such-command");
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", &missing]);
     // As the original: the consumer stops at once; the delivery is not acked.
@@ -140,20 +126,10 @@ fn a_command_that_ignores_its_input_still_succeeds() {
 
 #[test]
 fn on_failure_requeue_puts_the_message_back_at_once() {
-    let queue = TestQueue::declare("con-requeue");
-    publish(queue.name(), b"again");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure",
-            "requeue",
-            "false",
-        ],
-    );
+    let queue = queue_with("con-requeue", b"again");
+    let out = consume_one(&queue)
+        .args(["--on-failure", "requeue", "false"])
+        .run();
     assert_eq!(
         out.stderr_lines(),
         vec![
@@ -168,19 +144,10 @@ fn on_failure_requeue_puts_the_message_back_at_once() {
 
 #[test]
 fn on_failure_reject_drops_the_message() {
-    let queue = TestQueue::declare("con-reject");
-    publish(queue.name(), b"dropped");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure=reject",
-            "false",
-        ],
-    );
+    let queue = queue_with("con-reject", b"dropped");
+    let out = consume_one(&queue)
+        .args(["--on-failure=reject", "false"])
+        .run();
     assert_eq!(
         out.stderr_lines(),
         vec![
@@ -212,12 +179,12 @@ fn no_ack_with_count_removes_exactly_count_messages() {
 
 #[test]
 fn no_ack_failure_is_not_redelivered() {
-    let queue = TestQueue::declare("con-noack-fail");
-    publish(queue.name(), b"gone");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "--no-ack", "-c", "1", "false"],
-    );
+    let queue = queue_with("con-noack-fail", b"gone");
+    let out = consume(queue.name())
+        .arg("--no-ack")
+        .count(1)
+        .arg("false")
+        .run();
     out.assert_ok();
     assert_eq!(
         out.first_stderr_line(),
@@ -282,31 +249,15 @@ fn count_and_prefetch_set_the_brokers_prefetch() {
 fn exchange_with_routing_keys_binds_once_per_key() {
     let exchange = TestExchange::declare("con-direct", ExchangeKind::Direct);
     let queue = TestQueue::named("con-bind");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-e",
-            exchange.name(),
-            "-r",
-            "key.a,key.b",
-            "-c",
-            "2",
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let keys: BTreeSet<String> = ctl_rows(&[
-        "list_bindings",
-        "source_name",
-        "destination_name",
-        "routing_key",
-    ])
-    .into_iter()
-    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
-    .map(|r| r["routing_key"].as_str().expect("key").to_string())
-    .collect();
+    let consumer = consume(queue.name())
+        .opt("-e", exchange.name())
+        .args(["-r", "key.a,key.b"])
+        .count(2)
+        .arg("cat")
+        .spawn_consuming(queue.name());
+    let keys: BTreeSet<String> = binding_keys(exchange.name(), queue.name())
+        .into_iter()
+        .collect();
     assert_eq!(
         keys,
         BTreeSet::from(["key.a".to_string(), "key.b".to_string()])
@@ -327,34 +278,15 @@ fn exchange_with_routing_keys_binds_once_per_key() {
 fn exchange_without_routing_key_binds_with_the_empty_key() {
     let exchange = TestExchange::declare("con-direct-empty", ExchangeKind::Direct);
     let queue = TestQueue::named("con-bind-empty");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "--queue",
-            queue.name(),
-            "--exchange",
-            exchange.name(),
-            "--count",
-            "1",
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let keys: Vec<String> = ctl_rows(&[
-        "list_bindings",
-        "source_name",
-        "destination_name",
-        "routing_key",
-    ])
-    .into_iter()
-    .filter(|r| r["source_name"] == exchange.name() && r["destination_name"] == queue.name())
-    .map(|r| r["routing_key"].as_str().expect("key").to_string())
-    .collect();
+    let consumer = call(CONSUME)
+        .opt("--queue", queue.name())
+        .opt("--exchange", exchange.name())
+        .args(["--count", "1", "cat"])
+        .spawn_consuming(queue.name());
+    let keys = binding_keys(exchange.name(), queue.name());
     assert_eq!(keys, vec![String::new()]);
     publish_to(exchange.name(), "", b"empty key");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"empty key");
+    assert_consumed(consumer, b"empty key");
 }
 
 #[test]
@@ -397,9 +329,7 @@ fn server_named_queue_can_be_bound_to_an_exchange() {
     let _guard = TestQueue::adopt(&name);
     wait_for_consumer(&name);
     publish_to(exchange.name(), "any", b"fanned out");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"fanned out");
+    assert_consumed(consumer, b"fanned out");
 }
 
 #[test]
@@ -422,10 +352,12 @@ fn exclusive_declares_an_exclusive_queue() {
 #[test]
 fn exclusive_long_option() {
     let queue = TestQueue::named("con-excl-long");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &["--queue", queue.name(), "--exclusive", "-c", "1", "cat"],
-    );
+    let consumer = call(CONSUME)
+        .opt("--queue", queue.name())
+        .arg("--exclusive")
+        .count(1)
+        .arg("cat")
+        .spawn();
     wait_until("the exclusive queue", || {
         (queue_status(queue.name()) == Err(405)).then_some(())
     });
@@ -465,8 +397,7 @@ fn missing_queue_without_declare_is_the_servers_404() {
 
 #[test]
 fn options_may_follow_the_command() {
-    let queue = TestQueue::declare("con-after");
-    publish(queue.name(), b"after");
+    let queue = queue_with("con-after", b"after");
     let out = amqp(CONSUME, &["cat", "-q", queue.name(), "-c", "1"]);
     out.assert_ok();
     assert_eq!(out.stdout, b"after");
@@ -475,23 +406,17 @@ fn options_may_follow_the_command() {
 
 #[test]
 fn double_dash_passes_options_to_the_command() {
-    let queue = TestQueue::declare("con-dashdash");
-    publish(queue.name(), b"through sh");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
+    let queue = queue_with("con-dashdash", b"through sh");
+    let out = consume_one(&queue)
+        .args([
             "--",
             "sh",
             "-c",
             "cat; echo; echo \"$0 $1\"; exit 0",
             "-x",
             "--queue",
-        ],
-    );
+        ])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "through sh\n-x --queue\n");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -511,12 +436,8 @@ fn no_command_is_an_error_with_usage() {
 
 #[test]
 fn sigterm_lets_the_running_command_finish_and_acks_it() {
-    let queue = TestQueue::declare("con-sigterm");
-    publish(queue.name(), b"in flight");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &["-q", queue.name(), "--", "sh", "-c", "cat; sleep 1"],
-    );
+    let queue = queue_with("con-sigterm", b"in flight");
+    let consumer = consume(queue.name()).sh("cat; sleep 1").spawn();
     // The command has the body (and is sleeping) once its output shows.
     wait_until("the command to start", || {
         (consumer.stdout_so_far() == b"in flight").then_some(())
@@ -553,21 +474,12 @@ fn an_explicit_empty_routing_key_binds_with_the_empty_key() {
     for routing_key in ["", ","] {
         let exchange = TestExchange::declare("con-direct-explicit-empty", ExchangeKind::Direct);
         let queue = TestQueue::named("con-bind-explicit-empty");
-        let consumer = amqp_spawn(
-            CONSUME,
-            &[
-                "-q",
-                queue.name(),
-                "-e",
-                exchange.name(),
-                "-r",
-                routing_key,
-                "-c",
-                "1",
-                "cat",
-            ],
-        );
-        wait_for_consumer(queue.name());
+        let consumer = consume(queue.name())
+            .opt("-e", exchange.name())
+            .opt("-r", routing_key)
+            .count(1)
+            .arg("cat")
+            .spawn_consuming(queue.name());
         publish_to(exchange.name(), "", b"empty key");
         let out = consumer.wait();
         out.assert_ok();
@@ -579,10 +491,10 @@ fn an_explicit_empty_routing_key_binds_with_the_empty_key() {
 fn a_failed_bind_deletes_the_queue_this_run_declared() {
     let missing = unique_name("con-no-such-exchange");
     let queue = TestQueue::named("con-bind-fails");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "-e", &missing, "-r", "k", "cat"],
-    );
+    let out = consume(queue.name())
+        .opt("-e", &missing)
+        .args(["-r", "k", "cat"])
+        .run();
     out.assert_error(
         1,
         &format!(
@@ -635,4 +547,432 @@ fn a_failed_bind_keeps_a_queue_that_existed_before() {
         1,
         "the existing queue was deleted"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// -A -c N, failed commands (RELIABILITY.md, 3 and 4)
+
+#[test]
+fn no_ack_with_count_200_of_2000_removes_exactly_200() {
+    let queue = TestQueue::declare("rel-no-ack-count");
+    let bodies: Vec<Vec<u8>> = (0..2000).map(|i| format!("{i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
+    publish_bodies(queue.name(), &refs);
+    let out = amqp(CONSUME, &["-A", "-c", "200", "-q", queue.name(), "true"]);
+    out.assert_ok();
+    wait_for_message_count(queue.name(), 1800);
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(queue_message_count(queue.name()), 1800, "a moment later");
+}
+
+#[test]
+fn a_failed_command_warns_and_keeps_the_delivery() {
+    let queue = queue_with("rel-fail-keep", b"job");
+    let out = consume_one(&queue).sh("exit 3").run();
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(
+        lines[0].starts_with("warning: delivery 1: command exited with status 3"),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "1 of 1 deliveries failed: their commands did not exit 0"
+    );
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
+fn failures_filling_the_prefetch_window_stop_the_consumer() {
+    let queue = TestQueue::declare("rel-fail-window");
+    publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
+    let started = Instant::now();
+    let out = amqp(CONSUME, &["-q", queue.name(), "-p", "2", "false"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{out:?}");
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert!(lines[0].starts_with("warning: delivery 1: command exited with status 1"));
+    assert!(lines[1].starts_with("warning: delivery 2: command exited with status 1"));
+    assert_eq!(
+        lines[2],
+        "stopping: 2 failed deliveries are unacknowledged and fill the prefetch window of 2"
+    );
+    wait_for_message_count(queue.name(), 5);
+}
+
+#[test]
+fn on_failure_requeue_returns_the_message_at_once() {
+    let queue = queue_with("rel-fail-requeue", b"retry me");
+    // Fails the first time, succeeds on the redelivery: the consumer gets it back while it
+    // is still running.
+    let out = consume(queue.name())
+        .count(2)
+        .args(["--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
+        .run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.first_stderr_line()
+            .starts_with("warning: delivery 1: command exited with status 1; requeued"),
+        "{out:?}"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn on_failure_reject_dead_letters_the_message() {
+    let dlq = TestQueue::declare("rel-dlq");
+    let queue = TestQueue::named("rel-fail-reject");
+    let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(&dlx_key)
+        .run()
+        .assert_ok();
+    publish(queue.name(), b"poison");
+    let out = consume_one(&queue)
+        .args(["--on-failure", "reject", "false"])
+        .run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.first_stderr_line()
+            .starts_with("warning: delivery 1: command exited with status 1; rejected"),
+        "{out:?}"
+    );
+    wait_for_message_count(dlq.name(), 1);
+    let dead = get_message(dlq.name()).expect("dead-lettered message");
+    assert_eq!(dead.body, b"poison");
+    assert!(
+        dead.headers
+            .as_ref()
+            .is_some_and(|h| h.contains_key("x-death")),
+        "{dead:?}"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn a_command_killed_by_a_signal_counts_as_failed() {
+    let queue = queue_with("rel-fail-killed", b"job");
+    let out = consume_one(&queue).sh("kill -9 $$").run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.first_stderr_line()
+            .starts_with("warning: delivery 1: command killed by signal 9"),
+        "{out:?}"
+    );
+    wait_for_message_count(queue.name(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGINT and SIGTERM, the connection lost while consuming (RELIABILITY.md, 5 and 6)
+
+/// Consumes 40 messages with a command that appends each body to a file, stops the consumer
+/// with `signal` mid-stream (to the tool alone, or to its whole process group as a terminal's
+/// Ctrl-C does), and checks that every message is either in the file or on the queue, once.
+fn signal_stops_the_consumer_cleanly(signal: i32, whole_group: bool) {
+    let queue = TestQueue::declare("rel-signal");
+    let total = 40;
+    let bodies: Vec<String> = (0..total).map(|i| format!("m{i:03}")).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    publish_bodies(queue.name(), &refs);
+    let log = TempFile::new(b"");
+    let url = broker_url();
+    let mut command = Command::new(bin(CONSUME));
+    command
+        .args(["--url", &url, "-q", queue.name(), "--", "sh", "-c"])
+        .arg(r#"sleep 0.1; body=$(cat); printf '%s\n' "$body" >> "$1""#)
+        .args(["sh", log.path_str()])
+        .env_remove("AMQP_URL");
+    if whole_group {
+        command.process_group(0);
+    }
+    let consumer = spawn_command(command, None);
+    wait_until("five messages processed", || {
+        (file_lines(log.path_str()).len() >= 5).then_some(())
+    });
+    let started = Instant::now();
+    if whole_group {
+        let group = i32::try_from(consumer.pid()).expect("pid");
+        // SAFETY: kill(2) on the process group we created for the consumer.
+        assert_eq!(unsafe { libc::kill(-group, signal) }, 0);
+    } else {
+        consumer.signal(signal);
+    }
+    let out = consumer.wait();
+    assert!(started.elapsed() < Duration::from_secs(5), "{out:?}");
+    assert_eq!(out.code, 128 + signal, "{out:?}");
+    for line in out.stderr_lines() {
+        assert!(line.starts_with("warning: delivery "), "{out:?}");
+    }
+    let processed = file_lines(log.path_str());
+    let unique: BTreeSet<&String> = processed.iter().collect();
+    assert_eq!(
+        unique.len(),
+        processed.len(),
+        "processed twice: {processed:?}"
+    );
+    let left = total - processed.len();
+    wait_for_message_count(queue.name(), left as u32);
+    let mut all: Vec<String> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| String::from_utf8(m.body).expect("text"))
+        .collect();
+    all.extend(processed.iter().cloned());
+    all.sort();
+    assert_eq!(all, bodies, "lost or duplicated (file + queue)");
+}
+
+#[test]
+fn sigint_stops_the_consumer_without_loss_or_duplicates() {
+    signal_stops_the_consumer_cleanly(libc::SIGINT, false);
+}
+
+#[test]
+fn sigterm_stops_the_consumer_without_loss_or_duplicates() {
+    signal_stops_the_consumer_cleanly(libc::SIGTERM, false);
+}
+
+#[test]
+fn ctrl_c_to_the_process_group_loses_nothing() {
+    signal_stops_the_consumer_cleanly(libc::SIGINT, true);
+}
+
+#[test]
+fn broker_closing_the_connection_ends_the_consumer_at_once() {
+    let queue = TestQueue::declare("rel-closed");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
+    wait_for_consumer(queue.name());
+    close_connection_of(consumer.pid(), "closed by the reliability test");
+    let closed = Instant::now();
+    let out = consumer.wait();
+    assert!(closed.elapsed() < Duration::from_secs(3), "{out:?}");
+    let line = assert_one_line_failure(&out);
+    assert_eq!(
+        line,
+        format!(
+            "consuming from queue '{}': server connection error 320, message: \
+             CONNECTION_FORCED - closed by the reliability test",
+            queue.name()
+        )
+    );
+}
+
+#[test]
+fn connection_closed_during_a_command_acks_nothing() {
+    let queue = TestQueue::declare("rel-closed-busy");
+    let log = TempFile::new(b"");
+    let consumer = consume(queue.name())
+        .log_bodies_to(&log, "; sleep 3")
+        .spawn();
+    let connection = broker_connection_of(consumer.pid());
+    // Both messages reach the consumer (no prefetch limit); the first command runs.
+    publish_bodies(queue.name(), &[b"first", b"second"]);
+    wait_until("the first command to run", || {
+        (!file_lines(log.path_str()).is_empty()).then_some(())
+    });
+    ctl(&["close_connection", &connection.pid, "closed mid-command"]);
+    let out = consumer.wait();
+    let line = assert_one_line_failure(&out);
+    assert!(
+        line.contains("CONNECTION_FORCED - closed mid-command"),
+        "{out:?}"
+    );
+    // Both messages are back: the first command's ack had no channel left to go on.
+    wait_for_message_count(queue.name(), 2);
+    // No command runs for a delivery of the dead connection: it would be done twice.
+    assert_eq!(file_lines(log.path_str()), ["first"], "{out:?}");
+}
+
+#[test]
+fn deleting_the_queue_ends_the_consumer_with_exit_1() {
+    let queue = TestQueue::declare("rel-deleted");
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
+    wait_for_consumer(queue.name());
+    delete_queue(queue.name());
+    let deleted = Instant::now();
+    let out = consumer.wait();
+    assert!(deleted.elapsed() < Duration::from_secs(3), "{out:?}");
+    let line = assert_one_line_failure(&out);
+    assert_eq!(
+        line,
+        format!(
+            "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
+            queue.name()
+        )
+    );
+}
+
+#[test]
+fn missed_heartbeats_end_the_consumer_within_two_intervals() {
+    let queue = queue_with("rel-heartbeat-lost", b"before");
+    let relay = Relay::start(broker_port());
+    let log = TempFile::new(b"");
+    let consumer = call(CONSUME)
+        .url(&relay.url())
+        .args(["--heartbeat", "2", "-q", queue.name()])
+        .log_bodies_to(&log, "")
+        .spawn();
+    wait_until("the first message to be processed", || {
+        (file_lines(log.path_str()) == ["before"]).then_some(())
+    });
+    // Let its ack through, then the network goes silent.
+    thread::sleep(Duration::from_millis(500));
+    relay.freeze();
+    let frozen = Instant::now();
+    publish(queue.name(), b"during");
+    let out = consumer.wait();
+    let waited = frozen.elapsed();
+    let line = assert_one_line_failure(&out);
+    assert!(
+        line.starts_with(&format!("consuming from queue '{}': ", queue.name()))
+            && line.contains("heartbeat"),
+        "{out:?}"
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(7),
+        "exited {waited:?} after the network froze: {out:?}"
+    );
+    // "during" reached the frozen relay, never the command: the broker gets it back once it
+    // drops the connection too; "before" was acked and stays consumed.
+    wait_for_message_count(queue.name(), 1);
+    assert_eq!(file_lines(log.path_str()), ["before"]);
+    assert_eq!(only_message(&queue).body, b"during");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed pipes (RELIABILITY.md, 12)
+
+#[test]
+fn a_command_that_ignores_a_large_body_is_judged_by_its_exit_status() {
+    let queue = TestQueue::declare("rel-ignored-body");
+    let big = vec![b'x'; 1024 * 1024];
+    publish_bodies(queue.name(), &[&big, &big]);
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "true"]);
+    out.assert_ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "false"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    wait_for_message_count(queue.name(), 1);
+}
+
+#[test]
+fn consume_into_a_closed_pipe_ends_quietly_and_keeps_the_message() {
+    let queue = queue_with("rel-consume-pipe", b"keep me");
+    let (status, stderr) = into_head(CONSUME, &["-q", queue.name(), "--", "sh", "-c", "yes"]);
+    assert_eq!(status, "141", "stderr: {stderr}");
+    assert_eq!(stderr, "");
+    wait_for_message_count(queue.name(), 1);
+    let message = get_message(queue.name()).expect("message kept");
+    assert_eq!(message.body, b"keep me");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery metadata in the command's environment
+
+#[test]
+fn every_property_reaches_the_command_environment() {
+    let q = TestQueue::declare("props");
+    publish_cli(q.name())
+        .body("x")
+        .args([
+            "-p",
+            "-C",
+            "text/plain",
+            "-E",
+            "gzip",
+            "-t",
+            "replies",
+            "--message-id",
+            "m-1",
+            "--correlation-id",
+            "c-9",
+            "--expiration",
+            "60000",
+            "--priority",
+            "7",
+            "--type",
+            "order",
+            "--app-id",
+            "shop",
+            "--user-id",
+            "guest",
+            "--timestamp=1700000000",
+            "-H",
+            "x-trace-id: abc def",
+            "--typed-header",
+            "n=42",
+            "--typed-header",
+            "ok=true",
+            "--typed-header",
+            "nested={\"a\":[1,\"b\"]}",
+        ])
+        .run()
+        .assert_ok();
+    let env = consumed_environment(q.name());
+    let expect = [
+        ("AMQP_EXCHANGE", ""),
+        ("AMQP_ROUTING_KEY", q.name()),
+        ("AMQP_REDELIVERED", "false"),
+        ("AMQP_DELIVERY_TAG", "1"),
+        ("AMQP_CONTENT_TYPE", "text/plain"),
+        ("AMQP_CONTENT_ENCODING", "gzip"),
+        ("AMQP_DELIVERY_MODE", "2"),
+        ("AMQP_PRIORITY", "7"),
+        ("AMQP_CORRELATION_ID", "c-9"),
+        ("AMQP_REPLY_TO", "replies"),
+        ("AMQP_EXPIRATION", "60000"),
+        ("AMQP_MESSAGE_ID", "m-1"),
+        ("AMQP_TIMESTAMP", "1700000000"),
+        ("AMQP_TYPE", "order"),
+        ("AMQP_USER_ID", "guest"),
+        ("AMQP_APP_ID", "shop"),
+        ("AMQP_HEADER_X_TRACE_ID", "abc def"),
+        ("AMQP_HEADER_N", "42"),
+        ("AMQP_HEADER_OK", "true"),
+        ("AMQP_HEADER_NESTED", "{\"a\":[1,\"b\"]}"),
+    ];
+    for (name, value) in expect {
+        assert_eq!(
+            env.get(name).map(String::as_str),
+            Some(value),
+            "{name} in {env:?}"
+        );
+    }
+    assert!(env["AMQP_CONSUMER_TAG"].starts_with("amq.ctag-"), "{env:?}");
+}
+
+#[test]
+fn unset_properties_are_not_inherited_from_the_consumer() {
+    let q = queue_with("noprops", b"plain");
+    let url = broker_url();
+    let out = run(
+        "amqp-consume",
+        [
+            "--url",
+            url.as_str(),
+            "-q",
+            q.name(),
+            "-c",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "cat >/dev/null; env",
+        ],
+        b"",
+        &[
+            ("AMQP_REPLY_TO", "stale"),
+            ("AMQP_HEADER_OLD", "stale"),
+            ("AMQP_URL", "kept"),
+        ],
+    );
+    out.assert_ok();
+    let text = out.stdout_text();
+    assert!(!text.contains("AMQP_REPLY_TO="), "{text}");
+    assert!(!text.contains("AMQP_HEADER_OLD="), "{text}");
+    assert!(text.contains("AMQP_URL=kept"), "{text}");
 }

@@ -1,4 +1,4 @@
-//! `amqp-consume` for real jobs (issue 16), against the real broker: draining a queue and
+//! `amqp-consume` for real jobs, against the real broker: draining a queue and
 //! stopping (`--idle-timeout`), time-boxed commands (`--command-timeout`), exit-code driven
 //! acknowledgement (`--on-exit`), poison messages (`--max-redeliveries`, `--retry-delay`,
 //! requeue by basic.reject). Times are only bounded generously, or taken as lower bounds from
@@ -8,9 +8,6 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
 
 /// A queue with `extra` arguments whose dead letters go to a second queue, which is returned
 /// too (both deleted on drop).
@@ -73,18 +70,10 @@ fn idle_timeout_drains_the_queue_then_exits_0() {
 fn idle_timeout_before_the_count_exits_1_saying_how_many_were_done() {
     let queue = TestQueue::declare("jobs-idle-count");
     publish_bodies(queue.name(), &[b"a", b"b"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "5",
-            "--idle-timeout",
-            "0.5",
-            "cat",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(5)
+        .args(["--idle-timeout", "0.5", "cat"])
+        .run();
     out.assert_error(
         1,
         "stopped by --idle-timeout after 2 of 5 deliveries (0 failed)",
@@ -95,20 +84,10 @@ fn idle_timeout_before_the_count_exits_1_saying_how_many_were_done() {
 
 #[test]
 fn idle_timeout_after_failures_exits_1_counting_them() {
-    let queue = TestQueue::declare("jobs-idle-fail");
-    publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--idle-timeout",
-            "0.5",
-            "--on-failure",
-            "reject",
-            "false",
-        ],
-    );
+    let queue = queue_with("jobs-idle-fail", b"x");
+    let out = consume(queue.name())
+        .args(["--idle-timeout", "0.5", "--on-failure", "reject", "false"])
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -127,23 +106,10 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
     // The shell starts a grandchild that would outlive a kill of the shell alone.
     let script = format!("sleep 300 & echo $! > {}; wait", pid_file.path_str());
     let started = Instant::now();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "reject",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume_one(&queue)
+        .args(["--command-timeout", "1", "--on-failure", "reject"])
+        .sh(&script)
+        .run();
     assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -166,20 +132,10 @@ fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
 
 #[test]
 fn a_command_within_its_timeout_is_acked() {
-    let queue = TestQueue::declare("jobs-cmd-in-time");
-    publish(queue.name(), b"quick");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--command-timeout",
-            "20",
-            "cat",
-        ],
-    );
+    let queue = queue_with("jobs-cmd-in-time", b"quick");
+    let out = consume_one(&queue)
+        .args(["--command-timeout", "20", "cat"])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "quick");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -190,25 +146,18 @@ fn on_exit_picks_the_action_by_exit_status() {
     let (queue, dlq) = queue_with_dead_letters("jobs-on-exit", &[]);
     publish_bodies(queue.name(), &[b"0", b"3", b"4", b"9"]);
     // The body is the exit status; 4 is acked although it failed, 9 falls to '*'.
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "4",
+    let out = consume(queue.name())
+        .count(4)
+        .args([
             "--on-exit",
             "3=reject",
             "--on-exit",
             "4=ack",
             "--on-exit",
             "*=keep",
-            "--",
-            "sh",
-            "-c",
-            "exit $(cat)",
-        ],
-    );
+        ])
+        .sh("exit $(cat)")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 3, "{out:?}");
@@ -224,9 +173,7 @@ fn on_exit_picks_the_action_by_exit_status() {
         lines[2],
         "2 of 4 deliveries failed: their commands did not exit 0"
     );
-    let dead = drain_queue(dlq.name());
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, b"3");
+    assert_eq!(only_message(&dlq).body, b"3");
     // Only the kept one returned when the consumer closed.
     wait_for_message_count(queue.name(), 1);
     assert_eq!(get_message(queue.name()).expect("kept message").body, b"9");
@@ -236,19 +183,10 @@ fn on_exit_picks_the_action_by_exit_status() {
 fn the_rabbitmq_cli_consumer_preset_stops_on_an_unlisted_status() {
     let (queue, dlq) = queue_with_dead_letters("jobs-preset", &[]);
     publish_bodies(queue.name(), &[b"0", b"3", b"5", b"7", b"0"]);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-exit",
-            "rabbitmq-cli-consumer",
-            "--",
-            "sh",
-            "-c",
-            "exit $(cat)",
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--on-exit", "rabbitmq-cli-consumer"])
+        .sh("exit $(cat)")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -265,26 +203,16 @@ fn the_rabbitmq_cli_consumer_preset_stops_on_an_unlisted_status() {
 
 #[test]
 fn a_command_that_cannot_be_run_stops_instead_of_requeueing_forever() {
-    let queue = TestQueue::declare("jobs-127");
-    publish(queue.name(), b"job");
+    let queue = queue_with("jobs-127", b"job");
     let runs = TempFile::new(b"");
     let script = format!(
         "echo run >> {}; exec amqp-tools-no-such-command",
         runs.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume(queue.name())
+        .args(["--on-failure", "requeue"])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let last = out.stderr_lines().last().copied().unwrap_or("");
     assert_eq!(
@@ -305,23 +233,17 @@ fn max_redeliveries_dead_letters_a_poison_message_after_the_cap() {
         "cat >/dev/null; echo \"$AMQP_REDELIVERED ${{AMQP_HEADER_X_DELIVERY_COUNT:-none}}\" >> {}; exit 1",
         log.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
+    let out = consume(queue.name())
+        .args([
             "--on-failure",
             "requeue",
             "--max-redeliveries",
             "2",
             "--idle-timeout",
             "2",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+        ])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(log_lines(&log), ["false none", "true 1", "true 2"]);
     assert_eq!(
@@ -341,25 +263,12 @@ fn max_redeliveries_dead_letters_a_poison_message_after_the_cap() {
 
 #[test]
 fn max_redeliveries_warns_once_where_the_queue_gives_no_count() {
-    let queue = TestQueue::declare("jobs-no-count");
-    publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "3",
-            "--on-failure",
-            "requeue",
-            "--max-redeliveries",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; exit 1",
-        ],
-    );
+    let queue = queue_with("jobs-no-count", b"x");
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--on-failure", "requeue", "--max-redeliveries", "1"])
+        .sh("cat >/dev/null; exit 1")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let warnings = out
         .stderr_lines()
@@ -374,32 +283,20 @@ fn max_redeliveries_warns_once_where_the_queue_gives_no_count() {
 fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
     let (queue, dlq) = queue_with_dead_letters("jobs-stale-count", &[]);
     // A message moved back from a dead-letter queue can carry the count of its old life.
-    amqp(
-        "amqp-publish",
-        &[
-            "-r",
-            queue.name(),
-            "--typed-header",
-            "x-delivery-count=9",
-            "-b",
-            "replayed",
-        ],
-    )
-    .assert_ok();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
+    publish_cli(queue.name())
+        .args(["--typed-header", "x-delivery-count=9"])
+        .body("replayed")
+        .run()
+        .assert_ok();
+    let out = consume_one(&queue)
+        .args([
             "--on-failure",
             "requeue",
             "--max-redeliveries",
             "2",
             "false",
-        ],
-    );
+        ])
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.first_stderr_line()
@@ -419,23 +316,11 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
         "b=$(cat); echo \"$b $(date +%s.%N)\" >> {}; test \"$b\" = ok",
         log.path_str()
     );
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "3",
-            "--on-failure",
-            "requeue",
-            "--retry-delay",
-            "3",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--on-failure", "requeue", "--retry-delay", "3"])
+        .sh(&script)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     let lines = log_lines(&log);
     let bodies: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -455,21 +340,17 @@ fn retry_delay_holds_a_failed_message_while_others_are_consumed() {
 
 #[test]
 fn a_signal_requeues_held_deliveries_at_once_instead_of_waiting_out_the_delay() {
-    let queue = TestQueue::declare("jobs-retry-signal");
-    publish(queue.name(), b"fail");
-    let mut consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
+    let queue = queue_with("jobs-retry-signal", b"fail");
+    let mut consumer = consume(queue.name())
+        .args([
             "--on-failure",
             "requeue",
             "--retry-delay",
             "3600",
             "--",
             "false",
-        ],
-    );
+        ])
+        .spawn();
     consumer.wait_for_stderr_line("warning: delivery 1:");
     let started = Instant::now();
     consumer.signal(libc::SIGTERM);
@@ -497,24 +378,14 @@ fn retry_delay_without_a_requeue_is_a_usage_error() {
 
 #[test]
 fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
-    let queue = TestQueue::declare("jobs-reject");
-    publish(queue.name(), b"x");
-    let out = amqp(
-        CONSUME,
-        &[
-            "--verbose",
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#,
-        ],
-    );
+    let queue = queue_with("jobs-reject", b"x");
+    let out = call(CONSUME)
+        .args(["--verbose", "-q"])
+        .arg(queue.name())
+        .count(2)
+        .args(["--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.stderr
@@ -532,31 +403,6 @@ fn a_single_delivery_is_requeued_with_basic_reject_not_basic_nack() {
     );
     assert!(out.stderr.contains("-> channel.close "), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
-}
-
-/// A fresh empty directory, removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(unique_name("dir"));
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path_str(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-
-    fn entries(&self) -> usize {
-        std::fs::read_dir(&self.0).map(|d| d.count()).unwrap_or(0)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A command that marks its message as started in `dir`, then waits (at most 20 s) until
@@ -580,25 +426,13 @@ fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
         queue.name(),
         &[b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8"],
     );
-    let dir = TempDir::new();
+    let dir = TempDir::new("dir");
     // -p 1 is raised to 4: otherwise the broker would send one message at a time.
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "8",
-            "-p",
-            "1",
-            "--concurrency",
-            "4",
-            "--",
-            "sh",
-            "-c",
-            &barrier_command(&dir, 4),
-        ],
-    );
+    let out = consume(queue.name())
+        .count(8)
+        .args(["-p", "1", "--concurrency", "4"])
+        .sh(&barrier_command(&dir, 4))
+        .run();
     out.assert_ok();
     assert_eq!(out.stderr, "");
     let text = out.stdout_text();
@@ -616,26 +450,17 @@ fn concurrency_runs_commands_at_once_and_keeps_each_output_whole() {
 fn sigterm_waits_for_every_running_command() {
     let queue = TestQueue::declare("jobs-concurrency-term");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
-    let started = TempDir::new();
+    let started = TempDir::new("dir");
     let done = TempFile::new(b"");
     let script = format!(
         "b=$(cat); touch {}/$b; sleep 2; echo $b >> {}",
         started.path_str(),
         done.path_str()
     );
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--concurrency",
-            "3",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let consumer = consume(queue.name())
+        .args(["--concurrency", "3"])
+        .sh(&script)
+        .spawn();
     wait_until("three commands running", || {
         (started.entries() == 3).then_some(())
     });
@@ -649,23 +474,11 @@ fn sigterm_waits_for_every_running_command() {
 
 #[test]
 fn idle_timeout_waits_for_the_running_commands() {
-    let queue = TestQueue::declare("jobs-concurrency-idle");
-    publish(queue.name(), b"slow");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--concurrency",
-            "2",
-            "--idle-timeout",
-            "0.5",
-            "--",
-            "sh",
-            "-c",
-            "sleep 2; cat",
-        ],
-    );
+    let queue = queue_with("jobs-concurrency-idle", b"slow");
+    let out = consume(queue.name())
+        .args(["--concurrency", "2", "--idle-timeout", "0.5"])
+        .sh("sleep 2; cat")
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "slow");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -675,10 +488,10 @@ fn idle_timeout_waits_for_the_running_commands() {
 fn concurrency_counts_completions_and_stops_at_count() {
     let queue = TestQueue::declare("jobs-concurrency-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "-c", "3", "--concurrency", "2", "cat"],
-    );
+    let out = consume(queue.name())
+        .count(3)
+        .args(["--concurrency", "2", "cat"])
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text().len(), 3, "{out:?}");
     wait_for_message_count(queue.name(), 2);

@@ -4,38 +4,18 @@
 //! - README.md's table of connection options against the clap definition
 //!   ([`amqp_tools::cli::ConnectionArgs`]);
 //! - the `differs("CASE | detail", ...)` ids of `tests/compat.rs` against the case cells of
-//!   COMPATIBILITY.md's first table.
+//!   COMPATIBILITY.md's first table;
+//! - the tests RELIABILITY.md names (`tests/FILE.rs::NAME`) against the test files.
 //!
 //! (BENCHMARKS.md's structure is checked against its generator by `scripts/bench.py --check`,
 //! run by `scripts/test`.) No broker needed.
 
+mod common;
+
 use amqp_tools::cli::ConnectionArgs;
 use clap::Args;
+use common::docs::{repo_file, table_after, test_functions};
 use std::collections::BTreeSet;
-use std::path::Path;
-
-fn read(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// The rows of the first Markdown table after the line `header` (the header and separator
-/// lines excluded), each split into its trimmed cells.
-fn table_after(text: &str, header: &str) -> Vec<Vec<String>> {
-    let mut lines = text.lines().skip_while(|l| l.trim() != header);
-    assert!(
-        lines.next().is_some(),
-        "no table with the header {header:?}"
-    );
-    lines
-        .skip(1) // |---|---|
-        .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            let inner = l.trim().trim_start_matches('|').trim_end_matches('|');
-            inner.split('|').map(|c| c.trim().to_string()).collect()
-        })
-        .collect()
-}
 
 /// The `--long` option names written in backticks in `cell` (`--port PORT` gives `port`).
 fn long_options_in(cell: &str) -> BTreeSet<String> {
@@ -58,7 +38,7 @@ fn readme_option_table_lists_every_connection_option() {
         defined.contains("url"),
         "no connection options found: {defined:?}"
     );
-    let readme = read("README.md");
+    let readme = repo_file("README.md");
     let table = table_after(&readme, "| option | meaning |");
     let documented: BTreeSet<String> = table
         .iter()
@@ -100,12 +80,12 @@ fn differs_ids(source: &str) -> Vec<String> {
 
 #[test]
 fn every_compat_differs_id_names_a_compatibility_row() {
-    let compat = read("COMPATIBILITY.md");
+    let compat = repo_file("COMPATIBILITY.md");
     let cases: BTreeSet<String> = table_after(&compat, "| case | original (0.11) | ours | why |")
         .into_iter()
         .map(|row| row[0].clone())
         .collect();
-    let ids = differs_ids(&read("tests/compat.rs"));
+    let ids = differs_ids(&repo_file("tests/compat.rs"));
     assert!(ids.len() > 10, "found only {} differs ids", ids.len());
     let bad: Vec<&String> = ids
         .iter()
@@ -118,5 +98,56 @@ fn every_compat_differs_id_names_a_compatibility_row() {
         bad.is_empty(),
         "differs ids must read `CASE | detail`, CASE the case cell of a row of \
          COMPATIBILITY.md's first table; these do not: {bad:#?}"
+    );
+}
+
+/// The `tests/FILE.rs` and `tests/FILE.rs::NAME` references of a text, as (file, name) pairs.
+fn test_references(text: &str) -> Vec<(String, Option<String>)> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices("tests/")
+        .filter_map(|(at, _)| {
+            let rest = &text[at..];
+            let file_end = rest.find(".rs")? + 3;
+            let file = &rest[..file_end];
+            if !file["tests/".len()..file_end - 3].chars().all(is_name) {
+                return None;
+            }
+            let name = rest[file_end..].strip_prefix("::").map(|after| {
+                let end = after.find(|c| !is_name(c)).unwrap_or(after.len());
+                after[..end].to_string()
+            });
+            Some((file.to_string(), name))
+        })
+        .collect()
+}
+
+#[test]
+fn every_test_reliability_md_names_exists() {
+    let references = test_references(&repo_file("RELIABILITY.md"));
+    let named = references.iter().filter(|(_, name)| name.is_some()).count();
+    assert!(
+        named > 50,
+        "found only {named} test names in RELIABILITY.md"
+    );
+    let missing: Vec<String> = references
+        .iter()
+        .filter_map(|(file, name)| {
+            let Ok(source) = std::fs::read_to_string(common::docs::repo_path(file)) else {
+                return Some(format!("{file} (no such file)"));
+            };
+            let name = name.as_deref()?;
+            // `PART` is the placeholder of the restart parts' description.
+            let exists = name == "PART"
+                || test_functions(&source).iter().any(|t| t == name)
+                // A part of tests/restart.rs: a function run by name from the part table.
+                || (source.contains(&format!("fn {name}()"))
+                    && source.contains(&format!("\"{name}\"")));
+            (!exists).then(|| format!("{file}::{name}"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "RELIABILITY.md names tests that do not exist (renamed or moved? update the \
+         document): {missing:#?}"
     );
 }

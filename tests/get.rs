@@ -1,10 +1,9 @@
-//! amqp-get against the private broker: body on stdout, empty queue, missing queue.
+//! amqp-get against the private broker: body on stdout, empty queue, missing queue, a closed
+//! output pipe (RELIABILITY.md 12).
 
 mod common;
 
 use common::*;
-
-const GET: &str = "amqp-get";
 
 #[test]
 fn writes_the_body_exactly_and_removes_the_message() {
@@ -20,8 +19,7 @@ fn writes_the_body_exactly_and_removes_the_message() {
 
 #[test]
 fn text_body_gets_no_newline_added() {
-    let queue = TestQueue::declare("get-text");
-    publish(queue.name(), b"hello");
+    let queue = queue_with("get-text", b"hello");
     let out = amqp(GET, &["--queue", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout, b"hello");
@@ -42,8 +40,7 @@ fn takes_one_message_at_a_time_in_order() {
 
 #[test]
 fn empty_message_gives_empty_output_and_exit_0() {
-    let queue = TestQueue::declare("get-emptybody");
-    publish(queue.name(), b"");
+    let queue = queue_with("get-emptybody", b"");
     let out = amqp(GET, &["-q", queue.name()]);
     out.assert_ok().assert_no_stdout();
     assert_eq!(out.stderr, "", "{out:?}");
@@ -122,4 +119,20 @@ fn closed_stdout_leaves_the_message_on_the_queue() {
     let message = get_message(queue.name()).expect("message back on the queue");
     assert_eq!(message.body, body);
     assert!(message.redelivered);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed pipes (RELIABILITY.md, 12)
+
+#[test]
+fn get_into_a_closed_pipe_ends_quietly_and_keeps_the_message() {
+    let queue = TestQueue::declare("rel-get-pipe");
+    let big = vec![b'y'; 2 * 1024 * 1024];
+    publish(queue.name(), &big);
+    let (status, stderr) = into_head(GET, &["-q", queue.name()]);
+    assert_eq!(status, "141", "stderr: {stderr}");
+    assert_eq!(stderr, "");
+    wait_for_message_count(queue.name(), 1);
+    let message = get_message(queue.name()).expect("message kept");
+    assert_eq!(message.body, big);
 }

@@ -10,9 +10,6 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 
-const GET: &str = "amqp-get";
-const PUBLISH: &str = "amqp-publish";
-
 /// Runs an Erlang expression on the private node; its printed result.
 fn eval(expression: &str) -> String {
     let ctl = std::env::var("AMQP_TEST_CTL").expect("AMQP_TEST_CTL: run scripts/test");
@@ -250,18 +247,9 @@ fn oracle_messages_survive_dump_and_replay_also_through_jq() {
     let cases = cases();
     oracle_publish(source.name(), &cases);
     wait_for_message_count(source.name(), cases.len() as u32);
-    let dump = amqp(
-        GET,
-        &[
-            "-q",
-            source.name(),
-            "--json",
-            "--count",
-            "0",
-            "--ack-mode",
-            "requeue",
-        ],
-    );
+    let dump = get_cli(source.name())
+        .args(["--json", "--count", "0", "--ack-mode", "requeue"])
+        .run();
     dump.assert_ok();
     assert_eq!(
         dump.stdout.iter().filter(|&&b| b == b'\n').count(),
@@ -353,18 +341,9 @@ fn float_specials_and_big_integers_survive_jq() {
 fn delivery_fields_after_a_requeue() {
     let queue = TestQueue::declare("json-redelivered");
     publish_bodies(queue.name(), &[b"a", b"b"]);
-    let peek = amqp(
-        GET,
-        &[
-            "-q",
-            queue.name(),
-            "--json",
-            "--count",
-            "0",
-            "--ack-mode",
-            "requeue",
-        ],
-    );
+    let peek = get_cli(queue.name())
+        .args(["--json", "--count", "0", "--ack-mode", "requeue"])
+        .run();
     peek.assert_ok();
     let text = peek.stdout_text();
     let lines: Vec<&str> = text.lines().collect();
@@ -407,23 +386,17 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
 fn reject_dead_letters_and_the_dead_letters_move_back() {
     let dlq = TestQueue::declare("json-dlq");
     let work = TestQueue::named("json-work");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            work.name(),
-            "--arg",
-            "x-dead-letter-exchange=",
-            "--arg",
-            &format!("x-dead-letter-routing-key={}", dlq.name()),
-        ],
-    )
-    .assert_ok();
+    call(DECLARE)
+        .arg("-q")
+        .arg(work.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
+        .run()
+        .assert_ok();
     publish_bodies(work.name(), &[b"p1", b"p2"]);
-    let rejected = amqp(
-        GET,
-        &["-q", work.name(), "--count", "0", "--ack-mode", "reject"],
-    );
+    let rejected = get_cli(work.name())
+        .args(["--count", "0", "--ack-mode", "reject"])
+        .run();
     rejected.assert_ok();
     assert_eq!(rejected.stdout, b"p1p2");
     wait_for_message_count(dlq.name(), 2);
@@ -574,12 +547,10 @@ fn options_override_the_line() {
             .unwrap()
     });
     let line = r#"{"exchange":"","routing_key":"nowhere","properties":{"content_type":"text/plain","priority":3,"headers":{"a":"line","b":"line"}},"payload":"x"}"#;
-    amqp_stdin(
-        PUBLISH,
-        &[
-            "--json",
-            "-e",
-            exchange.name(),
+    call(PUBLISH)
+        .args(["--json", "-e"])
+        .arg(exchange.name())
+        .args([
             "-r",
             "k",
             "-C",
@@ -587,10 +558,10 @@ fn options_override_the_line() {
             "-H",
             "b: option",
             "--mandatory",
-        ],
-        line.as_bytes(),
-    )
-    .assert_ok();
+        ])
+        .stdin(line.as_bytes())
+        .run()
+        .assert_ok();
     let out = amqp(GET, &["-q", queue.name(), "--json"]);
     out.assert_ok();
     let text = out.stdout_text();
@@ -656,19 +627,10 @@ fn cluster_id_reaches_the_command_environment() {
         queue.name()
     );
     amqp_stdin(PUBLISH, &["--json"], line.as_bytes()).assert_ok();
-    let out = amqp(
-        "amqp-consume",
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; env",
-        ],
-    );
+    let out = consume(queue.name())
+        .count(1)
+        .sh("cat >/dev/null; env")
+        .run();
     out.assert_ok();
     assert!(
         out.stdout_text()
@@ -757,8 +719,6 @@ fn replay_onto_a_second_node_gives_the_same_messages() {
     assert_eq!(broker_view_on(&node.ctl(), source.name(), false), original);
     assert_eq!(queue_message_count(source.name()), 0);
 }
-
-const CONSUME: &str = "amqp-consume";
 
 /// Each line of `stdout` as JSON without the fields that differ between `amqp-get --json`
 /// and `amqp-consume --json` for the same message (`delivery_tag`, `consumer_tag`,
@@ -874,12 +834,12 @@ fn consume_json_into_a_closed_pipe_leaves_the_unwritten_messages_on_the_queue() 
 /// standard input instead of the body.
 #[test]
 fn consume_json_gives_the_command_the_line_on_its_standard_input() {
-    let queue = TestQueue::declare("json-consume-command");
-    publish(queue.name(), b"\xffnot utf-8");
-    let out = amqp(
-        CONSUME,
-        &["-q", queue.name(), "--json", "-c", "1", "--", "cat"],
-    );
+    let queue = queue_with("json-consume-command", b"\xffnot utf-8");
+    let out = consume(queue.name())
+        .arg("--json")
+        .count(1)
+        .args(["--", "cat"])
+        .run();
     out.assert_ok();
     let text = out.stdout_text();
     assert_eq!(text.matches('\n').count(), 1, "{text}");
@@ -915,31 +875,16 @@ fn consume_without_a_command_needs_json_and_no_command_options() {
 fn consume_json_with_reply_gives_the_command_the_line() {
     let queue = TestQueue::declare("json-consume-reply");
     let replies = TestQueue::declare("json-consume-replies");
-    amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--reply-to",
-            replies.name(),
-            "-b",
-            "ask",
-        ],
-    )
-    .assert_ok();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--json",
-            "--reply",
-            "-c",
-            "1",
-            "--",
-            "cat",
-        ],
-    );
+    publish_cli(queue.name())
+        .opt("--reply-to", replies.name())
+        .body("ask")
+        .run()
+        .assert_ok();
+    let out = consume(queue.name())
+        .args(["--json", "--reply"])
+        .count(1)
+        .args(["--", "cat"])
+        .run();
     out.assert_ok();
     wait_for_message_count(replies.name(), 1);
     let reply = get_message(replies.name()).expect("the reply");

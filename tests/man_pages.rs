@@ -7,18 +7,14 @@
 //! `AMQP_TEST_CTL` to give each page a vhost of its own); like the other integration tests it
 //! fails, never skips, without them.
 
+mod common;
+
+use common::docs::{read_text, repo_path};
+use common::{TOOLS, TempDir, TestVhost, bin, broker_url, run_checked};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-
-const TOOLS: [&str; 5] = [
-    "amqp-publish",
-    "amqp-consume",
-    "amqp-get",
-    "amqp-declare-queue",
-    "amqp-delete-queue",
-];
 
 /// The section 7 page.
 const OVERVIEW: &str = "amqp-tools.7";
@@ -41,51 +37,14 @@ const TOOL_SECTIONS: [&str; 8] = [
 /// How long the examples of one page may run.
 const EXAMPLES_TIMEOUT_SECS: u32 = 120;
 
-fn tool_binary(tool: &str) -> &'static str {
-    match tool {
-        "amqp-publish" => env!("CARGO_BIN_EXE_amqp-publish"),
-        "amqp-consume" => env!("CARGO_BIN_EXE_amqp-consume"),
-        "amqp-get" => env!("CARGO_BIN_EXE_amqp-get"),
-        "amqp-declare-queue" => env!("CARGO_BIN_EXE_amqp-declare-queue"),
-        "amqp-delete-queue" => env!("CARGO_BIN_EXE_amqp-delete-queue"),
-        other => panic!("not a tool: {other}"),
-    }
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("amqp-tools-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("creating a temporary directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs the generator into a new temporary directory.
 fn run_generator() -> TempDir {
     let dir = TempDir::new("man-pages");
-    let out = Command::new(env!("CARGO_BIN_EXE_amqp-tools-gen"))
-        .arg(&dir.0)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .expect("running amqp-tools-gen");
-    assert!(
-        out.status.success(),
-        "amqp-tools-gen failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_checked(
+        Command::new(env!("CARGO_BIN_EXE_amqp-tools-gen"))
+            .arg(dir.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+        "amqp-tools-gen",
     );
     dir
 }
@@ -95,20 +54,16 @@ fn generated_pages() -> &'static BTreeMap<String, String> {
     static PAGES: OnceLock<BTreeMap<String, String>> = OnceLock::new();
     PAGES.get_or_init(|| {
         let dir = run_generator();
-        let man = dir.0.join("man");
+        let man = dir.path().join("man");
         std::fs::read_dir(&man)
             .expect("reading the man directory")
             .map(|entry| {
                 let path = entry.expect("a directory entry").path();
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
-                (name.into_owned(), read(&path))
+                (name.into_owned(), read_text(&path))
             })
             .collect()
     })
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn page(name: &str) -> String {
@@ -119,11 +74,7 @@ fn page(name: &str) -> String {
 }
 
 fn template(name: &str) -> String {
-    read(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("man")
-            .join(format!("{name}.in")),
-    )
+    read_text(&repo_path(&format!("man/{name}.in")))
 }
 
 /// Roff escapes as they appear in the pages, turned into the characters they print.
@@ -241,7 +192,7 @@ fn long_options_in(text: &str) -> BTreeSet<String> {
 
 /// The long options a tool's `--help` lists.
 fn help_long_options(tool: &str) -> BTreeSet<String> {
-    let out = Command::new(tool_binary(tool))
+    let out = Command::new(bin(tool))
         .arg("--help")
         .output()
         .expect("running --help");
@@ -410,7 +361,7 @@ fn pages_are_built_from_the_committed_templates() {
 #[test]
 fn pages_fit_80_columns_in_man() {
     let dir = run_generator();
-    for entry in std::fs::read_dir(dir.0.join("man")).expect("reading the man directory") {
+    for entry in std::fs::read_dir(dir.path().join("man")).expect("reading the man directory") {
         let path = entry.expect("a directory entry").path();
         let out = Command::new("man")
             .args(["--warnings", "-l"])
@@ -436,7 +387,7 @@ fn pages_fit_80_columns_in_man() {
 #[test]
 fn completions_are_written_for_every_tool_and_shell() {
     let generated = run_generator();
-    let dir = generated.0.join("completions");
+    let dir = generated.path().join("completions");
     for tool in TOOLS {
         let options = clap_long_options(&command_of(tool));
         for (shell, file) in [
@@ -445,7 +396,7 @@ fn completions_are_written_for_every_tool_and_shell() {
             ("fish", format!("{tool}.fish")),
         ] {
             let path = dir.join(shell).join(&file);
-            let text = read(&path);
+            let text = read_text(&path);
             for option in &options {
                 let word = match shell {
                     // fish lists long options as `-l name`.
@@ -768,70 +719,6 @@ fn the_example_parser_finds_tools_and_options() {
     );
 }
 
-/// The private broker's URL and its rabbitmqctl wrapper.
-fn broker() -> (String, String) {
-    let get = |name: &str| match std::env::var(name) {
-        Ok(value) if !value.is_empty() => value,
-        _ => panic!(
-            "{name} is not set: run scripts/test, which starts the private broker \
-             (or start one with `scripts/rabbitmq start DIR` and `. DIR/env`)"
-        ),
-    };
-    (get("AMQP_TEST_URL"), get("AMQP_TEST_CTL"))
-}
-
-fn ctl(ctl: &str, args: &[&str]) {
-    let out = Command::new(ctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running rabbitmqctl");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A vhost of its own for one page's examples, deleted when dropped.
-struct Vhost<'a> {
-    ctl: &'a str,
-    name: String,
-}
-
-impl<'a> Vhost<'a> {
-    fn new(ctl_path: &'a str, label: &str) -> Self {
-        let name = format!("man-{label}-{}", std::process::id());
-        ctl(ctl_path, &["-q", "add_vhost", &name]);
-        ctl(
-            ctl_path,
-            &[
-                "-q",
-                "set_permissions",
-                "-p",
-                &name,
-                "guest",
-                ".*",
-                ".*",
-                ".*",
-            ],
-        );
-        Vhost {
-            ctl: ctl_path,
-            name,
-        }
-    }
-}
-
-impl Drop for Vhost<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new(self.ctl)
-            .args(["-q", "delete_vhost", &self.name])
-            .stdin(Stdio::null())
-            .output();
-    }
-}
-
 /// Runs the examples of a page in one shell, in order, in a fresh directory; returns each
 /// command's output (stdout and stderr together) and exit status.
 fn run_examples(examples: &[&Example], url: &str, bin_dir: &Path) -> Vec<(String, i32)> {
@@ -852,7 +739,7 @@ fn run_examples(examples: &[&Example], url: &str, bin_dir: &Path) -> Vec<(String
     let out = Command::new("timeout")
         .args(["-k", "5", &EXAMPLES_TIMEOUT_SECS.to_string(), "sh", "-c"])
         .arg(&script)
-        .current_dir(&dir.0)
+        .current_dir(dir.path())
         .env("PATH", path)
         .env("AMQP_URL", url)
         .env("LC_ALL", "C")
@@ -897,8 +784,8 @@ fn output_matches(actual: &str, expected: &[String]) -> bool {
 
 #[test]
 fn examples_work_against_the_broker() {
-    let (url, ctl_path) = broker();
-    let bin_dir = Path::new(tool_binary("amqp-publish"))
+    let url = broker_url();
+    let bin_dir = bin("amqp-publish")
         .parent()
         .expect("binary directory")
         .to_path_buf();
@@ -917,7 +804,7 @@ fn examples_work_against_the_broker() {
             .flat_map(|b| &b.examples)
             .collect();
         assert!(!examples.is_empty(), "{tool}: no example is run");
-        let vhost = Vhost::new(&ctl_path, tool);
+        let vhost = TestVhost::new(&format!("man-{tool}"));
         let results = run_examples(
             &examples,
             &format!("{}/{}", url.trim_end_matches('/'), vhost.name),

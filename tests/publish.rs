@@ -1,19 +1,16 @@
-//! amqp-publish against the private broker: targets, properties, headers, bodies, line mode.
+//! amqp-publish against the private broker: targets, properties, typed headers, bodies, line
+//! mode, and the reliability guarantees of publishing (RELIABILITY.md 1 and 2): publisher
+//! confirms, nacks, a connection lost mid-stream, `--mandatory`.
 
 mod common;
 
 use common::*;
 use lapin::ExchangeKind;
 use lapin::options::QueueBindOptions;
+use lapin::types::AMQPValue;
 use lapin::types::FieldTable;
-
-const PUBLISH: &str = "amqp-publish";
-
-fn only_message(queue: &TestQueue) -> Message {
-    let messages = drain_queue(queue.name());
-    assert_eq!(messages.len(), 1, "expected one message: {messages:?}");
-    messages.into_iter().next().unwrap()
-}
+use std::thread;
+use std::time::Duration;
 
 fn bind(queue: &str, exchange: &str, key: &str) {
     let (queue, exchange, key) = (queue.to_string(), exchange.to_string(), key.to_string());
@@ -59,24 +56,18 @@ fn exchange_and_routing_key_route_through_the_exchange() {
     let exchange = TestExchange::declare("pub-direct", ExchangeKind::Direct);
     let queue = TestQueue::declare("pub-ex");
     bind(queue.name(), exchange.name(), "key-a");
-    amqp(
-        PUBLISH,
-        &["-e", exchange.name(), "-r", "key-a", "-b", "routed"],
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("-e", exchange.name())
+        .args(["-r", "key-a"])
+        .body("routed")
+        .run()
+        .assert_ok();
     // A key with no binding is dropped by the broker; the publish still succeeds.
-    amqp(
-        PUBLISH,
-        &[
-            "--exchange",
-            exchange.name(),
-            "--routing-key",
-            "other",
-            "--body",
-            "lost",
-        ],
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("--exchange", exchange.name())
+        .args(["--routing-key", "other", "--body", "lost"])
+        .run()
+        .assert_ok();
     assert_eq!(only_message(&queue).body, b"routed");
 }
 
@@ -125,22 +116,11 @@ fn persistent_sets_delivery_mode_2() {
 #[test]
 fn short_options_set_content_type_encoding_and_reply_to() {
     let queue = TestQueue::declare("pub-props-short");
-    amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "-C",
-            "application/json",
-            "-E",
-            "gzip",
-            "-t",
-            "reply.queue",
-            "-b",
-            "{}",
-        ],
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .args(["-C", "application/json", "-E", "gzip", "-t", "reply.queue"])
+        .body("{}")
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"{}");
     assert_eq!(message.content_type.as_deref(), Some("application/json"));
@@ -153,20 +133,18 @@ fn short_options_set_content_type_encoding_and_reply_to() {
 fn long_options_with_equals_set_every_property() {
     let queue = TestQueue::declare("pub-props-long");
     let routing = format!("--routing-key={}", queue.name());
-    amqp(
-        PUBLISH,
-        &[
-            "--exchange=",
-            &routing,
+    call(PUBLISH)
+        .opt("--exchange=", &routing)
+        .args([
             "--persistent",
             "--content-type=text/plain",
             "--content-encoding=utf-8",
             "--reply-to=replies.here",
             "--header=x-one: 1",
             "--body=long form",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"long form");
     assert_eq!(message.delivery_mode, Some(2));
@@ -179,11 +157,9 @@ fn long_options_with_equals_set_every_property() {
 #[test]
 fn long_options_with_separate_values() {
     let queue = TestQueue::declare("pub-props-sep");
-    amqp(
-        PUBLISH,
-        &[
-            "--routing-key",
-            queue.name(),
+    call(PUBLISH)
+        .opt("--routing-key", queue.name())
+        .args([
             "--content-type",
             "text/csv",
             "--content-encoding",
@@ -194,9 +170,9 @@ fn long_options_with_separate_values() {
             "k: v",
             "--body",
             "a,b",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"a,b");
     assert_eq!(message.content_type.as_deref(), Some("text/csv"));
@@ -208,11 +184,11 @@ fn long_options_with_separate_values() {
 #[test]
 fn bundled_short_flags_take_the_value_of_the_last() {
     let queue = TestQueue::declare("pub-bundle");
-    amqp(
-        PUBLISH,
-        &["-r", queue.name(), "-pC", "text/plain", "-b", "bundled"],
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .args(["-pC", "text/plain"])
+        .body("bundled")
+        .run()
+        .assert_ok();
     let message = only_message(&queue);
     assert_eq!(message.body, b"bundled");
     assert_eq!(message.delivery_mode, Some(2));
@@ -232,11 +208,8 @@ fn short_options_with_attached_values() {
 #[test]
 fn headers_are_repeatable_string_values() {
     let queue = TestQueue::declare("pub-headers");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
+    let out = publish_cli(queue.name())
+        .args([
             "-H",
             "x-first: one",
             "-H",
@@ -245,10 +218,9 @@ fn headers_are_repeatable_string_values() {
             "x-url:   http://a:b/c",
             "-H",
             "x-empty:",
-            "-b",
-            "with headers",
-        ],
-    );
+        ])
+        .body("with headers")
+        .run();
     out.assert_ok();
     assert_eq!(out.stderr, "", "{out:?}");
     let message = only_message(&queue);
@@ -264,19 +236,10 @@ fn headers_are_repeatable_string_values() {
 #[test]
 fn header_without_colon_warns_and_still_publishes() {
     let queue = TestQueue::declare("pub-badheader");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "-H",
-            "nocolon",
-            "-H",
-            "x-good: yes",
-            "-b",
-            "published anyway",
-        ],
-    );
+    let out = publish_cli(queue.name())
+        .args(["-H", "nocolon", "-H", "x-good: yes"])
+        .body("published anyway")
+        .run();
     out.assert_ok().assert_no_stdout();
     assert_eq!(
         out.stderr_lines(),
@@ -367,19 +330,12 @@ fn line_mode_publishes_each_line_with_its_newline() {
 #[test]
 fn line_mode_long_option_and_properties_on_every_line() {
     let queue = TestQueue::declare("pub-lines-long");
-    amqp_stdin(
-        PUBLISH,
-        &[
-            "--routing-key",
-            queue.name(),
-            "--line-buffered",
-            "-p",
-            "-C",
-            "text/plain",
-        ],
-        b"a\nb\n",
-    )
-    .assert_ok();
+    call(PUBLISH)
+        .opt("--routing-key", queue.name())
+        .args(["--line-buffered", "-p", "-C", "text/plain"])
+        .stdin(b"a\nb\n")
+        .run()
+        .assert_ok();
     let messages = drain_queue(queue.name());
     assert_eq!(messages.len(), 2, "{messages:?}");
     for (message, body) in messages.iter().zip([b"a\n", b"b\n"]) {
@@ -415,12 +371,11 @@ fn line_mode_with_empty_stdin_publishes_nothing() {
 #[test]
 fn body_option_ignores_stdin() {
     let queue = TestQueue::declare("pub-b-stdin");
-    amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "-b", "from -b"],
-        b"from stdin",
-    )
-    .assert_ok();
+    publish_cli(queue.name())
+        .body("from -b")
+        .stdin(b"from stdin")
+        .run()
+        .assert_ok();
     assert_eq!(only_message(&queue).body, b"from -b");
 }
 
@@ -443,11 +398,10 @@ fn rate_spaces_line_mode_messages() {
     let queue = TestQueue::declare("pub-rate");
     let lines: String = (1..=21).map(|n| format!("{n}\n")).collect();
     let started = std::time::Instant::now();
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "-l", "--rate", "10"],
-        lines.as_bytes(),
-    );
+    let out = publish_cli(queue.name())
+        .args(["-l", "--rate", "10"])
+        .stdin(lines.as_bytes())
+        .run();
     out.assert_ok();
     // 21 messages at 10 per second: 20 intervals of 0.1 s at least (a lower bound only).
     assert!(
@@ -476,11 +430,12 @@ fn rate_without_line_mode_is_a_usage_error() {
 fn line_mode_with_a_body_is_a_usage_error_and_publishes_nothing() {
     // The original publishes nothing and exits 0.
     let queue = TestQueue::declare("pub-l-and-b");
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-l", "-b", "body", "-r", queue.name()],
-        b"line\n",
-    );
+    let out = call(PUBLISH)
+        .arg("-l")
+        .body("body")
+        .opt("-r", queue.name())
+        .stdin(b"line\n")
+        .run();
     out.assert_error(
         1,
         "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)",
@@ -575,17 +530,20 @@ fn no_confirm_to_a_missing_exchange_always_reports_the_servers_reason() {
         "closing channel: server channel error 404, message: NOT_FOUND - no exchange '{missing}' in vhost '/'"
     );
     for run in 0..30 {
-        let out = amqp(
-            PUBLISH,
-            &["--no-confirm", "-e", &missing, "-r", "k", "-b", "x"],
-        );
+        let out = call(PUBLISH)
+            .args(["--no-confirm", "-e"])
+            .arg(&missing)
+            .args(["-r", "k"])
+            .body("x")
+            .run();
         assert_eq!(out.code, 1, "run {run}: {out:?}");
         assert_eq!(out.stderr, format!("{expected}\n"), "run {run}");
-        let out = amqp_stdin(
-            PUBLISH,
-            &["--no-confirm", "-l", "-e", &missing, "-r", "k"],
-            b"1\n2\n3\n",
-        );
+        let out = call(PUBLISH)
+            .args(["--no-confirm", "-l", "-e"])
+            .arg(&missing)
+            .args(["-r", "k"])
+            .stdin(b"1\n2\n3\n")
+            .run();
         assert_eq!(out.code, 1, "run {run}: {out:?}");
         // Found at the end (the original's step), or while reading input.
         let reason = expected.strip_prefix("closing channel: ").unwrap();
@@ -595,4 +553,262 @@ fn no_confirm_to_a_missing_exchange_always_reports_the_servers_reason() {
             "run {run}: {out:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publisher confirms and --mandatory (RELIABILITY.md, 1 and 2)
+
+#[test]
+fn publish_exits_0_once_every_message_is_confirmed() {
+    let queue = TestQueue::declare("rel-confirmed");
+    amqp(PUBLISH, &["-r", queue.name(), "-b", "by -b"]).assert_ok();
+    amqp_stdin(PUBLISH, &["-r", queue.name()], b"by stdin").assert_ok();
+    let lines: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], lines.as_bytes()).assert_ok();
+    // Exit 0 came after the confirms: everything is on the queue already.
+    assert_eq!(queue_message_count(queue.name()), 2002);
+}
+
+#[test]
+fn a_nack_fails_the_publish_for_body_and_stdin() {
+    // A full queue with reject-publish nacks every further message.
+    let queue = TestQueue::named("rel-nack");
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args([
+            "--arg",
+            "x-max-length=1",
+            "--arg",
+            "x-overflow=reject-publish",
+        ])
+        .run()
+        .assert_ok();
+    publish(queue.name(), b"fills the queue");
+    let expected = "basic.nack: the server refused a message (1 of 1 message not confirmed)";
+    let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "refused"]);
+    assert_eq!(assert_one_line_failure(&out), expected, "{out:?}");
+    let out = amqp_stdin(PUBLISH, &["-r", queue.name()], b"refused too");
+    assert_eq!(assert_one_line_failure(&out), expected, "{out:?}");
+    // --no-confirm is fire-and-forget: exit 0, and the broker dropped the message.
+    amqp(PUBLISH, &["--no-confirm", "-r", queue.name(), "-b", "lost"]).assert_ok();
+    assert_eq!(only_message(&queue).body, b"fills the queue");
+}
+
+#[test]
+fn a_nack_in_line_mode_counts_the_unconfirmed_messages() {
+    let queue = TestQueue::named("rel-nack-lines");
+    call(DECLARE)
+        .opt("-q", queue.name())
+        .args([
+            "--arg",
+            "x-max-length=3",
+            "--arg",
+            "x-overflow=reject-publish",
+        ])
+        .run()
+        .assert_ok();
+    let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n3\n4\n5\n");
+    assert_eq!(
+        assert_one_line_failure(&out),
+        "basic.nack: the server refused a message (2 of 5 messages not confirmed)"
+    );
+    let bodies: Vec<Vec<u8>> = drain_queue(queue.name())
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, [b"1\n".to_vec(), b"2\n".to_vec(), b"3\n".to_vec()]);
+}
+
+#[test]
+fn line_mode_keeps_many_publishes_in_flight() {
+    // The protocol trace shows the publisher does not wait for each confirm: at some point
+    // more than one message was published and not yet confirmed.
+    let queue = TestQueue::declare("rel-pipelined");
+    let lines: String = (0..2000).map(|i| format!("{i}\n")).collect();
+    let out = call(PUBLISH)
+        .args(["--verbose", "-r"])
+        .arg(queue.name())
+        .arg("-l")
+        .stdin(lines.as_bytes())
+        .run();
+    out.assert_ok();
+    let (mut published, mut confirmed, mut most_in_flight) = (0u64, 0u64, 0u64);
+    for line in out.stderr_lines() {
+        if line.starts_with("-> basic.publish") {
+            published += 1;
+        } else if line.starts_with("<- basic.ack") {
+            let tag = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("delivery-tag="))
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("no delivery tag in {line:?}"));
+            confirmed = confirmed.max(tag);
+        }
+        most_in_flight = most_in_flight.max(published.saturating_sub(confirmed));
+    }
+    assert_eq!(published, 2000, "{out:?}");
+    assert_eq!(confirmed, 2000, "every message confirmed: {out:?}");
+    assert!(
+        most_in_flight > 1,
+        "at most {most_in_flight} message in flight: the publisher waits for each confirm"
+    );
+    assert_eq!(queue_message_count(queue.name()), 2000);
+}
+
+#[test]
+fn connection_lost_in_line_mode_counts_only_unconfirmed_messages() {
+    let queue = TestQueue::declare("rel-lost-lines");
+    let mut publisher = Fed::start(PUBLISH, &["-r", queue.name(), "-l"]);
+    publisher.write(b"1\n2\n3\n4\n5\n");
+    wait_for_message_count(queue.name(), 5);
+    // The five confirms reach the tool well before the connection goes.
+    thread::sleep(Duration::from_millis(300));
+    close_connection_of(publisher.pid(), "reliability test");
+    // Lines keep coming: at the latest, publishing one of them finds the connection gone.
+    for line in [b"6\n", b"7\n", b"8\n", b"9\n"] {
+        thread::sleep(Duration::from_millis(250));
+        publisher.write(line);
+    }
+    let out = publisher.finish();
+    let line = assert_one_line_failure(&out);
+    assert!(
+        line.starts_with(
+            "basic.publish: server connection error 320, message: CONNECTION_FORCED - reliability test ("
+        ),
+        "{out:?}"
+    );
+    let (unconfirmed, total) =
+        unconfirmed_counts(&line).unwrap_or_else(|| panic!("no (N of M) count: {out:?}"));
+    let delivered = u64::from(queue_message_count(queue.name()));
+    assert_eq!(delivered, 5);
+    assert!(total >= 5, "{out:?}");
+    assert_eq!(
+        total - unconfirmed,
+        delivered,
+        "the line must count as unconfirmed exactly the messages that were not confirmed \
+         (5 of them were, and are on the queue): {line}"
+    );
+}
+
+#[test]
+fn connection_lost_before_a_stdin_body_is_published_fails() {
+    let queue = TestQueue::declare("rel-lost-stdin");
+    let mut publisher = Fed::start(PUBLISH, &["-r", queue.name()]);
+    // Connected and waiting for the body on stdin when the broker closes the connection.
+    close_connection_of(publisher.pid(), "reliability test");
+    thread::sleep(Duration::from_millis(300));
+    publisher.write(b"the body");
+    let out = publisher.finish();
+    let line = assert_one_line_failure(&out);
+    assert_eq!(
+        line,
+        "basic.publish: server connection error 320, message: CONNECTION_FORCED - reliability test \
+         (1 of 1 message not confirmed)"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0);
+}
+
+#[test]
+fn line_mode_from_a_quiet_pipe_keeps_its_connection() {
+    // `tail -f log | amqp-publish -l`: the pipe may stay quiet for longer than the heartbeat
+    // interval; the connection must stay up (heartbeats sent while waiting for input).
+    let queue = TestQueue::declare("rel-quiet-pipe");
+    let mut publisher = Fed::start(PUBLISH, &["--heartbeat", "1", "-r", queue.name(), "-l"]);
+    publisher.write(b"before\n");
+    wait_for_message_count(queue.name(), 1);
+    thread::sleep(Duration::from_secs(5));
+    publisher.write(b"after\n");
+    let out = publisher.finish();
+    out.assert_ok();
+    assert_eq!(out.stderr, "", "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 2);
+}
+
+#[test]
+fn mandatory_unroutable_message_fails_with_no_route() {
+    let key = unique_name("nowhere");
+    let out = amqp(PUBLISH, &["--mandatory", "-r", &key, "-b", "x"]);
+    let line = assert_one_line_failure(&out);
+    assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
+    // In line mode too, even when the unroutable line is one of many.
+    let queue = TestQueue::declare("rel-mandatory");
+    call(PUBLISH)
+        .args(["--mandatory", "-r"])
+        .arg(queue.name())
+        .arg("-l")
+        .stdin(b"a\nb\n")
+        .run()
+        .assert_ok();
+    let exchange = TestExchange::declare("rel-mandatory", lapin::ExchangeKind::Direct);
+    let out = call(PUBLISH)
+        .args(["--mandatory", "-e"])
+        .arg(exchange.name())
+        .args(["-r", "unbound", "-l"])
+        .stdin(b"a\nb\n")
+        .run();
+    let line = assert_one_line_failure(&out);
+    assert!(line.starts_with("basic.return: 312 NO_ROUTE"), "{out:?}");
+    // Without --mandatory the broker drops it silently, as in the original.
+    amqp(PUBLISH, &["-r", &key, "-b", "x"]).assert_ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed headers and property values
+
+#[test]
+fn typed_headers_keep_their_types_on_the_wire() {
+    let q = TestQueue::declare("typed");
+    publish_cli(q.name())
+        .body("x")
+        .args([
+            "-H",
+            "s: 5",
+            "--typed-header",
+            "i=5",
+            "--typed-header",
+            "f=0.25",
+            "--typed-header",
+            "b=false",
+            "--typed-header",
+            "q=\"5\"",
+        ])
+        .run()
+        .assert_ok();
+    let message = get_message(q.name()).expect("one message");
+    let headers = message.headers.expect("headers");
+    assert!(
+        matches!(headers["s"], AMQPValue::LongString(_)),
+        "{headers:?}"
+    );
+    assert_eq!(headers["i"], AMQPValue::LongLongInt(5));
+    assert_eq!(headers["f"], AMQPValue::Double(0.25));
+    assert_eq!(headers["b"], AMQPValue::Boolean(false));
+    assert!(
+        matches!(headers["q"], AMQPValue::LongString(_)),
+        "{headers:?}"
+    );
+}
+
+#[test]
+fn bad_property_values_are_usage_errors() {
+    let q = TestQueue::declare("badprops");
+    publish_cli(q.name())
+        .body("x")
+        .args(["--priority", "300"])
+        .run()
+        .assert_error_starts(1, "300: ");
+    publish_cli(q.name())
+        .body("x")
+        .arg("--timestamp=soon")
+        .run()
+        .assert_error(
+            1,
+            "--timestamp: 'soon' is not a number of seconds since the epoch",
+        );
+    publish_cli(q.name())
+        .body("x")
+        .args(["--typed-header", "novalue"])
+        .run()
+        .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
+    assert_eq!(queue_message_count(q.name()), 0);
 }

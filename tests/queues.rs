@@ -1,11 +1,9 @@
-//! amqp-declare-queue and amqp-delete-queue against the private broker.
+//! amqp-declare-queue and amqp-delete-queue against the private broker, with queue arguments
+//! (quorum and stream queues) and flags.
 
 mod common;
 
 use common::*;
-
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
 
 // ---------------------------------------------------------------------------------------------
 // amqp-declare-queue
@@ -22,8 +20,7 @@ fn declare_prints_the_name_and_creates_the_queue() {
 
 #[test]
 fn declare_is_idempotent_and_keeps_messages() {
-    let queue = TestQueue::declare("decl-again");
-    publish(queue.name(), b"kept");
+    let queue = queue_with("decl-again", b"kept");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DECLARE, &[&option]);
     out.assert_ok();
@@ -149,7 +146,7 @@ fn if_empty_deletes_an_empty_queue() {
 #[test]
 fn if_unused_refuses_a_queue_with_a_consumer() {
     let queue = TestQueue::declare("del-ifunused");
-    let consumer = amqp_spawn("amqp-consume", &["-q", queue.name(), "-c", "1", "cat"]);
+    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "-c", "1", "cat"]);
     wait_for_consumer(queue.name());
     let out = amqp(DELETE, &["--if-unused", "-q", queue.name()]);
     out.assert_error_starts(1, "queue.delete: server channel error 406")
@@ -180,8 +177,117 @@ fn delete_without_queue_is_an_error() {
 fn declare_then_delete_round_trip() {
     let queue = TestQueue::named("roundtrip");
     amqp(DECLARE, &["-q", queue.name()]).assert_ok();
-    amqp_stdin("amqp-publish", &["-r", queue.name(), "-l"], b"1\n2\n").assert_ok();
+    amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n").assert_ok();
     let out = amqp(DELETE, &["-q", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout_text(), "2\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue arguments and flags
+
+#[test]
+fn declare_queue_arguments_make_quorum_and_stream_queues() {
+    let quorum = TestQueue::named("quorum");
+    call(DECLARE)
+        .arg("-q")
+        .arg(quorum.name())
+        .args([
+            "-d",
+            "--arg",
+            "x-queue-type=quorum",
+            "--arg",
+            "x-max-length=2",
+            "--arg",
+            "x-message-ttl=60000",
+            "--arg",
+            "x-dead-letter-exchange=dlx",
+        ])
+        .run()
+        .assert_ok();
+    let rows = ctl_rows(&["list_queues", "name", "type", "arguments"]);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == quorum.name())
+        .expect("queue listed");
+    assert_eq!(row["type"], "quorum", "{row:?}");
+    let args = row["arguments"].to_string();
+    for needle in [
+        "x-max-length",
+        "x-message-ttl",
+        "60000",
+        "x-dead-letter-exchange",
+        "dlx",
+    ] {
+        assert!(args.contains(needle), "{needle} in {args}");
+    }
+    // x-max-length=2 is an integer the broker enforces: the third message pushes out the first.
+    for body in ["1", "2", "3"] {
+        amqp(PUBLISH, &["-r", quorum.name(), "-b", body]).assert_ok();
+    }
+    assert_eq!(amqp(GET, &["-q", quorum.name()]).assert_ok().stdout, b"2");
+
+    let stream = TestQueue::named("stream");
+    call(DECLARE)
+        .arg("-q")
+        .arg(stream.name())
+        .args(["-d", "--arg", "x-queue-type=stream"])
+        .run()
+        .assert_ok();
+    for body in ["s0", "s1", "s2", "s3"] {
+        amqp(PUBLISH, &["-r", stream.name(), "-b", body]).assert_ok();
+    }
+    let from = |offset: &str, count: &str| {
+        consume(stream.name())
+            .arg("-c")
+            .arg(count)
+            .arg("--stream-offset")
+            .arg(offset)
+            .sh("cat; echo")
+            .run()
+            .assert_ok()
+            .stdout_text()
+    };
+    assert_eq!(from("first", "4"), "s0\ns1\ns2\ns3\n");
+    assert_eq!(from("2", "2"), "s2\ns3\n");
+    assert_eq!(from("@0", "1"), "s0\n");
+    consume(stream.name())
+        .args(["--stream-offset", "soon", "cat"])
+        .run()
+        .assert_error_starts(1, "soon: 'soon' is not a stream offset");
+}
+
+#[test]
+fn declare_queue_passive_exclusive_auto_delete() {
+    let missing = TestQueue::named("passive");
+    amqp(DECLARE, &["-q", missing.name(), "--passive"])
+        .assert_error_starts(1, "queue.declare: server channel error 404");
+    assert!(!queue_exists(missing.name()));
+    let present = TestQueue::declare("passive-ok");
+    amqp(DECLARE, &["-q", present.name(), "--passive"]).assert_ok();
+    // Exclusive: gone with the tool's connection.
+    let exclusive = TestQueue::named("excl");
+    call(DECLARE)
+        .arg("-q")
+        .arg(exclusive.name())
+        .arg("--exclusive")
+        .run()
+        .assert_ok();
+    wait_until("the exclusive queue to go", || {
+        (!queue_exists(exclusive.name())).then_some(())
+    });
+    let auto = TestQueue::named("autodel");
+    amqp(DECLARE, &["-q", auto.name(), "--auto-delete"]).assert_ok();
+    let rows = ctl_rows(&["list_queues", "name", "auto_delete"]);
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == auto.name())
+        .expect("queue listed");
+    assert_eq!(row["auto_delete"], true, "{row:?}");
+    call(DECLARE)
+        .arg("-q")
+        .arg(auto.name())
+        .args(["--arg", "broken"])
+        .run()
+        .assert_error_starts(1, "--arg: expected KEY=VALUE");
 }

@@ -15,19 +15,15 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use std::collections::HashMap;
-use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const DECLARE: &str = "amqp-declare-queue";
-
 /// Messages in the soak, and lines per `amqp-publish -l` run.
 const SOAK_MESSAGES: usize = 100_000;
+
 const SOAK_BATCH: usize = 10_000;
 
 #[test]
@@ -150,22 +146,6 @@ fn durable_queue(prefix: &str) -> TestQueue {
     queue
 }
 
-/// Asserts exit 1 with exactly one line on stderr, returning it.
-#[track_caller]
-fn one_line_failure(out: &Output) -> String {
-    assert_eq!(out.code, 1, "expected exit 1: {out:?}");
-    assert_eq!(out.stderr_lines().len(), 1, "expected one line: {out:?}");
-    out.first_stderr_line().to_string()
-}
-
-fn file_lines(path: &str) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parts
 
@@ -187,21 +167,9 @@ fn consumer_ack_timeout_during_a_command_is_a_one_line_406() {
     publish_bodies(queue.name(), &[b"a", b"b"]);
     let log = TempFile::new(b"");
     let started = Instant::now();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 5"#,
-            "sh",
-            log.path_str(),
-        ],
-    );
+    let out = consume(queue.name()).log_bodies_to(&log, "; sleep 5").run();
     let took = started.elapsed();
-    let line = one_line_failure(&out);
+    let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
         "the line must name the 406: {out:?}"
@@ -218,22 +186,9 @@ fn consumer_ack_timeout_during_a_command_is_a_one_line_406() {
 /// dead channel afterwards.
 fn consumer_ack_timeout_with_count_1_is_a_one_line_406() {
     let _settings = short_consumer_timeout();
-    let queue = TestQueue::declare("restart-406-count");
-    publish(queue.name(), b"slow");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; sleep 5",
-        ],
-    );
-    let line = one_line_failure(&out);
+    let queue = queue_with("restart-406-count", b"slow");
+    let out = consume_one(&queue).sh("cat >/dev/null; sleep 5").run();
+    let line = assert_one_line_failure(&out);
     assert!(
         line.contains("406") && line.contains("PRECONDITION_FAILED"),
         "the line must name the 406: {out:?}"
@@ -249,25 +204,12 @@ fn command_timeout_below_the_consumer_timeout_keeps_the_channel() {
         BrokerSetting::set("consumer_timeout", "4000"),
         BrokerSetting::set("channel_tick_interval", "1000"),
     );
-    let queue = TestQueue::declare("restart-command-timeout");
-    publish(queue.name(), b"job");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "requeue",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; [ "$AMQP_REDELIVERED" = true ] || sleep 100"#,
-        ],
-    );
+    let queue = queue_with("restart-command-timeout", b"job");
+    let out = consume(queue.name())
+        .count(2)
+        .args(["--command-timeout", "1", "--on-failure", "requeue"])
+        .sh(r#"cat >/dev/null; [ "$AMQP_REDELIVERED" = true ] || sleep 100"#)
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr_lines(),
@@ -286,19 +228,9 @@ fn unacked_messages_survive_a_broker_restart() {
     let queue = durable_queue("restart-unacked");
     amqp_stdin(PUBLISH, &["-p", "-r", queue.name(), "-l"], b"1\n2\n3\n").assert_ok();
     let log = TempFile::new(b"");
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 3"#,
-            "sh",
-            log.path_str(),
-        ],
-    );
+    let consumer = consume(queue.name())
+        .log_bodies_to(&log, "; sleep 3")
+        .spawn();
     wait_until("the first command to run", || {
         (!file_lines(log.path_str()).is_empty()).then_some(())
     });
@@ -308,7 +240,7 @@ fn unacked_messages_survive_a_broker_restart() {
     ctl(&["start_app"]);
     drop(restart);
     wait_for_broker();
-    one_line_failure(&out);
+    assert_one_line_failure(&out);
     wait_for_message_count(queue.name(), 3);
     let mut bodies: Vec<Vec<u8>> = drain_queue(queue.name())
         .into_iter()
@@ -377,7 +309,7 @@ fn soak_100000_confirmed_messages_across_a_broker_restart() {
             if out.code == 0 {
                 break;
             }
-            let line = one_line_failure(&out);
+            let line = assert_one_line_failure(&out);
             failures.push((number, line));
             assert!(
                 attempts < 100,
@@ -438,62 +370,18 @@ fn soak_100000_confirmed_messages_across_a_broker_restart() {
     );
 }
 
-/// Parses `... (N of M message(s) not confirmed)` at the end of a line.
-fn unconfirmed_counts(line: &str) -> Option<(u64, u64)> {
-    let inner = line.strip_suffix(" not confirmed)")?;
-    let inner = inner
-        .strip_suffix(" messages")
-        .or_else(|| inner.strip_suffix(" message"))?;
-    let (_, counts) = inner.rsplit_once(" (")?;
-    let (n, m) = counts.split_once(" of ")?;
-    Some((n.parse().ok()?, m.parse().ok()?))
-}
-
 /// Runs `amqp-publish --url BROKER ARGS` with `input` written to its standard input in 20
 /// slices a quarter of a second apart (a slow producer).
 fn publish_slowly(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(bin(PUBLISH))
-        .arg("--url")
-        .arg(broker_url())
-        .args(args)
-        .env_remove("AMQP_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amqp-publish");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
-    });
+    let mut publisher = Fed::start(PUBLISH, args);
     let lines: Vec<&[u8]> = input.split_inclusive(|b| *b == b'\n').collect();
     for slice in lines.chunks(lines.len().div_ceil(20)) {
-        if slice.iter().any(|line| stdin.write_all(line).is_err()) {
+        if !publisher.write(&slice.concat()) {
             break;
         }
-        let _ = stdin.flush();
         thread::sleep(Duration::from_millis(250));
     }
-    drop(stdin);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the slow amqp-publish did not finish within {TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: Vec::new(),
-        stderr: reader.join().expect("stderr reader"),
-    }
+    publisher.finish()
 }
 
 /// Consumes `expected` messages from `queue` with acks (lapin, basic.consume) and counts each

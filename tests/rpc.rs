@@ -11,38 +11,6 @@ use lapin::{BasicProperties, types::ShortString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-const CONSUME: &str = "amqp-consume";
-const PUBLISH: &str = "amqp-publish";
-
-/// An echo server on `queue` (`amqp-consume -q QUEUE --reply` + `extra` + `cat`), started and
-/// consuming.
-fn echo_server(queue: &str, extra: &[&str]) -> Running {
-    let mut args = vec!["-q", queue, "--reply"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "cat"]);
-    let server = amqp_spawn(CONSUME, &args);
-    wait_for_consumer(queue);
-    server
-}
-
-/// Starts `tool` against the private broker in the background with `stdin` as its input.
-fn amqp_spawn_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Running {
-    let url = broker_url();
-    let mut all = vec!["--url", url.as_str()];
-    all.extend_from_slice(args);
-    spawn(tool, all, Some(stdin.to_vec()), &[])
-}
-
-/// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with
-/// nothing on stderr.
-#[track_caller]
-fn stop(server: Running) {
-    server.signal(libc::SIGTERM);
-    let out = server.wait();
-    assert_eq!(out.code, 143, "{out:?}");
-    assert_eq!(out.stderr, "", "{out:?}");
-}
-
 #[test]
 fn echo_returns_all_256_byte_values() {
     let queue = TestQueue::declare("rpc-bytes");
@@ -74,11 +42,9 @@ fn echo_returns_a_1_mib_body() {
 #[test]
 fn body_option_request_gets_its_reply_on_stdout() {
     let queue = TestQueue::declare("rpc-body");
-    let server = amqp_spawn(
-        CONSUME,
-        &["-q", queue.name(), "--reply", "--", "tr", "a-z", "A-Z"],
-    );
-    wait_for_consumer(queue.name());
+    let server = consume(queue.name())
+        .args(["--reply", "--", "tr", "a-z", "A-Z"])
+        .spawn_consuming(queue.name());
     let out = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
     out.assert_ok();
     assert_eq!(out.stdout, b"HELLO");
@@ -93,31 +59,17 @@ fn line_mode_writes_replies_in_request_order() {
     let script = r#"body=$(cat); case $body in slow*) sleep 1;; esac; printf '%s\n' "$body""#;
     let servers: Vec<Running> = (0..2)
         .map(|_| {
-            amqp_spawn(
-                CONSUME,
-                &[
-                    "-q",
-                    queue.name(),
-                    "-p",
-                    "1",
-                    "--reply",
-                    "--",
-                    "sh",
-                    "-c",
-                    script,
-                ],
-            )
+            consume(queue.name())
+                .args(["-p", "1", "--reply"])
+                .sh(script)
+                .spawn()
         })
         .collect();
     wait_until("two consumers", || {
         (queue_consumer_count(queue.name()) == 2).then_some(())
     });
     let input = "slow 1\n2\n3\nslow 4\n5\n6\n7\nslow 8\n9\n10\n";
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l"],
-        input.as_bytes(),
-    );
+    let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), input);
     assert_eq!(out.stderr, "", "{out:?}");
@@ -130,16 +82,10 @@ fn line_mode_writes_replies_in_request_order() {
 fn line_mode_ends_each_reply_with_one_newline() {
     let queue = TestQueue::declare("rpc-lines");
     // The server strips the newline: the client writes one line per reply all the same.
-    let server = amqp_spawn(
-        CONSUME,
-        &["-q", queue.name(), "--reply", "--", "tr", "-d", "\\n"],
-    );
-    wait_for_consumer(queue.name());
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l"],
-        b"one\ntwo\nthree",
-    );
+    let server = consume(queue.name())
+        .args(["--reply", "--", "tr", "-d", "\\n"])
+        .spawn_consuming(queue.name());
+    let out = rpc(queue.name()).arg("-l").stdin(b"one\ntwo\nthree").run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "one\ntwo\nthree\n");
     stop(server);
@@ -148,33 +94,11 @@ fn line_mode_ends_each_reply_with_one_newline() {
 #[test]
 fn a_failing_server_sends_no_reply_and_keeps_the_request() {
     let queue = TestQueue::declare("rpc-fail");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--reply",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; echo partial; exit 3",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let client = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "2",
-        ],
-    );
+    let server = consume_one(&queue)
+        .arg("--reply")
+        .sh("cat >/dev/null; echo partial; exit 3")
+        .spawn_consuming(queue.name());
+    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
     client
         .assert_error(
             1,
@@ -198,32 +122,10 @@ fn a_failing_server_sends_no_reply_and_keeps_the_request() {
 #[test]
 fn a_failing_server_with_on_failure_reject_drops_the_request() {
     let queue = TestQueue::declare("rpc-reject");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--on-failure",
-            "reject",
-            "--reply",
-            "false",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let client = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "1",
-        ],
-    );
+    let server = consume_one(&queue)
+        .args(["--on-failure", "reject", "--reply", "false"])
+        .spawn_consuming(queue.name());
+    let client = rpc(queue.name()).body("x").reply_timeout(1).run();
     client.assert_error_starts(1, "waiting for the reply: no reply within 1 s");
     let out = server.wait();
     out.assert_error_starts(
@@ -238,18 +140,7 @@ fn no_server_and_no_queue_fails_at_once_with_no_route() {
     let queue = TestQueue::named("rpc-nobody");
     // The reply timeout is far longer than a test run may take: the failure must come from the
     // return of the mandatory request.
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "600",
-        ],
-    );
+    let out = rpc(queue.name()).body("x").reply_timeout(600).run();
     out.assert_error(
         1,
         &format!(
@@ -264,18 +155,7 @@ fn no_server_and_no_queue_fails_at_once_with_no_route() {
 #[test]
 fn a_queue_without_consumer_fails_after_the_reply_timeout() {
     let queue = TestQueue::declare("rpc-noconsumer");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "1",
-        ],
-    );
+    let out = rpc(queue.name()).body("x").reply_timeout(1).run();
     out.assert_error(
         1,
         "waiting for the reply: no reply within 1 s (0 of 1 request answered)",
@@ -295,26 +175,15 @@ fn a_queue_without_consumer_fails_after_the_reply_timeout() {
 fn line_mode_timeout_says_how_many_requests_were_answered() {
     // A server that answers the first request and fails the others.
     let queue = TestQueue::declare("rpc-partial");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-failure",
-            "reject",
-            "--reply",
-            "--",
-            "sh",
-            "-c",
-            r#"test "$(cat)" = first"#,
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l", "--reply-timeout", "2"],
-        b"first\nsecond\nthird\n",
-    );
+    let server = consume(queue.name())
+        .args(["--on-failure", "reject", "--reply"])
+        .sh(r#"test "$(cat)" = first"#)
+        .spawn_consuming(queue.name());
+    let out = rpc(queue.name())
+        .arg("-l")
+        .reply_timeout(2)
+        .stdin(b"first\nsecond\nthird\n")
+        .run();
     out.assert_error(
         1,
         "waiting for the reply: no reply within 2 s (1 of 3 requests answered)",
@@ -330,26 +199,15 @@ fn line_mode_timeout_writes_the_replies_that_came_and_names_the_missing_request(
     // A server that fails only "bad": the replies to the later requests came and must not be
     // lost behind the unanswered one.
     let queue = TestQueue::declare("rpc-gap");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--on-failure",
-            "reject",
-            "--reply",
-            "--",
-            "sh",
-            "-c",
-            r#"x=$(cat); test "$x" != bad && echo "r$x""#,
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l", "--reply-timeout", "2"],
-        b"a\nbad\nb\nc\n",
-    );
+    let server = consume(queue.name())
+        .args(["--on-failure", "reject", "--reply"])
+        .sh(r#"x=$(cat); test "$x" != bad && echo "r$x""#)
+        .spawn_consuming(queue.name());
+    let out = rpc(queue.name())
+        .arg("-l")
+        .reply_timeout(2)
+        .stdin(b"a\nbad\nb\nc\n")
+        .run();
     out.assert_error(
         1,
         "waiting for the reply: no reply within 2 s (3 of 4 requests answered; none to request 2, left out of the output)",
@@ -367,31 +225,17 @@ fn two_servers_on_one_queue_answer_each_request_once() {
         .iter()
         .map(|tally| {
             let script = format!("cat; echo >> '{}'", tally.path_str());
-            amqp_spawn(
-                CONSUME,
-                &[
-                    "-q",
-                    queue.name(),
-                    "-p",
-                    "1",
-                    "--reply",
-                    "--",
-                    "sh",
-                    "-c",
-                    &script,
-                ],
-            )
+            consume(queue.name())
+                .args(["-p", "1", "--reply"])
+                .sh(&script)
+                .spawn()
         })
         .collect();
     wait_until("two consumers", || {
         (queue_consumer_count(queue.name()) == 2).then_some(())
     });
     let input: String = (1..=40).map(|i| format!("request {i}\n")).collect();
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l"],
-        input.as_bytes(),
-    );
+    let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), input);
     assert_eq!(out.stderr, "", "a reply came twice: {out:?}");
@@ -409,19 +253,10 @@ fn two_servers_on_one_queue_answer_each_request_once() {
 #[test]
 fn sigterm_lets_the_running_request_finish_and_answers_it() {
     let queue = TestQueue::declare("rpc-term");
-    let mut server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "--reply",
-            "--",
-            "sh",
-            "-c",
-            "echo started >&2; sleep 1; cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
+    let mut server = consume(queue.name())
+        .arg("--reply")
+        .sh("echo started >&2; sleep 1; cat")
+        .spawn_consuming(queue.name());
     let client = amqp_spawn(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "answer me"]);
     server.wait_for_stderr_line("started");
     server.signal(libc::SIGTERM);
@@ -456,18 +291,7 @@ fn sigterm_killing_the_request_delivers_it_again_to_the_next_server() {
         .process_group(0);
     let mut first = spawn_command(command, None);
     wait_for_consumer(queue.name());
-    let client = amqp_spawn(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "do it",
-            "--reply-timeout",
-            "25",
-        ],
-    );
+    let client = rpc(queue.name()).body("do it").reply_timeout(25).spawn();
     first.wait_for_stderr_line("started");
     let group = i32::try_from(first.pid()).expect("pid");
     // SAFETY: kill(2) on the process group of a child we started and have not reaped.
@@ -489,22 +313,8 @@ fn sigterm_killing_the_request_delivers_it_again_to_the_next_server() {
 
 #[test]
 fn a_request_without_reply_to_is_a_failed_delivery() {
-    let queue = TestQueue::declare("rpc-noreplyto");
-    publish(queue.name(), b"fire and forget");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--reply",
-            "--",
-            "sh",
-            "-c",
-            "echo ran",
-        ],
-    );
+    let queue = queue_with("rpc-noreplyto", b"fire and forget");
+    let out = consume_one(&queue).arg("--reply").sh("echo ran").run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.first_stderr_line(),
@@ -518,35 +328,15 @@ fn a_request_without_reply_to_is_a_failed_delivery() {
 fn reply_to_a_named_queue_carries_the_correlation_id() {
     let requests = TestQueue::declare("rpc-requests");
     let replies = TestQueue::declare("rpc-replies");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            requests.name(),
-            "--reply-to",
-            replies.name(),
-            "--correlation-id",
-            "req-42",
-            "-C",
-            "text/plain",
-            "-b",
-            "ping",
-        ],
-    );
+    let out = publish_cli(requests.name())
+        .opt("--reply-to", replies.name())
+        .args(["--correlation-id", "req-42", "-C", "text/plain"])
+        .body("ping")
+        .run();
     out.assert_ok();
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            requests.name(),
-            "-c",
-            "1",
-            "--reply",
-            "--",
-            "sed",
-            "s/i/o/",
-        ],
-    );
+    let out = consume_one(&requests)
+        .args(["--reply", "--", "sed", "s/i/o/"])
+        .run();
     out.assert_ok().assert_no_stdout();
     assert_eq!(queue_message_count(requests.name()), 0);
     let name = replies.name().to_string();
@@ -572,28 +362,13 @@ fn reply_to_a_named_queue_carries_the_correlation_id() {
 fn a_reply_to_a_deleted_queue_is_a_warning_and_the_request_is_acked() {
     let requests = TestQueue::declare("rpc-gone");
     let gone = unique_name("rpc-gone-replies");
-    let (queue, reply_to) = (requests.name().to_string(), gone.clone());
-    with_channel(async move |channel: &Channel| {
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .expect("confirm.select");
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                queue.as_str().into(),
-                BasicPublishOptions::default(),
-                b"late",
-                BasicProperties::default().with_reply_to(ShortString::from(reply_to)),
-            )
-            .await
-            .expect("basic.publish");
-        assert!(confirm.await.expect("confirm").is_ack());
-    });
-    let out = amqp(
-        CONSUME,
-        &["-q", requests.name(), "-c", "1", "--reply", "cat"],
+    publish_messages(
+        "",
+        requests.name(),
+        &[b"late"],
+        BasicProperties::default().with_reply_to(ShortString::from(gone.clone())),
     );
+    let out = consume_one(&requests).args(["--reply", "cat"]).run();
     out.assert_ok();
     assert_eq!(
         out.first_stderr_line(),
@@ -606,17 +381,11 @@ fn a_reply_to_a_deleted_queue_is_a_warning_and_the_request_is_acked() {
 
 #[test]
 fn rpc_options_conflict_with_a_reply_address_of_ones_own() {
-    let out = amqp(
-        PUBLISH,
-        &["-r", "q", "--rpc", "--reply-to", "mine", "-b", "x"],
-    );
+    let out = rpc("q").args(["--reply-to", "mine"]).body("x").run();
     out.assert_error_starts(1, "the argument '--rpc' cannot be used with");
     let out = amqp(PUBLISH, &["-r", "q", "--reply-timeout", "3", "-b", "x"]);
     out.assert_error(1, "--reply-timeout: only with --rpc");
-    let out = amqp(
-        PUBLISH,
-        &["-r", "q", "--rpc", "--reply-timeout", "0", "-b", "x"],
-    );
+    let out = rpc("q").reply_timeout(0).body("x").run();
     out.assert_error(1, "0: not a positive number of seconds");
 }
 
@@ -625,11 +394,10 @@ fn a_second_reply_to_one_request_is_ignored_with_a_warning() {
     // The test is the server: it answers the first request twice (as a server killed between
     // its reply and its ack would, once the request is delivered again), then the second.
     let queue = TestQueue::declare("rpc-twice");
-    let client = amqp_spawn_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l"],
-        b"first\nsecond\n",
-    );
+    let client = rpc(queue.name())
+        .arg("-l")
+        .stdin(b"first\nsecond\n")
+        .spawn();
     wait_for_message_count(queue.name(), 2);
     let name = queue.name().to_string();
     let duplicate_id = with_channel(async move |channel: &Channel| {
@@ -729,31 +497,19 @@ fn a_refused_request_fails_at_once() {
     // A full queue with reject-publish nacks the request; the reply timeout is far longer than
     // a test run may take.
     let queue = TestQueue::named("rpc-refused");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            queue.name(),
+    call(DECLARE)
+        .arg("-q")
+        .arg(queue.name())
+        .args([
             "--arg",
             "x-max-length=1",
             "--arg",
             "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
+        ])
+        .run()
+        .assert_ok();
     publish(queue.name(), b"fills the queue");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "600",
-        ],
-    );
+    let out = rpc(queue.name()).body("x").reply_timeout(600).run();
     out.assert_error(
         1,
         "basic.nack: the server refused a message (1 of 1 message not confirmed)",
@@ -762,33 +518,12 @@ fn a_refused_request_fails_at_once() {
     assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
 }
 
-/// A fresh directory in the temp directory, removed with its files on drop.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let path = std::env::temp_dir().join(unique_name("rpc-dir"));
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path_str(&self) -> &str {
-        self.0.to_str().expect("UTF-8 temp path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn reply_with_concurrency_answers_every_request() {
     // The first two commands wait (at most 20 s) until both run: they answer only when run at
     // the same time. Each writes a line on stderr, written whole when it ends.
     let queue = TestQueue::declare("rpc-concurrency");
-    let dir = TempDir::new();
+    let dir = TempDir::new("rpc-dir");
     let script = format!(
         "b=$(cat); touch {dir}/$b; i=0; \
          while [ $(ls {dir} | wc -l) -lt 2 ]; do \
@@ -797,28 +532,12 @@ fn reply_with_concurrency_answers_every_request() {
          echo \"note $b\" >&2; printf 'reply %s' \"$b\"",
         dir = dir.path_str()
     );
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "4",
-            "--reply",
-            "--concurrency",
-            "2",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l"],
-        b"1\n2\n3\n4\n",
-    );
+    let server = consume(queue.name())
+        .count(4)
+        .args(["--reply", "--concurrency", "2"])
+        .sh(&script)
+        .spawn_consuming(queue.name());
+    let out = rpc(queue.name()).arg("-l").stdin(b"1\n2\n3\n4\n").run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "reply 1\nreply 2\nreply 3\nreply 4\n");
     let server = server.wait();
@@ -837,37 +556,17 @@ fn reply_with_concurrency_answers_every_request() {
 #[test]
 fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
     let queue = TestQueue::declare("rpc-cmd-timeout");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
+    let server = consume_one(&queue)
+        .args([
             "--reply",
             "--command-timeout",
             "1",
             "--on-failure",
             "reject",
-            "--",
-            "sh",
-            "-c",
-            "cat; sleep 60",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let client = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "3",
-        ],
-    );
+        ])
+        .sh("cat; sleep 60")
+        .spawn_consuming(queue.name());
+    let client = rpc(queue.name()).body("x").reply_timeout(3).run();
     client
         .assert_error(
             1,
@@ -896,25 +595,11 @@ fn reply_with_retry_delay_answers_from_the_retry() {
         m = marker.path_str()
     );
     let queue = TestQueue::declare("rpc-retry");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "2",
-            "--reply",
-            "--on-failure",
-            "requeue",
-            "--retry-delay",
-            "0.5",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
-    wait_for_consumer(queue.name());
+    let server = consume(queue.name())
+        .count(2)
+        .args(["--reply", "--on-failure", "requeue", "--retry-delay", "0.5"])
+        .sh(&script)
+        .spawn_consuming(queue.name());
     let client = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
     client.assert_ok();
     assert_eq!(client.stdout, b"hello");
@@ -934,35 +619,11 @@ fn reply_with_retry_delay_answers_from_the_retry() {
 #[test]
 fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
     let queue = TestQueue::declare("rpc-on-exit");
-    let server = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--reply",
-            "--on-exit",
-            "3=ack",
-            "--",
-            "sh",
-            "-c",
-            "cat; exit 3",
-        ],
-    );
-    wait_for_consumer(queue.name());
-    let client = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--rpc",
-            "-b",
-            "x",
-            "--reply-timeout",
-            "2",
-        ],
-    );
+    let server = consume_one(&queue)
+        .args(["--reply", "--on-exit", "3=ack"])
+        .sh("cat; exit 3")
+        .spawn_consuming(queue.name());
+    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
     client
         .assert_error(
             1,
@@ -976,24 +637,11 @@ fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
 
 #[test]
 fn a_request_without_reply_to_follows_the_on_exit_wildcard() {
-    let queue = TestQueue::declare("rpc-noreplyto-reject");
-    publish(queue.name(), b"fire and forget");
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "--reply",
-            "--on-exit",
-            "*=reject",
-            "--",
-            "sh",
-            "-c",
-            "echo ran",
-        ],
-    );
+    let queue = queue_with("rpc-noreplyto-reject", b"fire and forget");
+    let out = consume_one(&queue)
+        .args(["--reply", "--on-exit", "*=reject"])
+        .sh("echo ran")
+        .run();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.first_stderr_line(),
@@ -1007,13 +655,59 @@ fn a_request_without_reply_to_follows_the_on_exit_wildcard() {
 fn line_mode_rate_spaces_requests_and_answers_each() {
     let queue = TestQueue::declare("rpc-rate");
     let server = echo_server(queue.name(), &[]);
-    let out = amqp_stdin(
-        PUBLISH,
-        &["-r", queue.name(), "--rpc", "-l", "--rate", "20"],
-        b"a\nb\nc\nd\n",
-    );
+    let out = rpc(queue.name())
+        .args(["-l", "--rate", "20"])
+        .stdin(b"a\nb\nc\nd\n")
+        .run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "a\nb\nc\nd\n");
     assert_eq!(out.stderr, "", "{out:?}");
     stop(server);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request and reply by hand: --reply-to and --correlation-id
+
+#[test]
+fn rpc_round_trip_with_reply_to_and_correlation_id() {
+    let requests = TestQueue::declare("rpc-req");
+    let replies = TestQueue::declare("rpc-rep");
+    publish_cli(requests.name())
+        .arg("-t")
+        .arg(replies.name())
+        .args(["--correlation-id", "job-17"])
+        .body("ping")
+        .run()
+        .assert_ok();
+    let url = broker_url();
+    let server = format!(
+        "body=$(cat); amqp-publish -u '{url}' -r \"$AMQP_REPLY_TO\" \
+         --correlation-id \"$AMQP_CORRELATION_ID\" -b \"pong to $body\""
+    );
+    let bin_dir = bin("amqp-publish").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(
+        "amqp-consume",
+        [
+            "--url",
+            url.as_str(),
+            "-q",
+            requests.name(),
+            "-c",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            server.as_str(),
+        ],
+        b"",
+        &[("PATH", path.as_str())],
+    )
+    .assert_ok();
+    let env = consumed_environment(replies.name());
+    assert_eq!(env["AMQP_CORRELATION_ID"], "job-17");
 }

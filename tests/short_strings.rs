@@ -1,6 +1,6 @@
 //! Values sent as AMQP short strings (names, keys, properties: at most 255 bytes) against the
 //! private broker: 255 bytes go through, 256 are refused before connecting, with one line
-//! naming the option and the limit, exit 1, nothing sent (issue 11; amq-protocol panicked).
+//! naming the option and the limit, exit 1, nothing sent (amq-protocol panicked).
 
 mod common;
 
@@ -8,12 +8,6 @@ use common::*;
 use lapin::options::BasicGetOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
-
-const PUBLISH: &str = "amqp-publish";
-const CONSUME: &str = "amqp-consume";
-const GET: &str = "amqp-get";
-const DECLARE: &str = "amqp-declare-queue";
-const DELETE: &str = "amqp-delete-queue";
 
 /// `prefix` padded with `x` to exactly `len` bytes.
 fn sized(prefix: &str, len: usize) -> String {
@@ -94,39 +88,23 @@ fn consume_takes_255_byte_exchange_names_and_binding_keys_and_refuses_256() {
             .expect("exchange.declare")
     });
     let key = sized("k", 255);
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-e",
-            &exchange,
-            "-r",
-            &format!("a,{key}"),
-            "-c",
-            "1",
-            "cat",
-        ],
-    );
-    wait_for_consumer(queue.name());
+    let consumer = consume(queue.name())
+        .opt("-e", &exchange)
+        .opt("-r", format!("a,{key}"))
+        .count(1)
+        .arg("cat")
+        .spawn_consuming(queue.name());
     publish_to(&exchange, &key, b"bound");
     let out = consumer.wait();
     out.assert_ok();
     assert_eq!(out.stdout, b"bound");
 
     let long_key = sized("k", 256);
-    let out = amqp(
-        CONSUME,
-        &[
-            "-q",
-            queue.name(),
-            "-e",
-            &exchange,
-            "-r",
-            &format!("a,{long_key}"),
-            "cat",
-        ],
-    );
+    let out = consume(queue.name())
+        .opt("-e", &exchange)
+        .opt("-r", format!("a,{long_key}"))
+        .arg("cat")
+        .run();
     assert_refused(&out, "--routing-key");
     let long_exchange = sized("x", 256);
     assert_refused(
@@ -200,21 +178,17 @@ fn publish_takes_255_byte_properties_and_refuses_256() {
         );
     }
     // user-id must be the connection's user: a 255-byte one reaches the broker, which refuses it.
-    let out = amqp(
-        PUBLISH,
-        &["-r", queue.name(), "--user-id", &sized("u", 255), "-b", "p"],
-    );
+    let out = publish_cli(queue.name())
+        .opt("--user-id", sized("u", 255))
+        .body("p")
+        .run();
     out.assert_error_starts(1, "basic.publish: server channel error 406");
-    let out = amqp(
-        PUBLISH,
-        &["-r", queue.name(), "--user-id", &sized("u", 256), "-b", "p"],
-    );
+    let out = publish_cli(queue.name())
+        .opt("--user-id", sized("u", 256))
+        .body("p")
+        .run();
     assert_refused(&out, "--user-id");
-    assert_eq!(
-        queue_message_count(queue.name()),
-        0,
-        "nothing more published"
-    );
+    assert_nothing_more_published(&queue);
 }
 
 #[test]
@@ -224,19 +198,11 @@ fn header_names_of_255_bytes_are_sent_and_256_refused() {
     let nested = sized("n", 255);
     let typed = format!("t={{\"{nested}\":1}}");
     let header = format!("{key}: v");
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "-H",
-            &header,
-            "--typed-header",
-            &typed,
-            "-b",
-            "h",
-        ],
-    );
+    let out = publish_cli(queue.name())
+        .opt("-H", &header)
+        .opt("--typed-header", &typed)
+        .body("h")
+        .run();
     out.assert_ok();
     let properties = only_properties(queue.name());
     let headers = properties.headers().clone().expect("headers");
@@ -255,38 +221,20 @@ fn header_names_of_255_bytes_are_sent_and_256_refused() {
     let header = format!("{long}: v");
     let out = amqp(PUBLISH, &["-r", queue.name(), "-H", &header, "-b", "h"]);
     out.assert_error(1, &format!("--header: header name: {}", TOO_LONG));
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--typed-header",
-            &format!("{long}=1"),
-            "-b",
-            "h",
-        ],
-    );
+    let out = publish_cli(queue.name())
+        .opt("--typed-header", format!("{long}=1"))
+        .body("h")
+        .run();
     out.assert_error(1, &format!("--typed-header: field name: {}", TOO_LONG));
-    let out = amqp(
-        PUBLISH,
-        &[
-            "-r",
-            queue.name(),
-            "--typed-header",
-            &format!("t=[{{\"{long}\":1}}]"),
-            "-b",
-            "h",
-        ],
-    );
+    let out = publish_cli(queue.name())
+        .opt("--typed-header", format!("t=[{{\"{long}\":1}}]"))
+        .body("h")
+        .run();
     out.assert_error(
         1,
         &format!("--typed-header: t[0]: field name: {}", TOO_LONG),
     );
-    assert_eq!(
-        queue_message_count(queue.name()),
-        0,
-        "nothing more published"
-    );
+    assert_nothing_more_published(&queue);
 }
 
 #[test]
@@ -296,20 +244,15 @@ fn queue_argument_names_of_255_bytes_are_sent_and_256_refused() {
     amqp(DECLARE, &["-q", queue.name(), "--arg", &format!("{key}=1")]).assert_ok();
     let long = sized("x-k", 256);
     let other = TestQueue::named("ss-args2");
-    let out = amqp(
-        DECLARE,
-        &["-q", other.name(), "--arg", &format!("{long}=1")],
-    );
+    let out = call(DECLARE)
+        .opt("-q", other.name())
+        .opt("--arg", format!("{long}=1"))
+        .run();
     out.assert_error(1, &format!("--arg: field name: {}", TOO_LONG));
-    let out = amqp(
-        DECLARE,
-        &[
-            "-q",
-            other.name(),
-            "--arg",
-            &format!("x-t={{\"{long}\":1}}"),
-        ],
-    );
+    let out = call(DECLARE)
+        .opt("-q", other.name())
+        .opt("--arg", format!("x-t={{\"{long}\":1}}"))
+        .run();
     out.assert_error(1, &format!("--arg: x-t: field name: {}", TOO_LONG));
     assert!(!queue_exists(other.name()));
 }
@@ -357,4 +300,14 @@ fn virtual_hosts_of_255_bytes_reach_the_broker_and_256_are_refused() {
     assert_refused(&out, "--vhost");
     let out = run(GET, ["-u", &format!("{url}/{long}"), "-q", "x"], b"", &[]);
     assert_refused(&out, "virtual host");
+}
+
+/// Asserts that `queue` is empty: the refused runs published nothing.
+#[track_caller]
+fn assert_nothing_more_published(queue: &TestQueue) {
+    assert_eq!(
+        queue_message_count(queue.name()),
+        0,
+        "nothing more published"
+    );
 }

@@ -5,18 +5,12 @@
 //! Runs against the private node's TLS listener and the test PKI that `scripts/test` generates
 //! at test time (`AMQP_TEST_TLS_PORT`, `AMQP_TEST_TLS_DIR`); failures that need a server with a
 //! bad certificate, or one that requires a client certificate, use a small rustls server
-//! ([`tls_support::TlsServer`]).
+//! ([`common::tls::TlsServer`]).
 
 mod common;
-mod tls_support;
 
+use common::tls::*;
 use common::*;
-use tls_support::*;
-
-const DECLARE: &str = "amqp-declare-queue";
-const PUBLISH: &str = "amqp-publish";
-const GET: &str = "amqp-get";
-const CONSUME: &str = "amqp-consume";
 
 /// Runs amqp-declare-queue with exactly `options` then `-q QUEUE`, without AMQP_URL.
 #[track_caller]
@@ -130,13 +124,10 @@ fn server_signed_by_an_unknown_ca_is_refused() {
     let url = tls_url("localhost", "");
     // Only the system's CAs: the test CA is not among them.
     let out = declare(&["--url", &url], "tls-unknown-ca");
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: the system's CAs; give the server's CA with --cacert)",
-            socket_step("localhost", port)
-        ),
+    assert_untrusted(
+        &out,
+        port,
+        "the system's CAs; give the server's CA with --cacert",
     )
     .assert_no_stdout();
     // Another CA, and no system CAs.
@@ -145,23 +136,13 @@ fn server_signed_by_an_unknown_ca_is_refused() {
         &["--url", &url, "--cacert", &other, "--no-default-cert-paths"],
         "tls-unknown-ca",
     );
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {other} only)",
-            socket_step("localhost", port)
-        ),
-    );
+    assert_untrusted(&out, port, &format!("--cacert {other} only"));
     // With the system's CAs too.
     let out = declare(&["--url", &url, "--cacert", &other], "tls-unknown-ca");
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {other} and the system's CAs)",
-            socket_step("localhost", port)
-        ),
+    assert_untrusted(
+        &out,
+        port,
+        &format!("--cacert {other} and the system's CAs"),
     );
 }
 
@@ -177,6 +158,40 @@ fn no_default_cert_paths_with_the_right_cacert_still_works() {
     assert_declared(&out, &queue);
 }
 
+/// Asserts that a run connecting to localhost on `port` was refused because no CA it trusts
+/// (`trusted`, as the message names them) signed the server's certificate.
+#[track_caller]
+fn assert_untrusted<'a>(out: &'a Output, port: u16, trusted: &str) -> &'a Output {
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
+             trusted CA (trusted: {trusted})",
+            socket_step("localhost", port)
+        ),
+    )
+}
+
+/// Asserts that a run connecting to `host` on `port` was refused by the host name check:
+/// exit 1 and `opening socket to HOST:PORT: SSL hostname verification failed: the server's
+/// certificate is for CERT_NAME, not HOST`.
+#[track_caller]
+fn assert_hostname_refused<'a>(
+    out: &'a Output,
+    host: &str,
+    port: u16,
+    cert_name: &str,
+) -> &'a Output {
+    out.assert_error(
+        1,
+        &format!(
+            "{}SSL hostname verification failed: the server's certificate is for {cert_name}, \
+             not {host}",
+            socket_step(host, port)
+        ),
+    )
+}
+
 #[test]
 fn wrong_host_name_is_refused() {
     let server = TlsServer::start("wrong-host", false, AfterFailure::Drain);
@@ -184,15 +199,7 @@ fn wrong_host_name_is_refused() {
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("amqps://guest:guest@{host}:{}", server.port());
         let out = declare(&["--url", &url, "--cacert", &ca], "tls-wrong-host");
-        out.assert_error(
-            1,
-            &format!(
-                "{}SSL hostname verification failed: the server's certificate is for \
-                 wrong-host.invalid, not {host}",
-                socket_step(host, server.port())
-            ),
-        )
-        .assert_no_stdout();
+        assert_hostname_refused(&out, host, server.port(), "wrong-host.invalid").assert_no_stdout();
     }
 }
 
@@ -270,9 +277,7 @@ fn mutual_tls_presents_the_client_certificate() {
         "no TLS connection with the client certificate: {subjects:?}"
     );
     publish(queue.name(), b"mutual");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"mutual");
+    assert_consumed(consumer, b"mutual");
 }
 
 #[test]
@@ -550,27 +555,14 @@ fn self_signed_server_certificate_given_as_cacert_is_accepted() {
     assert!(c.status.success(), "C: {c:?}");
     // Still verified: the name, and the trust.
     let other_url = url_at("127.0.0.1", proxy.port(), "");
-    declare(&["--url", &other_url, "--cacert", &cert], "tls-self-signed").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for localhost, \
-             not 127.0.0.1",
-            socket_step("127.0.0.1", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &other_url, "--cacert", &cert], "tls-self-signed");
+    assert_hostname_refused(&out, "127.0.0.1", proxy.port(), "localhost");
     let ca = pki("ca.pem");
     let out = declare(
         &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
         "tls-self-signed",
     );
-    out.assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {ca} only)",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    assert_untrusted(&out, proxy.port(), &format!("--cacert {ca} only"));
 }
 
 #[test]
@@ -598,13 +590,10 @@ fn version_1_server_certificate_is_accepted() {
     let (cert, key) = certs.signed("v1-other", "localhost", "other-ca", None, "rsa:2048");
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-v1-server").assert_error(
-        1,
-        &format!(
-            "{}SSL peer cert verification failed: the server's certificate is not signed by a \
-             trusted CA (trusted: --cacert {ca} and the system's CAs)",
-            socket_step("localhost", proxy.port())
-        ),
+    assert_untrusted(
+        &declare(&["--url", &url, "--cacert", &ca], "tls-v1-server"),
+        proxy.port(),
+        &format!("--cacert {ca} and the system's CAs"),
     );
 }
 
@@ -670,14 +659,8 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     );
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for \
-             wrong-host.invalid, not localhost",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
+    assert_hostname_refused(&out, "localhost", proxy.port(), "wrong-host.invalid");
     // A DNS name in the subjectAltName wins over the CN: refused.
     let (cert, key) = certs.signed(
         "san-first",
@@ -688,14 +671,8 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     );
     let proxy = TlsProxy::start(&cert, &key, Versions::Default);
     let url = url_at("localhost", proxy.port(), "");
-    declare(&["--url", &url, "--cacert", &ca], "tls-cn-only").assert_error(
-        1,
-        &format!(
-            "{}SSL hostname verification failed: the server's certificate is for \
-             other.invalid, not localhost",
-            socket_step("localhost", proxy.port())
-        ),
-    );
+    let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
+    assert_hostname_refused(&out, "localhost", proxy.port(), "other.invalid");
     let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", "tls-cn-only"]);
     assert!(!c.status.success(), "C: {c:?}");
 }

@@ -1,18 +1,12 @@
 //! Command-line handling without a broker: help, usage, version, unknown options, missing and
 //! invalid values, stray operands. Usage errors exit 1 with `OPTION: REASON` and the usage
-//! line on stderr, as popt does in the originals.
+//! line on stderr, as popt does in the originals; no bad invocation panics or hangs
+//! (RELIABILITY.md 10).
 
 mod common;
 
 use common::*;
-
-const TOOLS: [&str; 5] = [
-    "amqp-publish",
-    "amqp-consume",
-    "amqp-get",
-    "amqp-declare-queue",
-    "amqp-delete-queue",
-];
+use std::time::{Duration, Instant};
 
 /// Runs a tool with no broker in reach: AMQP_URL points at a closed port, so a tool that
 /// tried to connect would fail with "opening socket to", never succeed by accident.
@@ -243,4 +237,139 @@ fn tool_errors_come_before_connecting() {
         let out = offline(tool, args);
         out.assert_error(1, message).assert_no_stdout();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input (RELIABILITY.md, 10)
+
+#[test]
+fn bad_invocations_fail_with_one_line_never_a_panic_or_a_hang() {
+    let url = format!("amqp://guest:guest@127.0.0.1:{}", closed_port());
+    let missing = std::env::temp_dir().join(unique_name("no-authfile"));
+    let missing = missing.to_str().expect("path").to_string();
+    let directory = std::env::temp_dir().to_str().expect("path").to_string();
+    let empty = TempFile::new(b"");
+    let user_only = TempFile::new(b"username:guest\n");
+    let password_only = TempFile::new(b"password:guest\n");
+    let trailing = TempFile::new(b"username:guest\npassword:guest\nmore\n");
+    let not_utf8 = TempFile::new(b"username:\xff\xfe\npassword:guest\n");
+    let good = TempFile::new(b"username:guest\npassword:guest\n");
+    let u = url.as_str();
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        // Unknown options, missing values, stray operands.
+        (PUBLISH, vec!["--bogus", "-r", "q", "-b", "x"], "--bogus: unknown option"),
+        (PUBLISH, vec!["-Z", "-r", "q"], "-Z: unknown option"),
+        (PUBLISH, vec!["-r"], "-r: missing argument"),
+        (PUBLISH, vec!["-b", "x", "--routing-key"], "--routing-key: missing argument"),
+        (PUBLISH, vec!["-r", "q", "-b", "x", "extra"], "unexpected operand: extra"),
+        (PUBLISH, vec!["-b", "x"], "neither exchange nor routing key specified"),
+        (PUBLISH, vec!["-r", "q", "-H"], "-H: missing argument"),
+        (PUBLISH, vec!["-r", "q", "--no-confirm=yes"], "--no-confirm"),
+        (CONSUME, vec!["--bogus=1", "-q", "q", "cat"], "--bogus"),
+        (CONSUME, vec!["-q", "q"], "consuming command not specified"),
+        (CONSUME, vec!["-q"], "-q: missing argument"),
+        (CONSUME, vec!["-r", "key", "-q", "q", "cat"], "--routing-key option requires an exchange"),
+        (GET, vec![], "queue not specified"),
+        (GET, vec!["-q", "q", "extra"], "unexpected operand: extra"),
+        (GET, vec!["-q", "q", "-z"], "-z: unknown option"),
+        (DECLARE, vec![], "queue name not specified"),
+        (DECLARE, vec!["-q", "q", "stray"], "unexpected operand: stray"),
+        (DECLARE, vec!["-q", "q", "--durable=1"], "--durable"),
+        (DELETE, vec![], "queue name not specified"),
+        (DELETE, vec!["-q", "q", "--if-empty=x"], "--if-empty"),
+        (DELETE, vec!["-q", "q", "-z"], "-z: unknown option"),
+        // Bad numbers.
+        (PUBLISH, vec!["--port", "70000", "-r", "q", "-b", "x"], "--port: 70000 is not a valid port number"),
+        (PUBLISH, vec!["--port", "0", "-r", "q", "-b", "x"], "--port: 0 is not a valid port number"),
+        (GET, vec!["--port", "-5", "-q", "q"], "--port: -5 is not a valid port number"),
+        (GET, vec!["--port", "abc", "-q", "q"], "abc: invalid numeric value"),
+        (GET, vec!["--port", "99999999999", "-q", "q"], "99999999999: number too large or too small"),
+        (GET, vec!["--heartbeat", "-1", "-q", "q"], "--heartbeat must be a positive value"),
+        (GET, vec!["--heartbeat", "70000", "-q", "q"], "--heartbeat: 70000 is too large"),
+        (GET, vec!["--heartbeat", "abc", "-q", "q"], "abc: invalid numeric value"),
+        (GET, vec!["--connect-timeout", "0", "-q", "q"], "--connect-timeout: 0 is not a positive number"),
+        (GET, vec!["--connect-timeout", "-3", "-q", "q"], "--connect-timeout"),
+        (GET, vec!["--connect-timeout", "soon", "-q", "q"], "soon: invalid numeric value"),
+        (CONSUME, vec!["-c", "abc", "-q", "q", "cat"], "abc: invalid numeric value"),
+        (CONSUME, vec!["-c", "1e3", "-q", "q", "cat"], "1e3: invalid numeric value"),
+        (CONSUME, vec!["-p", "99999999999", "-q", "q", "cat"], "99999999999: number too large or too small"),
+        (CONSUME, vec!["-p", "0x", "-q", "q", "cat"], "0x: invalid numeric value"),
+        (PUBLISH, vec!["-r", "q", "--priority", "256", "-b", "x"], "256"),
+        (PUBLISH, vec!["-r", "q", "--priority", "-1", "-b", "x"], "-1"),
+        (PUBLISH, vec!["-r", "q", "--priority", "high", "-b", "x"], "high"),
+        (PUBLISH, vec!["-r", "q", "--expiration", "soon", "-b", "x"], "soon"),
+        (PUBLISH, vec!["-r", "q", "--expiration", "-1", "-b", "x"], "-1"),
+        (PUBLISH, vec!["-r", "q", "--timestamp", "yesterday", "-b", "x"], "--timestamp: 'yesterday' is not a number of seconds"),
+        (PUBLISH, vec!["-r", "q", "--timestamp=-5", "-b", "x"], "--timestamp"),
+        // Bad values of the extensions.
+        (PUBLISH, vec!["-r", "q", "--typed-header", "novalue", "-b", "x"], "--typed-header: "),
+        (PUBLISH, vec!["-r", "q", "--typed-header", "=1", "-b", "x"], "--typed-header: "),
+        (DECLARE, vec!["-q", "q", "--arg", "novalue"], "--arg"),
+        (DECLARE, vec!["-q", "q", "--arg", "=5"], "--arg"),
+        (CONSUME, vec!["--on-failure", "maybe", "-q", "q", "cat"], "maybe"),
+        (CONSUME, vec!["--stream-offset", "yesterday", "-q", "q", "cat"], "'yesterday' is not a stream offset"),
+        (CONSUME, vec!["--stream-offset", "-5", "-q", "q", "cat"], "'-5' is not a stream offset"),
+        // An empty value is named by its own option, never by a neighbouring one.
+        (CONSUME, vec!["--stream-offset", "", "-q", "q", "cat"], "^--stream-offset"),
+        (PUBLISH, vec!["-r", "q", "--priority", "", "-b", "x"], "^--priority"),
+        (PUBLISH, vec!["--expiration", "", "-b", "x", "-r", "q"], "^--expiration"),
+        (CONSUME, vec!["--on-failure", "", "-q", "q", "cat"], "^--on-failure"),
+        (CONSUME, vec!["--stream-offset", "10x", "-q", "q", "cat"], "'10x' is not a stream offset"),
+        // Bad URLs and conflicts.
+        (GET, vec!["--url", "http://u:p@h/", "-q", "q"], "Parsing URL 'http://u:****@h/': could not parse AMQP URL"),
+        (GET, vec!["--url", "amqp://h/a/b", "-q", "q"], "Parsing URL 'amqp://h/a/b'"),
+        (GET, vec!["--url", "amqp://h:", "-q", "q"], "Parsing URL 'amqp://h:'"),
+        (GET, vec!["--url", "amqp://gu%zzest@h", "-q", "q"], "Parsing URL"),
+        (GET, vec!["--url", "amqp://h:99999", "-q", "q"], "Parsing URL"),
+        (GET, vec!["--url", "", "-q", "q"], "Parsing URL '': could not parse AMQP URL"),
+        (PUBLISH, vec!["--url", u, "-s", "h", "-r", "q"], "--server and --url options cannot be used at the same time"),
+        (CONSUME, vec!["--url", u, "--vhost", "v", "-q", "q", "cat"], "--vhost and --url options cannot be used at the same time"),
+        (GET, vec!["--url", u, "--password", "p", "-q", "q"], "--password and --url options cannot be used at the same time"),
+        (DECLARE, vec!["--url", u, "--username", "u", "-q", "q"], "--username and --url options cannot be used at the same time"),
+        (DELETE, vec!["--url", u, "--port", "1", "-q", "q"], "--port and --url options cannot be used at the same time"),
+        (GET, vec!["--ssl", "--url", u, "-q", "q"], "the --ssl option specifies an SSL connection but the --url option does not"),
+        // Bad authfiles.
+        (GET, vec!["--authfile", &missing, "-q", "q"], "Could not read auth data file"),
+        (GET, vec!["--authfile", &directory, "-q", "q"], "Could not read auth data file"),
+        (GET, vec!["--authfile", empty.path_str(), "-q", "q"], "Malformed auth file (missing username)"),
+        (GET, vec!["--authfile", user_only.path_str(), "-q", "q"], "Malformed auth file (missing password)"),
+        (GET, vec!["--authfile", password_only.path_str(), "-q", "q"], "Malformed auth file (missing username)"),
+        (GET, vec!["--authfile", trailing.path_str(), "-q", "q"], "Malformed auth file (trailing data)"),
+        (GET, vec!["--authfile", not_utf8.path_str(), "-q", "q"], "Malformed auth file (not UTF-8)"),
+        (GET, vec!["--authfile", good.path_str(), "--username", "u", "-q", "q"], "--username and --authfile options cannot be used at the same time"),
+        (GET, vec!["--authfile", good.path_str(), "--url", u, "-q", "q"], "--authfile and --url options cannot be used at the same time"),
+        (GET, vec!["--authfile"], "--authfile: missing argument"),
+    ];
+    assert!(cases.len() >= 50);
+    let mut problems = Vec::new();
+    for (tool, args, expected) in &cases {
+        let started = Instant::now();
+        let out = run(tool, args, b"", &[]);
+        let took = started.elapsed();
+        let before_usage: Vec<&str> = out
+            .stderr_lines()
+            .into_iter()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .collect();
+        let fine = out.code == 1
+            && before_usage.len() == 1
+            && match expected.strip_prefix('^') {
+                Some(prefix) => before_usage[0].starts_with(prefix),
+                None => before_usage[0].contains(expected),
+            }
+            && !out.stderr.contains("panicked")
+            && !out.stderr.contains("RUST_BACKTRACE")
+            && took < Duration::from_secs(5);
+        if !fine {
+            problems.push(format!("{tool} {args:?} (took {took:?}): {out:?}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} bad invocations misbehaved:\n{}",
+        problems.len(),
+        cases.len(),
+        problems.join("\n\n")
+    );
 }

@@ -4,7 +4,31 @@
 //!
 //! The tests need `AMQP_TEST_URL` (and `AMQP_TEST_CTL` for the few that ask rabbitmqctl); they
 //! fail, never skip, without them.
+//!
+//! This is the one support module of every test file (`mod common; use common::*;`). Its
+//! submodules serve one subject each:
+//!
+//! - [`scripts`]: the repeated shapes of the tests as CLI calls (`consume_one(&queue).sh(SCRIPT)
+//!   .run()`, `rpc(queue).body(B).run()`, a queue declared with a message in it, an echo
+//!   server, ...), so that a test reads as a script of CLI calls;
+//! - [`faults`]: the faults the reliability tests inject (a connection closed by the broker,
+//!   a frozen network, a slow input pipe, an output pipe closed early);
+//! - [`tls`]: the test PKI, a small TLS server and a TLS front for the broker (`tests/tls.rs`);
+//! - [`compat`]: the differential suite's machinery, the original C tools beside ours
+//!   (`tests/compat.rs`);
+//! - [`docs`]: reading the documentation files (`tests/man_pages.rs`, `tests/docs_agree.rs`).
 #![allow(dead_code)]
+
+pub mod compat;
+pub mod docs;
+pub mod faults;
+pub mod scripts;
+pub mod tls;
+
+#[allow(unused_imports)]
+pub use faults::*;
+#[allow(unused_imports)]
+pub use scripts::*;
 
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
@@ -17,7 +41,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -32,12 +56,24 @@ pub const SETTLE: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------
 // Environment
 
-fn required_env(name: &str) -> String {
+/// The five tools, as their binaries are named.
+pub const TOOLS: [&str; 5] = [
+    "amqp-publish",
+    "amqp-consume",
+    "amqp-get",
+    "amqp-declare-queue",
+    "amqp-delete-queue",
+];
+
+/// The value of the environment variable `name` that `scripts/test` sets; panics when it is
+/// missing or empty (the tests need the private broker and must not pass without it).
+pub fn required_env(name: &str) -> String {
     match std::env::var(name) {
         Ok(value) if !value.is_empty() => value,
         _ => panic!(
-            "{name} is not set: run scripts/test, which starts the private broker \
-             (or start one with `scripts/rabbitmq start DIR` and `. DIR/env`)"
+            "{name} is not set: run scripts/test, which starts the private broker with a TLS \
+             listener (or start one with `scripts/rabbitmq start DIR --tls DIR/tls` and \
+             `. DIR/env`)"
         ),
     }
 }
@@ -175,7 +211,8 @@ impl fmt::Debug for Output {
     }
 }
 
-fn exit_code(status: ExitStatus) -> i32 {
+/// Exit code, or 128 + N when killed by signal N (as a shell reports it).
+pub fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
@@ -234,10 +271,23 @@ where
 
 /// Starts any command with piped stdout and stderr. `stdin`: `None` for /dev/null, else these
 /// bytes (then closed).
-pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
+pub fn spawn_command(command: Command, stdin: Option<Vec<u8>>) -> Running {
+    let (running, pipe) = spawn_piped(command, stdin.is_some());
+    if let (Some(bytes), Some(mut pipe)) = (stdin, pipe) {
+        std::thread::spawn(move || {
+            // The tool may exit without reading everything; that is for the test to judge.
+            let _ = pipe.write_all(&bytes);
+        });
+    }
+    running
+}
+
+/// Starts any command with piped stdout and stderr; its standard input is a pipe returned to
+/// the caller to write as it goes (`piped_stdin`) or /dev/null.
+pub fn spawn_piped(mut command: Command, piped_stdin: bool) -> (Running, Option<ChildStdin>) {
     let what = format!("{command:?}");
     command
-        .stdin(if stdin.is_some() {
+        .stdin(if piped_stdin {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -247,13 +297,7 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        std::thread::spawn(move || {
-            // The tool may exit without reading everything; that is for the test to judge.
-            let _ = pipe.write_all(&bytes);
-        });
-    }
+    let pipe = child.stdin.take();
     let stdout = Arc::new(Mutex::new(Vec::new()));
     let stderr = Arc::new(Mutex::new(Vec::new()));
     let (done_tx, done) = mpsc::channel();
@@ -267,13 +311,29 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
         stderr.clone(),
         done_tx,
     );
-    Running {
+    let running = Running {
         what,
         child,
         stdout,
         stderr,
         done,
-    }
+    };
+    (running, pipe)
+}
+
+/// Runs `command` to its end and returns its output; fails the test, naming it `what` and
+/// showing its standard error, when it cannot be started or exits non-zero.
+#[track_caller]
+pub fn run_checked(command: &mut Command, what: &str) -> std::process::Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
@@ -569,6 +629,99 @@ impl Drop for TempFile {
     }
 }
 
+/// A fresh empty directory in the temp directory, removed with its files on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates the directory, its name starting with `label`.
+    pub fn new(label: &str) -> Self {
+        let path = std::env::temp_dir().join(unique_name(label));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The directory's path as text.
+    pub fn path_str(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+
+    /// How many entries the directory holds.
+    pub fn entries(&self) -> usize {
+        std::fs::read_dir(&self.0).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A vhost of its own, with guest's permissions; deleted on drop (with its queues).
+pub struct TestVhost {
+    /// The vhost's name.
+    pub name: String,
+}
+
+impl TestVhost {
+    /// Creates a vhost named `PREFIX.<unique>` and gives guest every permission on it.
+    pub fn new(prefix: &str) -> Self {
+        let name = unique_name(prefix);
+        ctl(&["-q", "add_vhost", &name]);
+        let vhost = TestVhost { name };
+        vhost.permit("guest");
+        vhost
+    }
+
+    /// Gives `user` every permission (configure, write, read) on the vhost.
+    pub fn permit(&self, user: &str) {
+        ctl(&[
+            "-q",
+            "set_permissions",
+            "-p",
+            &self.name,
+            user,
+            ".*",
+            ".*",
+            ".*",
+        ]);
+    }
+}
+
+impl Drop for TestVhost {
+    fn drop(&mut self) {
+        let _ = try_ctl(&["-q", "delete_vhost", &self.name]);
+    }
+}
+
+/// A broker user for one test, with no permissions; deleted on drop.
+pub struct TestUser {
+    /// The user's name.
+    pub name: String,
+}
+
+impl TestUser {
+    /// Creates a user named `user.<unique>` with `password`.
+    pub fn new(password: &str) -> TestUser {
+        let name = unique_name("user");
+        ctl(&["add_user", &name, password]);
+        TestUser { name }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        if std::env::var_os("AMQP_TEST_CTL").is_some() {
+            let _ = try_ctl(&["delete_user", &self.name]);
+        }
+    }
+}
+
 /// A local TCP port with nothing listening on it (bound, then released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind((HOST, 0)).expect("bind");
@@ -758,32 +911,15 @@ pub fn wait_for_consumer(name: &str) {
     });
 }
 
-/// Publishes `body` to `exchange` with `routing_key`, waiting for the broker's confirm.
-pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
-    let (exchange, routing_key, body) =
-        (exchange.to_string(), routing_key.to_string(), body.to_vec());
-    with_channel(async move |channel: &Channel| {
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .expect("confirm.select");
-        let confirm = channel
-            .basic_publish(
-                exchange.as_str().into(),
-                routing_key.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                BasicProperties::default(),
-            )
-            .await
-            .expect("basic.publish");
-        assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
-    });
-}
-
-/// Publishes each body to `queue` through the default exchange, with confirms.
-pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
-    let queue = queue.to_string();
+/// Publishes each body to `exchange` with `routing_key` and `properties`, waiting for the
+/// broker's confirms (a nack fails the test).
+pub fn publish_messages(
+    exchange: &str,
+    routing_key: &str,
+    bodies: &[&[u8]],
+    properties: BasicProperties,
+) {
+    let (exchange, routing_key) = (exchange.to_string(), routing_key.to_string());
     let bodies: Vec<Vec<u8>> = bodies.iter().map(|b| b.to_vec()).collect();
     with_channel(async move |channel: &Channel| {
         channel
@@ -795,11 +931,11 @@ pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
             confirms.push(
                 channel
                     .basic_publish(
-                        "".into(),
-                        queue.as_str().into(),
+                        exchange.as_str().into(),
+                        routing_key.as_str().into(),
                         BasicPublishOptions::default(),
                         body,
-                        BasicProperties::default(),
+                        properties.clone(),
                     )
                     .await
                     .expect("basic.publish"),
@@ -809,6 +945,16 @@ pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
             assert!(confirm.await.expect("confirm").is_ack(), "publish nacked");
         }
     });
+}
+
+/// Publishes `body` to `exchange` with `routing_key`, waiting for the broker's confirm.
+pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
+    publish_messages(exchange, routing_key, &[body], BasicProperties::default());
+}
+
+/// Publishes each body to `queue` through the default exchange, with confirms.
+pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
+    publish_messages("", queue, bodies, BasicProperties::default());
 }
 
 /// Publishes one message with `body` to `queue` through the default exchange.
@@ -892,6 +1038,14 @@ pub fn drain_queue(queue: &str) -> Vec<Message> {
     get_messages(queue, usize::MAX)
 }
 
+/// Takes every message from `queue` and asserts there was exactly one; returns it.
+#[track_caller]
+pub fn only_message(queue: &TestQueue) -> Message {
+    let messages = drain_queue(queue.name());
+    assert_eq!(messages.len(), 1, "expected one message: {messages:?}");
+    messages.into_iter().next().unwrap()
+}
+
 /// All 256 byte values, twice, with runs of NULs: a body no text handling survives.
 pub fn binary_body() -> Vec<u8> {
     let mut body: Vec<u8> = (0..=255u8).collect();
@@ -903,54 +1057,68 @@ pub fn binary_body() -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // rabbitmqctl
 
+/// A rabbitmqctl run that exited non-zero: what it printed and how it ended.
+#[derive(Debug)]
+pub struct CtlFailure {
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// Its exit code (128 + N when killed by signal N).
+    pub code: i32,
+}
+
+/// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
+/// cannot be run or takes longer than [`TIMEOUT`]. Returns its standard output when it
+/// succeeds, else what it printed.
+#[track_caller]
+pub fn try_ctl(args: &[&str]) -> Result<String, CtlFailure> {
+    let mut command = Command::new(required_env("AMQP_TEST_CTL"));
+    command.args(args);
+    let out = spawn_command(command, None).wait();
+    let stdout = out.stdout_text();
+    if out.code == 0 {
+        Ok(stdout)
+    } else {
+        Err(CtlFailure {
+            stdout,
+            stderr: out.stderr,
+            code: out.code,
+        })
+    }
+}
+
 /// Runs the private node's rabbitmqctl (`AMQP_TEST_CTL`) with `args`; fails the test if it
 /// fails or takes longer than [`TIMEOUT`]. Returns its standard output.
 #[track_caller]
 pub fn ctl(args: &[&str]) -> String {
-    let ctl = required_env("AMQP_TEST_CTL");
-    let mut child = Command::new(&ctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {ctl}: {e}"));
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let (tx, done) = mpsc::channel();
-    drain(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
-    drain(child.stderr.take().unwrap(), stderr.clone(), tx);
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{ctl} {args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    for _ in 0..2 {
-        let _ = done.recv_timeout(Duration::from_secs(5));
-    }
-    let out = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
-    let err = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
-    assert!(
-        status.success(),
-        "{ctl} {args:?} failed ({status}):\n{out}\n{err}"
-    );
-    out
+    try_ctl(args).unwrap_or_else(|failed| {
+        panic!(
+            "rabbitmqctl {args:?} failed (exit {}):\n{}\n{}",
+            failed.code, failed.stdout, failed.stderr
+        )
+    })
 }
 
 /// Runs a rabbitmqctl listing command (`list_queues`, `list_bindings`, ...) with JSON output
-/// and returns its rows.
+/// and returns its rows. A listing that fails is tried again (up to 5 times): rabbitmqctl
+/// exits 70 with `badrpc` when a queue it is asking goes away meanwhile, which tests running
+/// in parallel do all the time.
 #[track_caller]
 pub fn ctl_rows(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let mut all = vec!["-q", "--formatter", "json"];
     all.extend_from_slice(args);
-    let out = ctl(&all);
+    let mut attempts = 1;
+    let out = loop {
+        match try_ctl(&all) {
+            Ok(out) => break out,
+            Err(_) if attempts < 5 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(_) => break ctl(&all),
+        }
+    };
     let value: serde_json::Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("rabbitmqctl {args:?}: not JSON ({e}): {out}"));
     value
@@ -959,4 +1127,19 @@ pub fn ctl_rows(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>
         .iter()
         .map(|row| row.as_object().expect("JSON object row").clone())
         .collect()
+}
+
+/// The routing keys of the bindings from `exchange` to `queue`, as rabbitmqctl lists them.
+#[track_caller]
+pub fn binding_keys(exchange: &str, queue: &str) -> Vec<String> {
+    ctl_rows(&[
+        "list_bindings",
+        "source_name",
+        "destination_name",
+        "routing_key",
+    ])
+    .into_iter()
+    .filter(|r| r["source_name"] == exchange && r["destination_name"] == queue)
+    .map(|r| r["routing_key"].as_str().expect("key").to_string())
+    .collect()
 }

@@ -22,10 +22,12 @@
 
 pub mod amqp;
 
+use super::{TOOLS, bin, broker_port, exit_code, try_ctl};
+
 use amqp::{Client, FieldValue, Message, Properties, Routed, show_bytes};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -43,24 +45,12 @@ const LIVE_TIMEOUT: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------
 // Environment
 
-/// The private broker and the tools under test.
-pub struct TestEnv {
-    pub port: u16,
-    pub ctl: Option<String>,
-}
-
-/// The test environment; panics (the suite must fail, never skip) when the broker URL is not
-/// set or the original tools are not installed.
-pub fn test_env() -> &'static TestEnv {
-    static ENV: OnceLock<TestEnv> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let url = match std::env::var("AMQP_TEST_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => panic!(
-                "AMQP_TEST_URL is not set: the differential suite needs the private broker \
-                 (scripts/rabbitmq start DIR; . DIR/env)"
-            ),
-        };
+/// Checks once that the original tools are installed; panics (the suite must fail, never
+/// skip) when one is missing. The broker comes from [`super::broker_port`], which panics when
+/// `AMQP_TEST_URL` is not set.
+pub fn require_c_tools() {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
         for tool in TOOLS {
             let path = c_tool(tool);
             assert!(
@@ -70,62 +60,24 @@ pub fn test_env() -> &'static TestEnv {
                 path.display()
             );
         }
-        let port = std::env::var("AMQP_TEST_PORT")
-            .ok()
-            .and_then(|p| p.parse().ok())
-            .or_else(|| {
-                let authority = url.split("://").nth(1)?.split('/').next()?;
-                authority.rsplit(':').next()?.parse().ok()
-            })
-            .unwrap_or_else(|| panic!("no port in AMQP_TEST_URL {url}"));
-        let ctl = std::env::var("AMQP_TEST_CTL")
-            .ok()
-            .filter(|c| !c.is_empty());
-        TestEnv { port, ctl }
-    })
+    });
 }
-
-const TOOLS: [&str; 5] = [
-    "amqp-publish",
-    "amqp-consume",
-    "amqp-get",
-    "amqp-declare-queue",
-    "amqp-delete-queue",
-];
 
 fn c_tool(tool: &str) -> PathBuf {
     PathBuf::from(format!("/usr/bin/{tool}"))
 }
 
-fn our_tool(tool: &str) -> PathBuf {
-    PathBuf::from(match tool {
-        "amqp-publish" => env!("CARGO_BIN_EXE_amqp-publish"),
-        "amqp-consume" => env!("CARGO_BIN_EXE_amqp-consume"),
-        "amqp-get" => env!("CARGO_BIN_EXE_amqp-get"),
-        "amqp-declare-queue" => env!("CARGO_BIN_EXE_amqp-declare-queue"),
-        "amqp-delete-queue" => env!("CARGO_BIN_EXE_amqp-delete-queue"),
-        other => panic!("unknown tool {other}"),
-    })
-}
-
 /// A connection to the private broker as guest on vhost `/`.
 pub fn broker() -> Client {
-    let port = test_env().port;
+    let port = broker_port();
     Client::connect(port, "guest", "guest", "/")
         .unwrap_or_else(|e| panic!("cannot connect to the private broker on port {port}: {e}"))
 }
 
-/// Runs the broker's rabbitmqctl wrapper (`AMQP_TEST_CTL`) and returns its stdout.
-pub fn ctl(args: &[&str]) -> String {
-    let Some(ctl) = &test_env().ctl else {
-        panic!("AMQP_TEST_CTL is not set (it comes with the broker's env file)");
-    };
-    let out = Command::new(ctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {ctl}: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Runs the broker's rabbitmqctl wrapper and returns its stdout, whether it succeeded or not
+/// (a listing names what it found; `add_user` of an existing user changes nothing).
+fn ctl(args: &[&str]) -> String {
+    try_ctl(args).unwrap_or_else(|failed| failed.stdout)
 }
 
 /// The user `compat us er` with password `p@ss:w/rd%` (created once per test process), for
@@ -445,7 +397,8 @@ impl Case {
 
     /// Runs both sides and compares; panics with both results side by side on a mismatch.
     pub fn run(self) {
-        let env = test_env();
+        require_c_tools();
+        let port = broker_port();
         let id = format!("cmp.{}.{}", self.name, std::process::id());
         let dir =
             std::env::temp_dir().join(format!("amqp-compat-{}-{}", self.name, std::process::id()));
@@ -457,9 +410,9 @@ impl Case {
             ("{ID}".to_string(), id.clone()),
             (
                 "{URL}".to_string(),
-                format!("amqp://guest:guest@127.0.0.1:{}", env.port),
+                format!("amqp://guest:guest@127.0.0.1:{}", port),
             ),
-            ("{PORT}".to_string(), env.port.to_string()),
+            ("{PORT}".to_string(), port.to_string()),
             ("{DIR}".to_string(), dir.display().to_string()),
         ];
         let x = Expander { vars };
@@ -504,7 +457,7 @@ impl Case {
         let argv: Vec<String> = self.args.iter().map(|a| x.expand(a)).collect();
         let program = match side {
             Side::C => c_tool(&self.tool),
-            Side::Ours => our_tool(&self.tool),
+            Side::Ours => bin(&self.tool),
         };
         let (status, stdout, stderr, live) = self.execute(&program, &argv, x, dir);
         for holder in holders {
@@ -764,18 +717,7 @@ impl Case {
                             "routing_key",
                         ],
                     ),
-                    Observe::Queues => (
-                        "queues",
-                        &[
-                            "-q",
-                            "list_queues",
-                            "--no-table-headers",
-                            "name",
-                            "durable",
-                            "auto_delete",
-                            "exclusive",
-                        ],
-                    ),
+                    Observe::Queues => ("queues", &QUEUE_FLAGS),
                 };
                 // rabbitmqctl lists what the queue processes answer in time: under load a busy
                 // queue can be left out of one listing, so an empty answer is asked again a few
@@ -1113,15 +1055,6 @@ fn wait_timeout(child: &mut Child, started: Instant) -> ExitStatus {
     }
 }
 
-/// Exit code, or 128 + N when killed by signal N (as a shell reports it).
-fn exit_code(status: ExitStatus) -> i32 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        _ => -1,
-    }
-}
-
 struct Expander {
     vars: Vec<(String, String)>,
 }
@@ -1328,16 +1261,19 @@ fn probe_flags(b: &mut Client, name: &str) -> String {
     "?".into()
 }
 
+/// The rabbitmqctl listing of every queue's name and flags, tab-separated.
+const QUEUE_FLAGS: [&str; 7] = [
+    "-q",
+    "list_queues",
+    "--no-table-headers",
+    "name",
+    "durable",
+    "auto_delete",
+    "exclusive",
+];
+
 fn ctl_flags(name: &str) -> String {
-    let out = ctl(&[
-        "-q",
-        "list_queues",
-        "--no-table-headers",
-        "name",
-        "durable",
-        "auto_delete",
-        "exclusive",
-    ]);
+    let out = ctl(&QUEUE_FLAGS);
     for line in out.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() == 4 && f[0] == name {

@@ -9,6 +9,7 @@
 //! without them.
 #![allow(dead_code)]
 
+use super::{broker_port, required_env, run_checked};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -25,16 +26,6 @@ use std::time::Duration;
 
 /// The CN of the test client certificate (`client.pem`), the user SASL EXTERNAL logs in as.
 pub const CLIENT_CN: &str = "amqp-tools-test-client";
-
-fn required_env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => value,
-        _ => panic!(
-            "{name} is not set: run scripts/test, which starts the private broker with a TLS \
-             listener (or `scripts/rabbitmq start DIR --tls DIR/tls` and `. DIR/env`)"
-        ),
-    }
-}
 
 /// The port of the private node's TLS listener (`AMQP_TEST_TLS_PORT`).
 pub fn tls_port() -> u16 {
@@ -319,14 +310,9 @@ pub fn x509_version(pem: &str) -> String {
 
 /// Runs `openssl ARGS`, panicking with its stderr when it fails; returns its stdout.
 fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is needed to generate test certificates");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_checked(
+        Command::new("openssl").args(args),
+        &format!("openssl {args:?} (openssl generates the test certificates)"),
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -397,12 +383,6 @@ impl TlsProxy {
     pub fn port(&self) -> u16 {
         self.server.port
     }
-}
-
-fn broker_port() -> u16 {
-    let port = required_env("AMQP_TEST_PORT");
-    port.parse()
-        .unwrap_or_else(|_| panic!("AMQP_TEST_PORT is not a port: {port}"))
 }
 
 /// One proxied connection: the handshake, then plaintext both ways between the TLS client and
