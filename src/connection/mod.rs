@@ -174,14 +174,14 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     let connect_uri = uri::connect_uri(address, timeout)?;
     let step = Arc::new(SocketStep::default());
     let (socket_step, socket_tls) = (step.clone(), tls.clone());
-    let connected = Connection::connector(
+    let (connected, driver) = Connection::connector_driven(
         connect_uri,
         runtime,
         async move |uri, runtime| {
-            // This runs on lapin's I/O thread, which may block: the host is resolved right
-            // here by the C library, as the original does, rather than on a thread of tokio's
-            // blocking pool (a thread, and its malloc arena, started on every run); a numeric
-            // host is parsed without any lookup.
+            // This runs in lapin's I/O loop, on this runtime's one thread: the host is resolved
+            // right here by the C library, blocking as the original does, rather than on a
+            // thread of tokio's blocking pool (a thread, and its malloc arena, started on every
+            // run); a numeric host is parsed without any lookup.
             let tcp = async || {
                 let addresses: Vec<SocketAddr> = (uri.authority.host.as_str(), uri.authority.port)
                     .to_socket_addrs()?
@@ -206,6 +206,10 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         },
         properties,
     );
+    // lapin's I/O loop runs as a task of this runtime (its driver mode), not on a thread of
+    // its own: each reply from the broker wakes one thread once, as with the original. It
+    // ends with the connection; a failure reaches us through the connection's futures.
+    tokio::spawn(driver);
     // The handshake is bounded too: a peer that accepts the socket but never speaks AMQP
     // must not hang the tool.
     let connected = match timeout {
