@@ -6,7 +6,7 @@
 //! at once, so line mode does not pay a round trip per line.
 //!
 //! Nor does it pay a thread hand-off per line: [`Publisher::publish_pieces`] queues the
-//! message's frames now and collects the write later ([`crate::queued`]); lapin's I/O thread
+//! message's frames now and collects the write later ([`crate::queued`]); lapin's I/O loop
 //! writes whatever has accumulated with one system call.
 
 use crate::body::{Bodies, LineBatches, Opened};
@@ -28,9 +28,9 @@ use std::task::Poll;
 /// How many messages may await their confirm (or their write) at once before the publisher
 /// waits for the oldest. Bounds memory in line mode while keeping the connection busy.
 ///
-/// 1024: lapin scans every unsettled confirm on each multiple ack from the broker (about one
-/// per eight messages in line mode), so a larger window costs CPU per message; 4096 also used
-/// 7 MiB more memory for no more throughput, and 256 let the pipeline run dry.
+/// 1024: 4096 used 7 MiB more memory for no more throughput, and 256 let the pipeline run
+/// dry. (lapin settles confirms in O(1) each, vendor/lapin/PATCHES.md 4, so the window's size
+/// costs no CPU per message.)
 pub const CONFIRM_WINDOW: usize = 1024;
 
 /// How long a failure waits for the server's reason once lapin says the channel is closed.
@@ -68,7 +68,7 @@ pub struct Publisher {
     errors: Arc<ErrorWatch>,
     target: Target,
     confirms: bool,
-    /// Messages queued for lapin's I/O thread, in publish order, not yet written.
+    /// Messages queued for lapin's I/O loop, in publish order, not yet written.
     writing: VecDeque<Writing>,
     in_flight: VecDeque<PublisherConfirm>,
     published: u64,
@@ -91,12 +91,17 @@ impl std::fmt::Debug for Publisher {
 impl Publisher {
     /// Prepares publishing on `channel`; with `confirms`, puts the channel in confirm mode.
     ///
-    /// Errors: `confirm.select: CAUSE`.
+    /// confirm.select is sent with `nowait` (no select-ok to wait for): the first publish
+    /// follows it in the same write, and the broker, which handles a channel's methods in
+    /// order, numbers that publish 1 as lapin does. A refusal of confirm mode would close the
+    /// channel and surface at the first publish or confirm, with the server's reason.
+    ///
+    /// Errors: `confirm.select: CAUSE` (the channel is already closed).
     pub async fn new(session: &Session, target: Target, confirms: bool) -> Result<Self, Error> {
         let channel = session.channel.clone();
         if confirms {
             channel
-                .confirm_select(ConfirmSelectOptions::default())
+                .confirm_select(ConfirmSelectOptions { nowait: true })
                 .await
                 .map_err(|e| Error::step("confirm.select", describe_amqp(&e)))?;
         }
@@ -137,7 +142,7 @@ impl Publisher {
     }
 
     /// Publishes one message whose body is the concatenation of `pieces`: its frames are
-    /// queued for lapin's I/O thread before this returns, after any earlier message's, and
+    /// queued for lapin's I/O loop before this returns, after any earlier message's, and
     /// written later. Each piece of at most [`Publisher::piece_max`] bytes becomes a body frame
     /// as it is, without a copy (lapin's `basic_publish` copies the whole body into frames while
     /// the caller still holds it: twice the memory for a large body). Waits only when

@@ -1,8 +1,8 @@
 //! "Queue now, collect later": hand an operation to lapin at once, wait for its outcome later.
 //!
 //! A lapin call (`basic.publish`, `basic.ack`, ...) is a future that, on its first poll, checks
-//! the channel and queues its frames for lapin's I/O thread, then waits for the write to be
-//! done. Awaiting it at once costs two thread hand-offs (to the I/O thread and back) per call,
+//! the channel and queues its frames for lapin's I/O loop, then waits for the write to be
+//! done. Awaiting it at once costs a turn of the loop's task and a wake-up back per call,
 //! on the hot paths (a message published per line, a delivery acked between two commands).
 //! So the tools poll such a future once, with a
 //! no-op waker (nothing needs to run when the write completes: whoever awaits the future

@@ -44,7 +44,7 @@ where
         }
     };
     let ended = runtime.block_on(work(options));
-    // lapin's I/O thread may still hold runtime handles; do not wait for it.
+    // The standard input reader may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
     match ended {
         Ok(outcome) => outcome.exit_code(),

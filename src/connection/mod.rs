@@ -13,12 +13,14 @@ pub use uri::FRAME_MAX;
 
 use crate::address::Address;
 use crate::error::{Error, StepExt, describe_amqp};
+use crate::queued::poll_now;
 use crate::tls::ClientTls;
 use lapin::tcp::AsyncTcpStream;
 use lapin::{Channel, Connection, ConnectionProperties};
 use socket::SocketStep;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 /// An open connection with one open channel, as every tool uses.
@@ -174,14 +176,14 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     let connect_uri = uri::connect_uri(address, timeout)?;
     let step = Arc::new(SocketStep::default());
     let (socket_step, socket_tls) = (step.clone(), tls.clone());
-    let connected = Connection::connector(
+    let (connected, driver) = Connection::connector_driven(
         connect_uri,
         runtime,
         async move |uri, runtime| {
-            // This runs on lapin's I/O thread, which may block: the host is resolved right
-            // here by the C library, as the original does, rather than on a thread of tokio's
-            // blocking pool (a thread, and its malloc arena, started on every run); a numeric
-            // host is parsed without any lookup.
+            // This runs in lapin's I/O loop, on this runtime's one thread: the host is resolved
+            // right here by the C library, blocking as the original does, rather than on a
+            // thread of tokio's blocking pool (a thread, and its malloc arena, started on every
+            // run); a numeric host is parsed without any lookup.
             let tcp = async || {
                 let addresses: Vec<SocketAddr> = (uri.authority.host.as_str(), uri.authority.port)
                     .to_socket_addrs()?
@@ -206,6 +208,10 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         },
         properties,
     );
+    // lapin's I/O loop runs as a task of this runtime (its driver mode), not on a thread of
+    // its own: each reply from the broker wakes one thread once, as with the original. It
+    // ends with the connection; a failure reaches us through the connection's futures.
+    tokio::spawn(driver);
     // The handshake is bounded too: a peer that accepts the socket but never speaks AMQP
     // must not hang the tool.
     let connected = match timeout {
@@ -236,15 +242,51 @@ impl Session {
     /// `close_connection`. A channel the server already closed (e.g. after a publish to a
     /// missing exchange) is reported with the server's reason.
     ///
+    /// Both close methods are sent before either reply is awaited: one round trip instead of
+    /// two. AMQP 0-9-1 lets a client pipeline requests (section 3.2.1: the sender "MAY implement
+    /// this asynchronously"), and RabbitMQ handles a connection's frames in order: an error the
+    /// server gave the channel before it read channel.close arrives first and is reported.
+    /// RabbitMQ may shut the channel down with the connection instead of answering
+    /// channel.close (its channel process answers on its own, after the connection's reader
+    /// has read connection.close); lapin then fails the channel's close with "the connection is
+    /// not open (state: Closed)". That is no failure once connection.close-ok has come: the
+    /// server closes every channel of a connection before it confirms the connection's close.
+    ///
     /// Errors: `closing channel: CAUSE`, `closing connection: CAUSE`.
     pub async fn close(self) -> Result<(), Error> {
-        self.channel
-            .close(200, "OK".into())
-            .await
-            .map_err(|e| Error::step("closing channel", describe_amqp(&e)))?;
-        self.connection
-            .close(200, "OK".into())
-            .await
-            .step("closing connection")
+        let closing_channel = |e: lapin::Error| Error::step("closing channel", describe_amqp(&e));
+        let mut channel_closed = Box::pin(self.channel.close(200, "OK".into()));
+        let channel_now = poll_now(&mut channel_closed);
+        if let Poll::Ready(Err(error)) = channel_now {
+            return Err(closing_channel(error));
+        }
+        let mut connection_closed = Box::pin(self.connection.close(200, "OK".into()));
+        let connection_now = poll_now(&mut connection_closed);
+        let channel = match channel_now {
+            Poll::Ready(closed) => closed,
+            Poll::Pending => channel_closed.await,
+        };
+        // Err only for a channel shut down with the connection (see above).
+        let channel_error = match channel {
+            Ok(()) => None,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    lapin::ErrorKind::InvalidConnectionState(lapin::ConnectionState::Closed)
+                ) =>
+            {
+                Some(error)
+            }
+            Err(error) => return Err(closing_channel(error)),
+        };
+        let connection = match connection_now {
+            Poll::Ready(closed) => closed,
+            Poll::Pending => connection_closed.await,
+        };
+        match (connection, channel_error) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(error)) => Err(closing_channel(error)),
+            (Err(error), None) => Err(error).step("closing connection"),
+        }
     }
 }

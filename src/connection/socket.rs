@@ -1,5 +1,5 @@
 //! The socket step of a connection (`opening socket to HOST:PORT`): bounded by the connect
-//! timeout, and recorded, because lapin runs it inside its connect closure on its I/O thread
+//! timeout, and recorded, because lapin runs it inside its connect closure (in its I/O loop)
 //! and reports any failure of the attempt as one error.
 
 use crate::address::Address;

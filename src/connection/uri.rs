@@ -16,7 +16,7 @@ pub const FRAME_MAX: u32 = 131_072;
 /// default) unless the URL asks for one. lapin sizes its two I/O buffers (32 frames each)
 /// from the frame size it knows when the connection starts: proposing none, it starts from
 /// the 8 KiB minimum and, once the broker's 128 KiB is negotiated, grows both buffers with
-/// `Vec::resize`, writing 2 x 4 MiB of zeros on its I/O thread between connection.open-ok
+/// `Vec::resize`, writing 2 x 4 MiB of zeros in its I/O loop between connection.open-ok
 /// and channel.open: ~2000 page faults, ~5 ms and 8 MiB of memory for every run. Sized up
 /// front, the buffers come zeroed from the kernel and only the pages used are touched.
 ///

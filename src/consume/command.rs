@@ -130,7 +130,15 @@ pub async fn run(
     timeout: Option<Duration>,
     output: Output,
 ) -> (Outcome, Vec<Vec<u8>>) {
-    let mut child = match spawn(argv, delivery, consumer_tag, timeout.is_some(), output) {
+    let spawned = spawn(
+        argv,
+        input,
+        delivery,
+        consumer_tag,
+        timeout.is_some(),
+        output,
+    );
+    let mut child = match spawned {
         Ok(child) => child,
         Err(not_started) => return (not_started, Vec::new()),
     };
@@ -194,13 +202,24 @@ pub async fn run(
     }
 }
 
+/// The largest input written to a command's standard input at once, before it runs: a write of
+/// at most `PIPE_BUF` bytes to a new, empty pipe completes without blocking (a pipe holds at
+/// least one page, 4096 bytes, even for a user over the kernel's pipe limits).
+const INPUT_AT_ONCE: usize = libc::PIPE_BUF;
+
 /// Starts `argv` with a pipe on its standard input, its output as `output` says, the
 /// delivery's metadata in its environment, and (`group`, for `--command-timeout`) in a
 /// process group of its own.
 ///
+/// An `input` of at most [`INPUT_AT_ONCE`] bytes (most message bodies) is written into the pipe
+/// here, and the pipe closed, so the child's `stdin` is `None`: no registration of the pipe
+/// with the runtime's reactor, no wait for it to be writable (four system calls and a turn of
+/// the runtime per delivery). A larger input is left to the caller ([`feed`]).
+///
 /// Errors: [`Outcome::NotStarted`] with the original's `posix_spawnp: CMD: REASON`.
 fn spawn(
     argv: &[OsString],
+    input: &[u8],
     delivery: &Delivery,
     consumer_tag: &str,
     group: bool,
@@ -209,8 +228,26 @@ fn spawn(
     let Some((program, args)) = argv.split_first() else {
         return Err(Outcome::NotStarted("no command given".to_string()));
     };
+    let not_started = |error: std::io::Error| {
+        Outcome::NotStarted(format!(
+            "posix_spawnp: {}: {}",
+            program.to_string_lossy(),
+            strerror(&error)
+        ))
+    };
     let mut command = tokio::process::Command::new(program);
-    command.args(args).stdin(Stdio::piped());
+    command.args(args);
+    let input_pipe = match input.len() <= INPUT_AT_ONCE {
+        true => {
+            let (reader, writer) = std::io::pipe().map_err(not_started)?;
+            command.stdin(reader);
+            Some(writer)
+        }
+        false => {
+            command.stdin(Stdio::piped());
+            None
+        }
+    };
     match output {
         Output::Inherit => {}
         Output::Whole => {
@@ -238,22 +275,20 @@ fn spawn(
             });
         }
     }
-    for (name, _) in std::env::vars_os() {
-        if name
-            .to_str()
-            .is_some_and(super::environment::is_metadata_variable)
-        {
-            command.env_remove(name);
-        }
+    for name in super::environment::inherited_metadata() {
+        command.env_remove(name);
     }
     command.envs(super::environment::variables(delivery, consumer_tag));
-    command.spawn().map_err(|error| {
-        Outcome::NotStarted(format!(
-            "posix_spawnp: {}: {}",
-            program.to_string_lossy(),
-            strerror(&error)
-        ))
-    })
+    let child = command.spawn().map_err(not_started)?;
+    // Our copy of the pipe's reading end goes with the command, before the write: a command
+    // that exits without reading gives EPIPE (ignored, as in feed), not a write into a pipe
+    // nobody reads.
+    drop(command);
+    if let Some(mut writer) = input_pipe {
+        use std::io::Write;
+        let _ = writer.write_all(input);
+    }
+    Ok(child)
 }
 
 /// Writes `input` to the command's standard input and closes it. A command that stops

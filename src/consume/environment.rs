@@ -99,6 +99,19 @@ pub fn header_variable(name: &str) -> String {
     out
 }
 
+/// The names of the variables this module sets that the consumer itself inherited (usually
+/// none), to be removed from each command's environment: read from the process's
+/// environment once, on the first call, rather than scanned again for every delivery.
+pub fn inherited_metadata() -> &'static [std::ffi::OsString] {
+    static NAMES: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(|name| name.to_str().is_some_and(is_metadata_variable))
+            .collect()
+    })
+}
+
 /// True for a variable name this module sets, which is removed when inherited.
 pub fn is_metadata_variable(name: &str) -> bool {
     name.starts_with(HEADER_PREFIX)

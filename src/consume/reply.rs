@@ -38,12 +38,13 @@ pub struct Replier {
 }
 
 impl Replier {
-    /// Puts `channel` in confirm mode, so that each reply's arrival can be awaited.
+    /// Puts `channel` in confirm mode, so that each reply's arrival can be awaited;
+    /// confirm.select is sent with `nowait`, as in [`crate::publish::Publisher::new`].
     ///
     /// Errors: `confirm.select: CAUSE`.
     pub async fn new(channel: &Channel) -> Result<Self, Error> {
         channel
-            .confirm_select(ConfirmSelectOptions::default())
+            .confirm_select(ConfirmSelectOptions { nowait: true })
             .await
             .map_err(|e| Error::step("confirm.select", describe_amqp(&e)))?;
         Ok(Replier {
