@@ -6,7 +6,10 @@ use amqp_tools::{Error, Outcome, address, connection, runner};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(
+        |o: &Options| o.common.usage,
+        |o| runner::within(o.connection.timeout, run(o)),
+    )
 }
 
 async fn run(options: Options) -> Result<Outcome, Error> {
@@ -38,10 +41,10 @@ async fn run(options: Options) -> Result<Outcome, Error> {
                 .to_string(),
         ));
     }
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
+    let session = connection::open_any(
+        &nodes,
         options.connection.connection_name_or("amqp-consume"),
     )
     .await?;

@@ -6,7 +6,10 @@ use lapin::options::QueueDeclareOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(
+        |o: &Options| o.common.usage,
+        |o| runner::within(o.connection.timeout, run(o)),
+    )
 }
 
 async fn run(options: Options) -> Result<Outcome, Error> {
@@ -15,10 +18,10 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
+    let session = connection::open_any(
+        &nodes,
         options.connection.connection_name_or("amqp-declare-queue"),
     )
     .await?;

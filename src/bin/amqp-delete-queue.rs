@@ -6,7 +6,10 @@ use lapin::options::QueueDeleteOptions;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(
+        |o: &Options| o.common.usage,
+        |o| runner::within(o.connection.timeout, run(o)),
+    )
 }
 
 async fn run(options: Options) -> Result<Outcome, Error> {
@@ -14,10 +17,10 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         Some(queue) if !queue.is_empty() => queue,
         _ => return Err(Error::Message("queue name not specified".into())),
     };
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
+    let session = connection::open_any(
+        &nodes,
         options.connection.connection_name_or("amqp-delete-queue"),
     )
     .await?;

@@ -9,7 +9,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(
+        |o: &Options| o.common.usage,
+        |o| runner::within(o.connection.timeout, run(o)),
+    )
 }
 
 /// basic.get with acks, up to `--count` times: each message is settled (`--ack-mode`) only
@@ -20,10 +23,10 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         return Err(Error::Message("queue not specified".into()));
     };
     amqp_tools::std_fds::require_stdout()?;
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let session =
-        connection::open(&address, options.connection.connection_name_or("amqp-get")).await?;
+        connection::open_any(&nodes, options.connection.connection_name_or("amqp-get")).await?;
     let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
     let mut stdout = std::io::stdout().lock();
     let mut got = 0u64;

@@ -13,7 +13,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    runner::main(|o: &Options| o.common.usage, run)
+    runner::main(
+        |o: &Options| o.common.usage,
+        |o| runner::within(o.connection.timeout, run(o)),
+    )
 }
 
 async fn run(options: Options) -> Result<Outcome, Error> {
@@ -45,11 +48,11 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     if options.rpc {
         amqp_tools::std_fds::require_stdout()?;
     }
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     let properties = properties::from_options(&options, report::report)?;
-    let session = connection::open(
-        &address,
+    let session = connection::open_any(
+        &nodes,
         options.connection.connection_name_or("amqp-publish"),
     )
     .await?;
@@ -142,12 +145,12 @@ async fn run_json(options: Options) -> Result<Outcome, Error> {
             "--json cannot be combined with -b/--body or -l".into(),
         ));
     }
-    let address =
+    let nodes =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
     amqp_tools::std_fds::require_stdin()?;
     let overrides = properties::overrides(&options, report::report)?;
-    let session = connection::open(
-        &address,
+    let session = connection::open_any(
+        &nodes,
         options.connection.connection_name_or("amqp-publish"),
     )
     .await?;
