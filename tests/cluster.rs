@@ -251,3 +251,42 @@ fn cluster_timeout_ends_a_run_without_quorum() {
     got.assert_no_stdout();
     drop(down);
 }
+
+#[test]
+fn cluster_classic_queue_on_a_dead_node_is_refused_not_lost() {
+    let _cluster = lock();
+    // A durable classic queue lives on node 1 only.
+    let queue = Queue::declare(1, "cluster-classic", &["-d"]);
+    let down = Down::kill(1);
+    let list = urls().join(",");
+    // With a node list, a publish to the default exchange is mandatory: RabbitMQ would confirm
+    // and drop it (its queue's node is down); it comes back unroutable instead.
+    let refused = tool(
+        "amqp-publish",
+        &["--url", &list, "-r", &queue.0, "-b", "kept?"],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let last = refused.stderr_lines().last().copied().unwrap_or("");
+    assert!(
+        last.starts_with("basic.return: 312 NO_ROUTE")
+            && last.ends_with("(1 of 1 message not confirmed)"),
+        "{refused:?}"
+    );
+    // --no-mandatory is the original's behaviour: confirmed, exit 0, and the message lost.
+    tool(
+        "amqp-publish",
+        &[
+            "--url",
+            &list,
+            "-r",
+            &queue.0,
+            "-b",
+            "lost",
+            "--no-mandatory",
+        ],
+    )
+    .assert_ok();
+    drop(down);
+    let got = tool("amqp-get", &["--url", &list, "-q", &queue.0]);
+    assert_eq!(got.code, 2, "the queue is empty: {got:?}");
+}

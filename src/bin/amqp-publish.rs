@@ -60,6 +60,7 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         exchange: options.exchange.clone().unwrap_or_default(),
         routing_key: options.routing_key.clone().unwrap_or_default(),
         mandatory: options.mandatory,
+        mandatory_to_default_exchange: nodes.is_list() && !options.no_mandatory,
         properties,
     };
     if options.rpc {
@@ -156,6 +157,7 @@ async fn run_json(options: Options) -> Result<Outcome, Error> {
     .await?;
     let target = Target {
         mandatory: options.mandatory,
+        mandatory_to_default_exchange: nodes.is_list() && !options.no_mandatory,
         ..Target::default()
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
