@@ -129,6 +129,15 @@ mod tests {
         assert_eq!(nodes.round(0), [0, 1, 2]);
         assert_eq!(nodes.round(2), [2, 0, 1]);
         assert_eq!(nodes.round(4), [1, 2, 0]);
+        let shuffled = Nodes::new(nodes.all().to_vec(), true);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut round = shuffled.round(0);
+            seen.insert(round.clone());
+            round.sort_unstable();
+            assert_eq!(round, [0, 1, 2], "every node once per round");
+        }
+        assert!(seen.len() > 1, "--shuffle-nodes changes the order");
     }
 
     /// A password of any printable ASCII but `@`, `/` (a URI allows `,`, `:`, `;`, `?`...

@@ -25,7 +25,7 @@ pub struct ConnectionArgs {
     pub url: Option<String>,
 
     /// the AMQP server to connect to (host name or address); several nodes of a cluster as
-    /// comma-separated hosts (h1,h2:5673,[::1]), tried in turn
+    /// comma-separated hosts (h1,h2:5673), tried in turn
     #[arg(short = 's', long, value_name = "hostname")]
     pub server: Option<String>,
 
