@@ -98,6 +98,16 @@ pub fn default_uri(ssl: bool) -> AMQPUri {
 /// Errors: `both --server and --port options specify server port` when `port_given`,
 /// `bad server port number in 'SERVER'`.
 pub fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u16>), Error> {
+    split_server_once(server, port_given, &mut false)
+}
+
+/// [`split_server`] for one host of a `--server` list: the deprecation warning is printed
+/// only while `warned` is false, which it then becomes.
+pub fn split_server_once(
+    server: &str,
+    port_given: bool,
+    warned: &mut bool,
+) -> Result<(String, Option<u16>), Error> {
     let (host, port) = match server.strip_prefix('[').and_then(|r| r.split_once(']')) {
         Some((host, "")) => (host, None),
         Some((host, after)) => (host, Some(after.strip_prefix(':').unwrap_or(after))),
@@ -110,7 +120,9 @@ pub fn split_server(server: &str, port_given: bool) -> Result<(String, Option<u1
     let Some(port) = port else {
         return Ok((host.to_string(), None));
     };
-    crate::report::report("Specifying the port number with --server is deprecated");
+    if !std::mem::replace(warned, true) {
+        crate::report::report("Specifying the port number with --server is deprecated");
+    }
     if port_given {
         return Err(Error::Usage(
             "both --server and --port options specify server port".to_string(),

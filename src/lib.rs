@@ -19,6 +19,7 @@ pub mod field_value;
 pub mod get;
 pub mod headers;
 pub mod message_json;
+pub mod nodes;
 pub mod properties;
 pub mod protocol_trace;
 pub mod publish;

@@ -58,6 +58,11 @@ pub struct Target {
     pub routing_key: String,
     /// basic.publish `mandatory`: an unroutable message is returned (and reported as an error).
     pub mandatory: bool,
+    /// Publishes to the default exchange are mandatory even without `mandatory`: given a node
+    /// list (unless `--no-mandatory`), because a durable classic queue whose node is down
+    /// makes RabbitMQ confirm and drop a message routed to it; mandatory, it comes back as
+    /// `basic.return: 312 NO_ROUTE` instead.
+    pub mandatory_to_default_exchange: bool,
     /// Content header properties sent with every message.
     pub properties: BasicProperties,
 }
@@ -192,7 +197,8 @@ impl Publisher {
             }
         }
         let options = BasicPublishOptions {
-            mandatory: self.target.mandatory,
+            mandatory: self.target.mandatory
+                || (self.target.mandatory_to_default_exchange && exchange.is_empty()),
             immediate: false,
         };
         let channel = self.channel.clone();

@@ -7,6 +7,7 @@ use crate::exit::{FAILURE, Outcome};
 use crate::report::report;
 use std::future::Future;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Runs a tool: parses its options `T` from the process arguments (popt-compatible, see
 /// [`cli::parse`]; `--usage` is [`ToolOptions::common`]'s), then drives `work` to completion and maps how it ended to the exit status,
@@ -43,7 +44,8 @@ where
             return ExitCode::from(FAILURE);
         }
     };
-    let ended = runtime.block_on(work(options));
+    let timeout = options.connection().timeout;
+    let ended = runtime.block_on(within(timeout, work(options)));
     // The standard input reader may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
     match ended {
@@ -55,5 +57,29 @@ where
             }
             ExitCode::from(FAILURE)
         }
+    }
+}
+
+/// Runs `work` within `timeout` (`--timeout`, every tool; none: no limit), a deadline for the
+/// whole run: connecting (every node of a list), retries and the work itself. The original
+/// tools have none; a quorum queue without a majority of its nodes makes a publish or a get
+/// wait forever.
+///
+/// Errors: those of `work`, and `--timeout: the run did not finish within N s` once the
+/// deadline passed (the work is dropped: unsettled messages go back to their queue when the
+/// process ends, a consumer's running command is not waited for).
+pub async fn within(
+    timeout: Option<Duration>,
+    work: impl Future<Output = Result<Outcome, Error>>,
+) -> Result<Outcome, Error> {
+    let Some(limit) = timeout else {
+        return work.await;
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(ended) => ended,
+        Err(_) => Err(Error::Message(format!(
+            "--timeout: the run did not finish within {} s",
+            limit.as_secs_f64()
+        ))),
     }
 }

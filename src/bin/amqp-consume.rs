@@ -11,8 +11,8 @@ fn main() -> ExitCode {
 
 async fn run(options: Options) -> Result<Outcome, Error> {
     options.check()?;
-    let address = options.address()?;
-    let session = options.open(&address).await?;
+    let nodes = options.nodes()?;
+    let session = options.open(&nodes).await?;
     let queue = consume::queue::setup(&session, &options.queue_spec()).await?;
     let outcome = consume::run(&session.channel, &options.settings(queue)).await;
     match outcome {

@@ -16,8 +16,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     };
     let arguments = field_value::table_of_words(&options.arguments)
         .map_err(|e| Error::Usage(format!("--arg: {e}")))?;
-    let address = options.address()?;
-    let session = options.open(&address).await?;
+    let nodes = options.nodes()?;
+    let session = options.open(&nodes).await?;
     let declare = QueueDeclareOptions {
         durable: options.durable,
         exclusive: options.exclusive,

@@ -15,8 +15,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         Some(queue) if !queue.is_empty() => queue,
         _ => return Err(Error::Message("queue name not specified".into())),
     };
-    let address = options.address()?;
-    let session = options.open(&address).await?;
+    let nodes = options.nodes()?;
+    let session = options.open(&nodes).await?;
     let delete = QueueDeleteOptions {
         if_unused: options.if_unused,
         if_empty: options.if_empty,

@@ -21,8 +21,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         return Err(Error::Message("queue not specified".into()));
     };
     amqp_tools::std_fds::require_stdout()?;
-    let address = options.address()?;
-    let session = options.open(&address).await?;
+    let nodes = options.nodes()?;
+    let session = options.open(&nodes).await?;
     let mut settler = Settler::new(session.channel.clone(), options.ack_mode);
     let mut stdout = std::io::stdout().lock();
     let mut got = 0u64;

@@ -23,13 +23,14 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     if options.rpc {
         std_fds::require_stdout()?;
     }
-    let address = options.address()?;
+    let nodes = options.nodes()?;
     let properties = properties::from_options(&options, report::report)?;
-    let session = options.open(&address).await?;
+    let session = options.open(&nodes).await?;
     let target = Target {
         exchange: options.exchange.clone().unwrap_or_default(),
         routing_key: options.routing_key.clone().unwrap_or_default(),
         mandatory: options.mandatory,
+        mandatory_to_default_exchange: nodes.is_list() && !options.no_mandatory,
         properties,
     };
     if options.rpc {
@@ -50,12 +51,13 @@ async fn run(options: Options) -> Result<Outcome, Error> {
 /// key with its own properties, the options overriding them. A message that cannot be read
 /// stops the run after the ones before it were confirmed; nothing of it is published.
 async fn run_json(options: Options) -> Result<Outcome, Error> {
-    let address = options.address()?;
+    let nodes = options.nodes()?;
     std_fds::require_stdin()?;
     let overrides = properties::overrides(&options, report::report)?;
-    let session = options.open(&address).await?;
+    let session = options.open(&nodes).await?;
     let target = Target {
         mandatory: options.mandatory,
+        mandatory_to_default_exchange: nodes.is_list() && !options.no_mandatory,
         ..Target::default()
     };
     let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;

@@ -53,6 +53,10 @@ pub struct Options {
     /// fail when the broker cannot route the message to any queue (basic.publish mandatory)
     #[arg(long)]
     pub mandatory: bool,
+    /// with several nodes, do not make publishes to the default exchange mandatory (they are
+    /// by default: a durable classic queue whose node is down otherwise drops them silently)
+    #[arg(long)]
+    pub no_mandatory: bool,
     /// the message-id property
     #[arg(long, value_name = "id", value_parser = super::short_string())]
     pub message_id: Option<String>,

@@ -1,10 +1,11 @@
 //! What the five tools' options have in common, and the steps every tool starts with: resolve
-//! the server's address, open the session under the tool's name.
+//! the server's nodes, open the session under the tool's name.
 
 use super::{CommonArgs, ConnectionArgs, resolve};
-use crate::address::{Address, URL_ENV};
+use crate::address::URL_ENV;
 use crate::connection::{self, Session};
 use crate::error::Error;
+use crate::nodes::Nodes;
 use clap::{CommandFactory, FromArgMatches};
 use std::future::Future;
 
@@ -22,20 +23,26 @@ pub trait ToolOptions: CommandFactory + FromArgMatches {
     /// `--usage` and the other options every tool takes besides the connection options.
     fn common(&self) -> &CommonArgs;
 
-    /// The server's address from the connection options, or from `AMQP_URL` when none is
-    /// given ([`resolve`]).
+    /// The server's node (or the cluster's nodes) from the connection options, or from
+    /// `AMQP_URL` when none is given ([`resolve`]).
     ///
     /// Errors: as [`resolve`].
-    fn address(&self) -> Result<Address, Error> {
+    fn nodes(&self) -> Result<Nodes, Error> {
         resolve(self.connection(), std::env::var(URL_ENV).ok())
     }
 
-    /// Connects to `address` and opens a channel ([`connection::open`]), named
-    /// `--connection-name` or else [`ToolOptions::NAME`] in the server's connection list.
+    /// The connection name the server shows: `--connection-name`, else [`ToolOptions::NAME`].
+    fn connection_name(&self) -> &str {
+        self.connection().connection_name_or(Self::NAME)
+    }
+
+    /// Connects to the first node of `nodes` that answers and opens a channel
+    /// ([`connection::open_any`]), named [`ToolOptions::connection_name`] in the server's
+    /// connection list.
     ///
-    /// Errors: as [`connection::open`].
-    fn open(&self, address: &Address) -> impl Future<Output = Result<Session, Error>> {
-        connection::open(address, self.connection().connection_name_or(Self::NAME))
+    /// Errors: as [`connection::open_any`].
+    fn open(&self, nodes: &Nodes) -> impl Future<Output = Result<Session, Error>> {
+        connection::open_any(nodes, self.connection_name())
     }
 }
 

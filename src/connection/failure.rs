@@ -5,6 +5,9 @@ use crate::address::Address;
 use crate::error::{Error, describe_amqp};
 use crate::tls::ClientTls;
 
+/// The step of logging in, as the original names it.
+pub const LOGIN_STEP: &str = "logging in to AMQP server";
+
 /// The one-line failure for lapin's `error` from a connection attempt to `address`:
 /// `opening socket to HOST:PORT: CAUSE` when the socket step failed (or a TLS failure the
 /// client sees only after its handshake, such as a TLS 1.3 server refusing it for want of a
@@ -22,7 +25,7 @@ pub fn classify(
     if let Some(cause) = late_tls_cause {
         socket::failed(address, cause)
     } else if opened {
-        Error::step("logging in to AMQP server", describe_login_error(error))
+        Error::step(LOGIN_STEP, describe_login_error(error))
     } else {
         let cause = step.error().unwrap_or_else(|| describe_amqp(error));
         socket::failed(address, cause)

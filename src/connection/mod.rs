@@ -5,10 +5,12 @@
 //! `logging in to AMQP server: CAUSE`, `opening channel: CAUSE`, `closing channel: CAUSE` and
 //! `closing connection: CAUSE`.
 
+mod failover;
 mod failure;
 mod socket;
 mod uri;
 
+pub use failover::{moves_on, open_any, open_round};
 pub use uri::FRAME_MAX;
 
 use crate::address::Address;
@@ -219,7 +221,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
             Ok(result) => result,
             Err(_) => {
                 return Err(Error::step(
-                    "logging in to AMQP server",
+                    failure::LOGIN_STEP,
                     format!("no answer from the server within {} s", 2 * limit.as_secs()),
                 ));
             }

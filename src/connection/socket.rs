@@ -67,9 +67,12 @@ pub async fn within<S>(
     }
 }
 
+/// The start of the socket step's name, `opening socket to HOST:PORT`.
+pub const STEP_PREFIX: &str = "opening socket to ";
+
 /// The failure of the socket step: `opening socket to HOST:PORT: CAUSE`.
 pub fn failed(address: &Address, cause: impl std::fmt::Display) -> Error {
-    Error::step(format!("opening socket to {}", address.host_port()), cause)
+    Error::step(format!("{STEP_PREFIX}{}", address.host_port()), cause)
 }
 
 /// A connect error in the original's words; a DNS failure reads `hostname lookup failed: ...`.

@@ -1,0 +1,292 @@
+//! Node lists and connect-time failover against a real private cluster of three RabbitMQ nodes
+//! (`scripts/rabbitmq-cluster`, started by `scripts/test`, which exports
+//! `AMQP_TEST_CLUSTER_URLS` and `AMQP_TEST_CLUSTER_DIR`).
+//!
+//! The tests kill and restart nodes, so they run one at a time (a lock held for each test),
+//! and each leaves every node running, as it found the cluster.
+
+mod common;
+
+use common::{Output, closed_port, run, unique_name};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+/// One test at a time touches the cluster.
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    CLUSTER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the cluster tests through scripts/test"))
+}
+
+/// The cluster's three URLs (`amqp://guest:guest@127.0.0.1:PORT`), node 1 first.
+fn urls() -> Vec<String> {
+    required("AMQP_TEST_CLUSTER_URLS")
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// The port of node `n` (1..3).
+fn port(n: usize) -> String {
+    urls()[n - 1].rsplit(':').next().unwrap().to_string()
+}
+
+/// `host:port` of node `n`, as the tools name it.
+fn host_port(n: usize) -> String {
+    format!("127.0.0.1:{}", port(n))
+}
+
+/// Runs `scripts/rabbitmq-cluster COMMAND DIR ARGS...`; fails the test if it fails.
+#[track_caller]
+fn script(command: &str, args: &[&str]) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/rabbitmq-cluster");
+    let output = Command::new(path)
+        .arg(command)
+        .arg(required("AMQP_TEST_CLUSTER_DIR"))
+        .args(args)
+        .output()
+        .expect("running scripts/rabbitmq-cluster");
+    assert!(
+        output.status.success(),
+        "rabbitmq-cluster {command} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Node `n` killed (`kill -9`) for as long as this lives; restarted (and back in service)
+/// when it drops, even when the test fails.
+struct Down(usize);
+
+impl Down {
+    fn kill(n: usize) -> Self {
+        script("kill", &[&n.to_string()]);
+        Down(n)
+    }
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        script("restart", &[&self.0.to_string()]);
+    }
+}
+
+/// Runs `tool` with `args`, no `AMQP_URL`.
+#[track_caller]
+fn tool(tool: &str, args: &[&str]) -> Output {
+    run(tool, args, b"", &[])
+}
+
+/// A queue declared through node `on` (a quorum queue's first leader is that node), with
+/// `args` added to amqp-declare-queue; deleted again at the end of the test.
+struct Queue(String);
+
+impl Queue {
+    fn declare(on: usize, prefix: &str, args: &[&str]) -> Self {
+        let name = unique_name(prefix);
+        let list = urls()[on - 1].clone();
+        let mut all = vec!["--url", &list, "-q", &name];
+        all.extend_from_slice(args);
+        tool("amqp-declare-queue", &all).assert_ok();
+        Queue(name)
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let list = urls().join(",");
+        let _ = tool("amqp-delete-queue", &["--url", &list, "-q", &self.0]);
+    }
+}
+
+#[test]
+fn cluster_first_node_down_moves_to_the_next_node() {
+    let _cluster = lock();
+    // Its leader on node 2: losing node 1 costs no leader election (a publish during one is
+    // refused with basic.nack for a moment).
+    let queue = Queue::declare(
+        2,
+        "cluster-first-down",
+        &["-d", "--arg", "x-queue-type=quorum"],
+    );
+    let list = urls().join(",");
+    let down = Down::kill(1);
+    let published = tool(
+        "amqp-publish",
+        &["--url", &list, "-r", &queue.0, "-b", "survived"],
+    );
+    published.assert_ok();
+    assert_eq!(
+        published.stderr_lines(),
+        [format!(
+            "warning: opening socket to {}: connection refused (trying the next node, {})",
+            host_port(1),
+            host_port(2)
+        )],
+        "{published:?}"
+    );
+    // Every tool fails over the same way; --server lists share --port and the credentials.
+    let got = tool(
+        "amqp-get",
+        &[
+            "--server",
+            &format!("127.0.0.1:{},127.0.0.1:{}", port(1), port(3)),
+            "-q",
+            &queue.0,
+        ],
+    );
+    got.assert_ok();
+    assert_eq!(got.stdout_text(), "survived");
+    assert_eq!(got.stderr_lines().len(), 2, "{got:?}"); // deprecation + one warning
+    drop(down);
+}
+
+#[test]
+fn cluster_all_nodes_down_is_one_line_naming_each_node() {
+    let _cluster = lock();
+    let (a, b, c) = (closed_port(), closed_port(), closed_port());
+    let list = format!(
+        "amqp://guest:secret,pw@127.0.0.1:{a},amqps://guest:secret,pw@127.0.0.1:{b},amqp://127.0.0.1:{c}"
+    );
+    let out = tool("amqp-declare-queue", &["--url", &list, "-q", "never"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert!(
+        lines[..2].iter().all(|l| l.starts_with("warning: ")),
+        "{out:?}"
+    );
+    let last = lines[2];
+    assert!(
+        last.starts_with("connecting to any of 3 nodes: ")
+            && [a, b, c]
+                .iter()
+                .all(|p| last.contains(&format!("127.0.0.1:{p}: connection refused"))),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("secret"), "{out:?}");
+}
+
+#[test]
+fn cluster_refused_login_does_not_move_to_the_next_node() {
+    let _cluster = lock();
+    let list = urls()
+        .iter()
+        .map(|u| u.replace("guest:guest@", "guest:wrong,pw@"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = tool("amqp-declare-queue", &["--url", &list, "-q", "never"]);
+    out.assert_error_starts(
+        1,
+        "logging in to AMQP server: server connection error 403, message: ACCESS_REFUSED",
+    );
+    assert_eq!(out.stderr_lines().len(), 1, "no other node tried: {out:?}");
+    assert!(!out.stderr.contains("wrong,pw"), "{out:?}");
+}
+
+#[test]
+fn cluster_password_with_a_comma_in_a_url_list() {
+    let _cluster = lock();
+    let user = unique_name("c14user");
+    script("ctl", &["1", "-q", "add_user", &user, "pa,ss:w@rd"]);
+    script(
+        "ctl",
+        &["1", "-q", "set_permissions", &user, ".*", ".*", ".*"],
+    );
+    let encoded = "pa,ss%3Aw%40rd";
+    let list = format!(
+        "amqp://{user}:{encoded}@127.0.0.1:{},amqp://{user}:{encoded}@127.0.0.1:{}",
+        closed_port(),
+        port(2)
+    );
+    let queue = unique_name("cluster-comma");
+    let out = tool(
+        "amqp-declare-queue",
+        &["--url", &list, "-q", &queue, "--auto-delete"],
+    );
+    script("ctl", &["1", "-q", "delete_user", &user]);
+    out.assert_ok();
+    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    assert!(!out.stderr.contains("pa,ss"), "{out:?}");
+}
+
+#[test]
+fn cluster_timeout_ends_a_run_without_quorum() {
+    let _cluster = lock();
+    let queue = Queue::declare(
+        1,
+        "cluster-no-quorum",
+        &["-d", "--arg", "x-queue-type=quorum"],
+    );
+    let down = (Down::kill(2), Down::kill(3));
+    let survivor = &urls()[0];
+    // Without --timeout both would wait forever for the quorum (and so does the original).
+    let published = tool(
+        "amqp-publish",
+        &[
+            "--url",
+            survivor,
+            "-r",
+            &queue.0,
+            "-b",
+            "m",
+            "--timeout",
+            "3",
+        ],
+    );
+    published.assert_error(1, "--timeout: the run did not finish within 3 s");
+    let got = tool(
+        "amqp-get",
+        &["--url", survivor, "-q", &queue.0, "--timeout", "2.5"],
+    );
+    got.assert_error(1, "--timeout: the run did not finish within 2.5 s");
+    got.assert_no_stdout();
+    drop(down);
+}
+
+#[test]
+fn cluster_classic_queue_on_a_dead_node_is_refused_not_lost() {
+    let _cluster = lock();
+    // A durable classic queue lives on node 1 only.
+    let queue = Queue::declare(1, "cluster-classic", &["-d"]);
+    let down = Down::kill(1);
+    let list = urls().join(",");
+    // With a node list, a publish to the default exchange is mandatory: RabbitMQ would confirm
+    // and drop it (its queue's node is down); it comes back unroutable instead.
+    let refused = tool(
+        "amqp-publish",
+        &["--url", &list, "-r", &queue.0, "-b", "kept?"],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let last = refused.stderr_lines().last().copied().unwrap_or("");
+    assert!(
+        last.starts_with("basic.return: 312 NO_ROUTE")
+            && last.ends_with("(1 of 1 message not confirmed)"),
+        "{refused:?}"
+    );
+    // --no-mandatory is the original's behaviour: confirmed, exit 0, and the message lost.
+    tool(
+        "amqp-publish",
+        &[
+            "--url",
+            &list,
+            "-r",
+            &queue.0,
+            "-b",
+            "lost",
+            "--no-mandatory",
+        ],
+    )
+    .assert_ok();
+    drop(down);
+    let got = tool("amqp-get", &["--url", &list, "-q", &queue.0]);
+    assert_eq!(got.code, 2, "the queue is empty: {got:?}");
+}
