@@ -7,7 +7,9 @@ use amqp_tools::message_json::{self, ReadError};
 use amqp_tools::publish::{Publisher, Target, unconfirmed_suffix};
 use amqp_tools::rate::Rate;
 use amqp_tools::rpc::{self, ReplyFormat};
-use amqp_tools::{Error, Outcome, Session, address, body, connection, properties, report, runner};
+use amqp_tools::{
+    Address, Error, Outcome, Session, address, body, connection, properties, report, runner,
+};
 use lapin::BasicProperties;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -34,6 +36,11 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     if options.rate.is_some() && !options.line_buffered {
         return Err(Error::Usage(
             "--rate: only with -l (a message per line) or --json (a message per JSON value)".into(),
+        ));
+    }
+    if options.rpc && (options.reconnect.policy(1).enabled() || options.retry_nacked.is_some()) {
+        return Err(Error::Usage(
+            "--reconnect and --retry-nacked cannot be used with --rpc".into(),
         ));
     }
     if options.reply_timeout.is_some() && !options.rpc {
@@ -63,7 +70,7 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         request_reply(&options, &session, target).await?;
         return close(session, false).await;
     }
-    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
+    let mut publisher = start_publisher(&options, &address, &session, target).await?;
     match (&options.body, options.line_buffered) {
         // The bytes as given, UTF-8 or not.
         (Some(text), _) => publisher.publish(text.as_bytes()).await?,
@@ -83,8 +90,25 @@ async fn run(options: Options) -> Result<Outcome, Error> {
                 .await?
         }
     }
+    publisher.confirmed().await?;
+    let session = publisher.take_replacement().unwrap_or(session);
     publisher.finish().await?;
     close(session, options.no_confirm).await
+}
+
+/// The publisher, keeping each message until confirmed under `--reconnect` and
+/// `--retry-nacked`.
+async fn start_publisher(
+    options: &Options,
+    address: &Address,
+    session: &Session,
+    target: Target,
+) -> Result<Publisher, Error> {
+    let mut publisher = Publisher::new(session, target, !options.no_confirm).await?;
+    let name = options.connection.connection_name_or("amqp-publish");
+    let retry_nacked = u32::try_from(options.retry_nacked.unwrap_or(0)).unwrap_or(u32::MAX);
+    publisher.keep_until_confirmed(options.reconnect.reconnector(address, name), retry_nacked);
+    Ok(publisher)
 }
 
 /// `--rpc`: each message is a request; its reply is written to standard output.
@@ -155,8 +179,10 @@ async fn run_json(options: Options) -> Result<Outcome, Error> {
         mandatory: options.mandatory,
         ..Target::default()
     };
-    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
+    let mut publisher = start_publisher(&options, &address, &session, target).await?;
     let stopped = publish_stream(&mut publisher, &options, &overrides).await?;
+    publisher.confirmed().await?;
+    let session = publisher.take_replacement().unwrap_or(session);
     let published = publisher.finish().await?;
     let Some(error) = stopped else {
         return close(session, options.no_confirm).await;

@@ -1,6 +1,7 @@
 //! The command line of `amqp-publish`: its options, defined once for the tool, its help, man
 //! page and shell completions.
 
+use super::reconnect::ReconnectArgs;
 use super::{CommonArgs, ConnectionArgs};
 use clap::Parser;
 
@@ -91,6 +92,13 @@ pub struct Options {
     /// a request awaits one [default: 30]
     #[arg(long, value_name = "seconds", value_parser = crate::rpc::parse_timeout)]
     pub reply_timeout: Option<std::time::Duration>,
+    /// `--reconnect`, `--reconnect-delay`.
+    #[command(flatten)]
+    pub reconnect: ReconnectArgs,
+    /// publish a message the server refuses (basic.nack, e.g. during a quorum queue's leader
+    /// election) again, after the reconnect delay (doubling), up to this many times [default: 0]
+    #[arg(long, value_name = "tries", value_parser = super::parse_count, conflicts_with = "no_confirm")]
+    pub retry_nacked: Option<u64>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -6,6 +6,7 @@
 //! `closing connection: CAUSE`.
 
 mod failure;
+pub mod reconnect;
 mod socket;
 mod uri;
 
@@ -52,6 +53,8 @@ pub struct ErrorWatch {
 struct WatchState {
     events: std::pin::Pin<Box<dyn futures_lite::Stream<Item = lapin::Event> + Send>>,
     last: Option<String>,
+    /// True once an error said the connection itself is gone ([`reconnect::is_lost`]).
+    lost: bool,
     /// The watching task's waker: whoever drains the events registers it, never another, so
     /// that the task is woken for the next event.
     waker: Option<std::task::Waker>,
@@ -70,6 +73,7 @@ impl ErrorWatch {
             state: Mutex::new(WatchState {
                 events: Box::pin(connection.events_listener()),
                 last: None,
+                lost: false,
                 waker: None,
             }),
             changed: tokio::sync::Notify::new(),
@@ -99,6 +103,7 @@ impl ErrorWatch {
             match state.events.as_mut().poll_next(context) {
                 Poll::Ready(Some(lapin::Event::Error(error))) => {
                     state.last = Some(describe_amqp(&error));
+                    state.lost |= reconnect::is_lost(&error);
                     self.changed.notify_waiters();
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionBlocked(reason))) => {
@@ -128,6 +133,14 @@ impl ErrorWatch {
             .unwrap_or_else(|| std::task::Waker::noop().clone());
         let _ = self.drain(&mut state, &mut std::task::Context::from_waker(&waker));
         state.last.clone()
+    }
+
+    /// True once an error reported so far says the connection itself is gone (an I/O error,
+    /// missed heartbeats, 320 CONNECTION_FORCED, 541 INTERNAL_ERROR: [`reconnect::is_lost`]),
+    /// not only a channel.
+    pub fn connection_lost(&self) -> bool {
+        let _ = self.reason();
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).lost
     }
 
     /// Resolves, with the server's reason, once the server has closed the channel or the
