@@ -40,13 +40,11 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     }
     let address =
         amqp_tools::cli::resolve(&options.connection, std::env::var(address::URL_ENV).ok())?;
-    let session = connection::open(
-        &address,
-        options.connection.connection_name_or("amqp-consume"),
-    )
-    .await?;
+    let name = options.connection.connection_name_or("amqp-consume");
+    let mut session = connection::open(&address, name).await?;
+    let mut reconnector = options.reconnect.reconnector(&address, name);
     let queue = consume::queue::setup(&session, &spec).await?;
-    let settings = consume::Settings {
+    let mut settings = consume::Settings {
         queue,
         no_ack: options.no_ack,
         // The original consumes forever for a negative count.
@@ -64,7 +62,7 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         reply: options.reply,
         json: options.json,
     };
-    let outcome = consume::run(&session.channel, &settings).await;
+    let outcome = consume::run(&mut session, &spec, &mut settings, &mut reconnector).await;
     match outcome {
         Ok(outcome) => {
             session.close().await?;
