@@ -692,6 +692,19 @@ impl Publisher {
         }
     }
 
+    /// The failure once the server closed the channel or the connection for `reason` while
+    /// the publisher waited for input. When keeping messages, the confirms that came first
+    /// are taken (a confirm gives its outcome once): their messages are not sent again.
+    async fn closed_failure(&mut self, reason: &str) -> Failure {
+        if self.recovery.is_some() {
+            self.move_written();
+            if let Err(failure) = self.collect_arrived().await {
+                return failure;
+            }
+        }
+        self.closed_error(reason)
+    }
+
     /// Moves the messages written since the last look to those in flight, up to the first
     /// whose write failed, so that the confirms already come spare their messages a second
     /// copy after a reconnect.
@@ -763,7 +776,7 @@ impl Publisher {
                 if let Some(rate) = rate.as_mut() {
                     tokio::select! {
                         reason = errors.closed() => {
-                            let failure = self.closed_error(&reason);
+                            let failure = self.closed_failure(&reason).await;
                             self.recover(failure).await?;
                         }
                         () = rate.wait() => {}
@@ -775,7 +788,7 @@ impl Publisher {
             self.unsent = 0;
             let next = tokio::select! {
                 reason = errors.closed() => {
-                    let failure = self.closed_error(&reason);
+                    let failure = self.closed_failure(&reason).await;
                     self.recover(failure).await?;
                     continue;
                 }

@@ -415,8 +415,8 @@ impl<'a> Consumer<'a> {
         if !self.channel.status().connected() {
             return Err(Halt::ChannelGone);
         }
-        self.handled += 1;
         self.settled().await?;
+        self.handled += 1;
         if self.plan.ack_on_receipt {
             self.start_ack(&delivery)?;
         }

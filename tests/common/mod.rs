@@ -234,10 +234,20 @@ where
 
 /// Starts any command with piped stdout and stderr. `stdin`: `None` for /dev/null, else these
 /// bytes (then closed).
-pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
+pub fn spawn_command(command: Command, stdin: Option<Vec<u8>>) -> Running {
+    start_command(command, stdin, false).0
+}
+
+/// Starts `command`: its standard input `stdin` (then closed), or a pipe given back (`fed`), or
+/// /dev/null.
+fn start_command(
+    mut command: Command,
+    stdin: Option<Vec<u8>>,
+    fed: bool,
+) -> (Running, Option<std::process::ChildStdin>) {
     let what = format!("{command:?}");
     command
-        .stdin(if stdin.is_some() {
+        .stdin(if stdin.is_some() || fed {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -267,13 +277,25 @@ pub fn spawn_command(mut command: Command, stdin: Option<Vec<u8>>) -> Running {
         stderr.clone(),
         done_tx,
     );
-    Running {
+    let pipe = match fed {
+        true => child.stdin.take(),
+        false => None,
+    };
+    let running = Running {
         what,
         child,
         stdout,
         stderr,
         done,
-    }
+    };
+    (running, pipe)
+}
+
+/// Starts any command with piped stdout and stderr and a pipe on its standard input that the
+/// caller writes as it goes (the tool sees the end of its input when the pipe is dropped).
+pub fn spawn_command_fed(command: Command) -> (Running, std::process::ChildStdin) {
+    let (running, pipe) = start_command(command, None, true);
+    (running, pipe.expect("stdin pipe"))
 }
 
 /// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
