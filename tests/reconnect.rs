@@ -254,7 +254,7 @@ fn no_ack_with_count_still_removes_exactly_count_across_a_forced_close() {
             "--",
             "sh",
             "-c",
-            r#"cat >/dev/null; echo x >> "$1"; sleep 0.3"#,
+            r#"cat >/dev/null; echo x >> "$1"; sleep 0.6"#,
             "sh",
             log.path_str(),
         ],
