@@ -8,8 +8,15 @@
 //! Nor does it pay a thread hand-off per line: [`Publisher::publish_pieces`] queues the
 //! message's frames now and collects the write later ([`crate::queued`]); lapin's I/O loop
 //! writes whatever has accumulated with one system call.
+//!
+//! With `--reconnect` or `--retry-nacked` ([`Publisher::keep_until_confirmed`]) each message is
+//! kept until its confirm arrives: a lost connection is opened again and every unconfirmed
+//! message published again, in order, before anything new (at-least-once: one warning line
+//! says how many may arrive twice); a nacked message is published again after a delay, a
+//! bounded number of times.
 
 use crate::body::{Bodies, LineBatches, Opened};
+use crate::connection::reconnect::{GaveUp, Reconnector, is_lost};
 use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
 use crate::exit::Outcome;
@@ -49,6 +56,51 @@ fn closed_channel(error: &lapin::Error) -> bool {
 /// A message whose frames are queued but not yet written: resolves to its confirm.
 type Writing = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>>>>;
 
+/// A message kept until its confirm arrives, to be published again after a reconnect or a
+/// nack.
+#[derive(Debug, Clone)]
+struct Kept {
+    exchange: String,
+    routing_key: String,
+    properties: BasicProperties,
+    pieces: Vec<Vec<u8>>,
+    /// How many times the server refused it (basic.nack) so far.
+    nacks: u32,
+}
+
+/// How a publishing step failed: for good, or because the connection is gone (which a
+/// reconnect may cure).
+enum Failure {
+    /// Report this and stop.
+    Final(Error),
+    /// The connection is gone for `cause`; `unconfirmed` messages (as the failure line counts
+    /// them) were not confirmed.
+    Lost { cause: String, unconfirmed: usize },
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Final(error)
+    }
+}
+
+/// What [`Publisher::keep_until_confirmed`] sets up: the kept messages and how to recover.
+struct Recovery {
+    reconnector: Reconnector,
+    /// `--retry-nacked`: how many times a nacked message is published again.
+    retry_nacked: u32,
+    /// Every message not yet confirmed, in publish order: those of `in_flight`, then those
+    /// of `writing`.
+    kept: VecDeque<Kept>,
+    /// Nacked messages waiting to be published again.
+    nacked: VecDeque<Kept>,
+    /// The oldest unconfirmed message when its confirm failed (taken off `kept`, which stays
+    /// in step with `in_flight`).
+    failed: Option<Kept>,
+    /// The session opened by the last reconnect, if any (the caller's is dead then).
+    replacement: Option<Session>,
+}
+
 /// Where and how to publish: the fields of basic.publish plus the message properties.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
@@ -79,6 +131,10 @@ pub struct Publisher {
     published: u64,
     /// Lines read from the input but not yet published (line mode).
     unsent: usize,
+    /// With `--reconnect` or `--retry-nacked`: the messages kept until confirmed.
+    recovery: Option<Recovery>,
+    /// `--reconnect` without confirms: a loss says the messages may be lost.
+    unconfirmed_reconnect: bool,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -119,7 +175,39 @@ impl Publisher {
             in_flight: VecDeque::new(),
             published: 0,
             unsent: 0,
+            recovery: None,
+            unconfirmed_reconnect: false,
         })
+    }
+
+    /// Keeps each message until its confirm arrives, so that a lost connection is opened
+    /// again by `reconnector` (when its policy allows) and every unconfirmed message is
+    /// published again, in order, before any new one; and so that a message the server
+    /// refuses (basic.nack) is published again up to `retry_nacked` times, after the
+    /// reconnect delay (doubling with each try). Without confirms nothing can be known to be
+    /// unconfirmed: a lost connection then fails, saying the messages may be lost.
+    pub fn keep_until_confirmed(&mut self, reconnector: Reconnector, retry_nacked: u32) {
+        if !self.confirms {
+            self.unconfirmed_reconnect = reconnector.enabled();
+            return;
+        }
+        if !reconnector.enabled() && retry_nacked == 0 {
+            return;
+        }
+        self.recovery = Some(Recovery {
+            reconnector,
+            retry_nacked,
+            kept: VecDeque::new(),
+            nacked: VecDeque::new(),
+            failed: None,
+            replacement: None,
+        });
+    }
+
+    /// The session opened by the last reconnect, if the publisher reconnected: the one to
+    /// close at the end (the caller's session is dead then).
+    pub fn take_replacement(&mut self) -> Option<Session> {
+        self.recovery.as_mut().and_then(|r| r.replacement.take())
     }
 
     /// The largest piece of a body [`Publisher::publish_pieces`] sends without copying it:
@@ -186,7 +274,29 @@ impl Publisher {
         properties: BasicProperties,
         pieces: Vec<Vec<u8>>,
     ) -> Result<(), Error> {
+        if let Err(failure) = self.make_room().await {
+            self.recover(failure).await?;
+        }
+        self.published += 1;
+        self.unsent = self.unsent.saturating_sub(1);
+        let message = Kept {
+            exchange: exchange.to_string(),
+            routing_key: routing_key.to_string(),
+            properties,
+            pieces,
+            nacks: 0,
+        };
+        match self.send(message).await {
+            Ok(()) => Ok(()),
+            Err(failure) => self.recover(failure).await,
+        }
+    }
+
+    /// Takes the confirms already arrived, publishes nacked messages again once due, and
+    /// waits for the oldest message when [`CONFIRM_WINDOW`] are unsettled.
+    async fn make_room(&mut self) -> Result<(), Failure> {
         self.collect_arrived().await?;
+        self.publish_nacked_again().await?;
         if self.writing.len() + self.in_flight.len() >= CONFIRM_WINDOW {
             if !self.writing.is_empty() {
                 self.written_oldest().await?;
@@ -196,22 +306,47 @@ impl Publisher {
                 self.settle(confirm).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Queues `message`'s frames for lapin's I/O loop (numbered for confirms, frames in call
+    /// order), written later; kept until confirmed when recovering.
+    async fn send(&mut self, message: Kept) -> Result<(), Failure> {
         let options = BasicPublishOptions {
             mandatory: self.target.mandatory
-                || (self.target.mandatory_to_default_exchange && exchange.is_empty()),
+                || (self.target.mandatory_to_default_exchange && message.exchange.is_empty()),
             immediate: false,
         };
         let channel = self.channel.clone();
-        let exchange = exchange.into();
-        let routing_key = routing_key.into();
+        let (exchange, routing_key, properties, pieces) = match &mut self.recovery {
+            Some(recovery) => {
+                let copy = message.clone();
+                recovery.kept.push_back(message);
+                (
+                    copy.exchange,
+                    copy.routing_key,
+                    copy.properties,
+                    copy.pieces,
+                )
+            }
+            None => (
+                message.exchange,
+                message.routing_key,
+                message.properties,
+                message.pieces,
+            ),
+        };
         let mut writing: Writing = Box::pin(async move {
             channel
-                .basic_publish_pieces(exchange, routing_key, options, pieces, properties)
+                .basic_publish_pieces(
+                    exchange.into(),
+                    routing_key.into(),
+                    options,
+                    pieces,
+                    properties,
+                )
                 .await
         });
-        self.published += 1;
-        self.unsent = self.unsent.saturating_sub(1);
-        // Queued now (numbered for confirms, frames in call order), written later.
         match poll_now(&mut writing) {
             Poll::Pending => self.writing.push_back(writing),
             Poll::Ready(outcome) => self.written(outcome).await?,
@@ -219,8 +354,139 @@ impl Publisher {
         Ok(())
     }
 
+    /// Handles `failure`: a lost connection is opened again and the unconfirmed messages
+    /// published again, as often as the reconnect budget allows; anything else (or no budget)
+    /// is the error to report.
+    async fn recover(&mut self, mut failure: Failure) -> Result<(), Error> {
+        loop {
+            match failure {
+                Failure::Final(error) => return Err(error),
+                Failure::Lost { cause, unconfirmed } => {
+                    match self.resume(&cause, unconfirmed).await {
+                        Ok(()) => return Ok(()),
+                        Err(next) => failure = next,
+                    }
+                }
+            }
+        }
+    }
+
+    /// After the connection was lost for `cause`: reconnects, puts the new channel in confirm
+    /// mode and publishes every unconfirmed message again, in order, with one warning line
+    /// saying how many. Without recovery, the failure line as before (`basic.publish: CAUSE
+    /// (N of M messages not confirmed)`).
+    async fn resume(&mut self, cause: &str, unconfirmed: usize) -> Result<(), Failure> {
+        self.move_written();
+        let Some(recovery) = self.recovery.as_mut().filter(|r| r.reconnector.enabled()) else {
+            if self.unconfirmed_reconnect {
+                let noun = if self.published == 1 {
+                    "message was"
+                } else {
+                    "messages were"
+                };
+                return Err(Failure::Final(Error::Message(format!(
+                    "basic.publish: {cause} ({} {noun} published without confirms; any of them may be lost)",
+                    self.published
+                ))));
+            }
+            return Err(Failure::Final(Error::Message(format!(
+                "basic.publish: {cause}{}",
+                self.suffix(unconfirmed)
+            ))));
+        };
+        let session = match recovery.reconnector.reconnect(cause).await {
+            Ok(session) => session,
+            Err(gave_up) => return Err(Failure::Final(self.gave_up(cause, &gave_up))),
+        };
+        let again = unconfirmed_in_order(recovery, &mut self.in_flight);
+        let node = recovery.reconnector.host_port();
+        self.writing.clear();
+        self.in_flight.clear();
+        self.channel = session.channel.clone();
+        self.errors = session.errors.clone();
+        recovery.replacement = Some(session);
+        // Until they are sent again, the messages are kept as they were (a loss now finds
+        // them there).
+        recovery.kept.extend(again.iter().cloned());
+        if let Err(error) = self
+            .channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+        {
+            let cause = describe_amqp(&error);
+            return Err(match is_lost(&error) || self.errors.connection_lost() {
+                true => Failure::Lost {
+                    unconfirmed: again.len(),
+                    cause,
+                },
+                false => Failure::Final(Error::step("confirm.select", cause)),
+            });
+        }
+        report(&match again.len() {
+            0 => format!(
+                "warning: reconnected to {node} (every message published so far was confirmed)"
+            ),
+            1 => format!(
+                "warning: reconnected to {node}; publishing 1 unconfirmed message again (it may be delivered twice)"
+            ),
+            n => format!(
+                "warning: reconnected to {node}; publishing {n} unconfirmed messages again (they may be delivered twice)"
+            ),
+        });
+        if let Some(recovery) = self.recovery.as_mut() {
+            recovery.kept.clear();
+        }
+        for message in again {
+            self.send(message).await?;
+        }
+        Ok(())
+    }
+
+    /// The failure once reconnecting stopped: `basic.publish: CAUSE (N of M messages not
+    /// confirmed; gave up after K reconnect attempts, the last: ...)`.
+    fn gave_up(&self, cause: &str, gave_up: &GaveUp) -> Error {
+        let unconfirmed = self.recovery.as_ref().map_or(0, |r| {
+            r.kept.len() + r.nacked.len() + usize::from(r.failed.is_some())
+        });
+        let total = self.published + self.unsent as u64;
+        let unconfirmed = (unconfirmed + self.unsent) as u64;
+        let noun = if total == 1 { "message" } else { "messages" };
+        Error::Message(format!(
+            "basic.publish: {cause} ({unconfirmed} of {total} {noun} not confirmed; {})",
+            gave_up.note()
+        ))
+    }
+
+    /// Publishes the nacked messages again (`--retry-nacked`), after the wait their tries
+    /// call for, with one warning line.
+    async fn publish_nacked_again(&mut self) -> Result<(), Failure> {
+        let Some(recovery) = self.recovery.as_mut().filter(|r| !r.nacked.is_empty()) else {
+            return Ok(());
+        };
+        let again: Vec<Kept> = recovery.nacked.drain(..).collect();
+        let tries = again.iter().map(|m| m.nacks).max().unwrap_or(1);
+        let policy = recovery.reconnector.policy();
+        let wait = policy.wait_before(tries + 1);
+        let noun = if again.len() == 1 {
+            "message"
+        } else {
+            "messages"
+        };
+        report(&format!(
+            "warning: {} {noun} refused by the server (basic.nack); publishing again in {:.1} s (try {tries} of {})",
+            again.len(),
+            wait.as_secs_f64(),
+            recovery.retry_nacked
+        ));
+        tokio::time::sleep(wait).await;
+        for message in again {
+            self.send(message).await?;
+        }
+        Ok(())
+    }
+
     /// Waits for the oldest queued message to be written and moves its confirm along.
-    async fn written_oldest(&mut self) -> Result<(), Error> {
+    async fn written_oldest(&mut self) -> Result<(), Failure> {
         if let Some(writing) = self.writing.pop_front() {
             let outcome = writing.await;
             self.written(outcome).await?;
@@ -229,7 +495,7 @@ impl Publisher {
     }
 
     /// A message was written (or failed to be): its confirm joins those in flight.
-    async fn written(&mut self, outcome: lapin::Result<PublisherConfirm>) -> Result<(), Error> {
+    async fn written(&mut self, outcome: lapin::Result<PublisherConfirm>) -> Result<(), Failure> {
         match outcome {
             Ok(confirm) => {
                 if self.confirms {
@@ -273,13 +539,29 @@ impl Publisher {
     ///
     /// Errors: as [`Publisher::finish`].
     pub async fn confirmed(&mut self) -> Result<(), Error> {
+        loop {
+            match self.confirm_all().await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(failure) => self.recover(failure).await?,
+            }
+        }
+    }
+
+    /// Waits for every confirm; `false` when nacked messages were published again meanwhile
+    /// (their confirms are still to come).
+    async fn confirm_all(&mut self) -> Result<bool, Failure> {
         while !self.writing.is_empty() {
             self.written_oldest().await?;
         }
         while let Some(confirm) = self.in_flight.pop_front() {
             self.settle(confirm).await?;
         }
-        Ok(())
+        if self.recovery.as_ref().is_some_and(|r| !r.nacked.is_empty()) {
+            self.publish_nacked_again().await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// The properties every message gets unless [`Publisher::publish_pieces_with`] says
@@ -290,7 +572,7 @@ impl Publisher {
 
     /// Takes the confirms that have already arrived off the front of the queue, without
     /// waiting, so the count of unconfirmed messages stays true.
-    async fn collect_arrived(&mut self) -> Result<(), Error> {
+    async fn collect_arrived(&mut self) -> Result<(), Failure> {
         while let Some(front) = self.writing.front_mut() {
             match poll_now(front) {
                 Poll::Pending => break,
@@ -312,12 +594,41 @@ impl Publisher {
         Ok(())
     }
 
-    async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Error> {
+    async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Failure> {
         let outcome = confirm.await;
         self.judge(outcome).await
     }
 
-    async fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Error> {
+    async fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Failure> {
+        // The kept message this confirm is for (the oldest in flight).
+        let kept = match (&outcome, self.recovery.as_mut()) {
+            (Ok(_), Some(recovery)) => recovery.kept.pop_front(),
+            (Err(_), Some(recovery)) => {
+                recovery.failed = recovery.kept.pop_front();
+                None
+            }
+            _ => None,
+        };
+        match (&outcome, kept) {
+            (Ok(Confirmation::Ack(None)), Some(_)) => {
+                if let Some(recovery) = self.recovery.as_mut() {
+                    recovery.reconnector.progress();
+                }
+                return Ok(());
+            }
+            (Ok(Confirmation::Nack(None)), Some(mut message)) => {
+                if let Some(recovery) = self
+                    .recovery
+                    .as_mut()
+                    .filter(|r| message.nacks < r.retry_nacked)
+                {
+                    message.nacks += 1;
+                    recovery.nacked.push_back(message);
+                    return Ok(());
+                }
+            }
+            _ => {}
+        }
         // A return or a nack; an error is surveyed by `failure` (a confirm is polled once).
         let failed = matches!(
             outcome,
@@ -332,19 +643,19 @@ impl Publisher {
         match outcome {
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => Ok(()),
             Ok(Confirmation::Ack(Some(returned))) | Ok(Confirmation::Nack(Some(returned))) => {
-                Err(Error::Message(format!(
+                Err(Failure::Final(Error::Message(format!(
                     "basic.return: {} {}: message to exchange '{}' with routing key '{}' was returned{}",
                     returned.reply_code,
                     returned.reply_text,
                     returned.delivery.exchange,
                     returned.delivery.routing_key,
                     suffix
-                )))
+                ))))
             }
-            Ok(Confirmation::Nack(None)) => Err(Error::Message(format!(
+            Ok(Confirmation::Nack(None)) => Err(Failure::Final(Error::Message(format!(
                 "basic.nack: the server refused a message{}",
                 suffix
-            ))),
+            )))),
             Err(e) => Err(self.failure(&e, 1).await),
         }
     }
@@ -354,17 +665,27 @@ impl Publisher {
     /// server's reason: a protocol error an in-flight confirm holds, else the connection's
     /// error event, waited for up to [`REASON_WAIT`] (lapin reports the channel closing before
     /// the event that carries the reason).
-    async fn failure(&mut self, error: &lapin::Error, extra: usize) -> Error {
+    async fn failure(&mut self, error: &lapin::Error, extra: usize) -> Failure {
         let (unconfirmed, protocol_error) = self.survey();
         let cause = match (closed_channel(error), protocol_error) {
             (true, Some(reason)) => reason,
             (true, None) => self.server_reason(error).await,
             (false, _) => describe_amqp(error),
         };
-        Error::Message(format!(
+        self.lost_or_final(is_lost(error), cause, unconfirmed + extra)
+    }
+
+    /// A failure for `cause` with `unconfirmed` messages not confirmed: [`Failure::Lost`] when
+    /// the connection is gone (`lost`, or the connection's events say so), else the final
+    /// `basic.publish: CAUSE (N of M messages not confirmed)`.
+    fn lost_or_final(&self, lost: bool, cause: String, unconfirmed: usize) -> Failure {
+        if lost || self.errors.connection_lost() {
+            return Failure::Lost { cause, unconfirmed };
+        }
+        Failure::Final(Error::Message(format!(
             "basic.publish: {cause}{}",
-            self.suffix(unconfirmed + extra)
-        ))
+            self.suffix(unconfirmed)
+        )))
     }
 
     /// Polls every in-flight confirm once: how many are not (yet) a plain ack, and the first
@@ -397,10 +718,38 @@ impl Publisher {
         }
     }
 
+    /// The failure once the server closed the channel or the connection for `reason` while
+    /// the publisher waited for input. When keeping messages, the confirms that came first
+    /// are taken (a confirm gives its outcome once): their messages are not sent again.
+    async fn closed_failure(&mut self, reason: &str) -> Failure {
+        if self.recovery.is_some() {
+            self.move_written();
+            if let Err(failure) = self.collect_arrived().await {
+                return failure;
+            }
+        }
+        self.closed_error(reason)
+    }
+
+    /// Moves the messages written since the last look to those in flight, up to the first
+    /// whose write failed, so that the confirms already come spare their messages a second
+    /// copy after a reconnect.
+    fn move_written(&mut self) {
+        while let Some(front) = self.writing.front_mut() {
+            match poll_now(front) {
+                Poll::Ready(Ok(confirm)) => {
+                    self.writing.pop_front();
+                    self.in_flight.push_back(confirm);
+                }
+                _ => break,
+            }
+        }
+    }
+
     /// The error once the server has closed the channel or the connection for `reason`
     /// (noticed while waiting for input): the messages in flight and the lines read but not
     /// sent are not confirmed.
-    fn closed_error(&mut self, reason: &str) -> Error {
+    fn closed_error(&mut self, reason: &str) -> Failure {
         // Messages written since the last look: their confirms join those in flight (a message
         // whose write failed is not confirmed).
         let mut not_written = 0;
@@ -419,10 +768,7 @@ impl Publisher {
         }
         let (unconfirmed, protocol_error) = self.survey();
         let cause = protocol_error.unwrap_or_else(|| reason.to_string());
-        Error::Message(format!(
-            "basic.publish: {cause}{}",
-            self.suffix(unconfirmed + not_written)
-        ))
+        self.lost_or_final(false, cause, unconfirmed + not_written)
     }
 
     /// Publishes each line of `batches` (as [`crate::body::spawn_stdin_line_batches`] hands
@@ -440,9 +786,10 @@ impl Publisher {
         mut batches: LineBatches,
         mut rate: Option<Rate>,
     ) -> Result<(), Error> {
-        let errors = self.errors.clone();
         let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
         loop {
+            // A reconnect replaces the connection, and its events.
+            let errors = self.errors.clone();
             // Everything read so far is pending, so a failure counts it (with --rate, only
             // what is due next is taken, so a long input is not held in memory).
             while rate.is_none() || pending.is_empty() {
@@ -454,7 +801,10 @@ impl Publisher {
                 self.unsent = pending.len() + 1;
                 if let Some(rate) = rate.as_mut() {
                     tokio::select! {
-                        reason = errors.closed() => return Err(self.closed_error(&reason)),
+                        reason = errors.closed() => {
+                            let failure = self.closed_failure(&reason).await;
+                            self.recover(failure).await?;
+                        }
                         () = rate.wait() => {}
                     }
                 }
@@ -463,7 +813,11 @@ impl Publisher {
             }
             self.unsent = 0;
             let next = tokio::select! {
-                reason = errors.closed() => return Err(self.closed_error(&reason)),
+                reason = errors.closed() => {
+                    let failure = self.closed_failure(&reason).await;
+                    self.recover(failure).await?;
+                    continue;
+                }
                 next = batches.recv() => next,
             };
             match next {
@@ -577,6 +931,27 @@ pub fn merge(line: BasicProperties, over: &BasicProperties) -> BasicProperties {
         p = p.with_headers(headers);
     }
     p
+}
+
+/// The messages to publish again after a loss, in publish order: the one whose confirm failed,
+/// those whose confirms had not come (a confirm that came but was not yet looked at spares its
+/// message a duplicate), the ones not yet written, then the nacked ones.
+fn unconfirmed_in_order(
+    recovery: &mut Recovery,
+    in_flight: &mut VecDeque<PublisherConfirm>,
+) -> Vec<Kept> {
+    let mut again: Vec<Kept> = recovery.failed.take().into_iter().collect();
+    for confirm in in_flight.iter_mut() {
+        let Some(message) = recovery.kept.pop_front() else {
+            break;
+        };
+        if !matches!(poll_now(confirm), Poll::Ready(Ok(Confirmation::Ack(None)))) {
+            again.push(message);
+        }
+    }
+    again.extend(recovery.kept.drain(..));
+    again.extend(recovery.nacked.drain(..));
+    again
 }
 
 /// ` (N of M messages not confirmed)` with confirms on, else nothing: the suffix of every

@@ -2,7 +2,8 @@
 //! against its source here, so that it cannot drift unnoticed.
 //!
 //! - README.md's table of connection options against the clap definition
-//!   ([`amqp_tools::cli::ConnectionArgs`]);
+//!   ([`amqp_tools::cli::ConnectionArgs`], and the reconnect options of
+//!   [`amqp_tools::cli::reconnect::ReconnectArgs`]);
 //! - the `differs("CASE | detail", ...)` ids of `tests/compat.rs` against the case cells of
 //!   COMPATIBILITY.md's first table;
 //! - the tests RELIABILITY.md names (`tests/FILE.rs::NAME`) against the test files.
@@ -13,6 +14,7 @@
 mod common;
 
 use amqp_tools::cli::ConnectionArgs;
+use amqp_tools::cli::reconnect::ReconnectArgs;
 use clap::Args;
 use common::docs::{repo_file, table_after, test_functions};
 use std::collections::BTreeSet;
@@ -30,7 +32,10 @@ fn long_options_in(cell: &str) -> BTreeSet<String> {
 
 #[test]
 fn readme_option_table_lists_every_connection_option() {
-    let defined: BTreeSet<String> = ConnectionArgs::augment_args(clap::Command::new("tool"))
+    // The connection options, and the reconnect options amqp-publish and amqp-consume share.
+    let command =
+        ReconnectArgs::augment_args(ConnectionArgs::augment_args(clap::Command::new("tool")));
+    let defined: BTreeSet<String> = command
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))
         .collect();

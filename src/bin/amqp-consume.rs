@@ -12,9 +12,13 @@ fn main() -> ExitCode {
 async fn run(options: Options) -> Result<Outcome, Error> {
     options.check()?;
     let nodes = options.nodes()?;
-    let session = options.open(&nodes).await?;
-    let queue = consume::queue::setup(&session, &options.queue_spec()).await?;
-    let outcome = consume::run(&session.channel, &options.settings(queue)).await;
+    let mut session = options.open(&nodes).await?;
+    let name = options.connection_name();
+    let mut reconnector = options.reconnect.reconnector(&nodes, session.node, name);
+    let spec = options.queue_spec();
+    let queue = consume::queue::setup(&session, &spec).await?;
+    let mut settings = options.settings(queue);
+    let outcome = consume::run(&mut session, &spec, &mut settings, &mut reconnector).await;
     match outcome {
         Ok(outcome) => {
             session.close().await?;

@@ -4,8 +4,9 @@
 
 use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::publish::Options;
+use amqp_tools::nodes::Nodes;
 use amqp_tools::publish::{self, Publisher, Target, unconfirmed_suffix};
-use amqp_tools::{Error, Outcome, message_json, properties, report, rpc, runner, std_fds};
+use amqp_tools::{Error, Outcome, Session, message_json, properties, report, rpc, runner, std_fds};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -41,10 +42,29 @@ async fn run(options: Options) -> Result<Outcome, Error> {
         client.finish().await?;
         return publish::close(session, true).await;
     }
-    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
+    let mut publisher = start_publisher(&options, &nodes, &session, target).await?;
     publisher.publish_bodies(options.bodies()).await?;
+    publisher.confirmed().await?;
+    let session = publisher.take_replacement().unwrap_or(session);
     publisher.finish().await?;
     publish::close(session, !options.no_confirm).await
+}
+
+/// The publisher, keeping each message until confirmed under `--reconnect` (by default with
+/// a node list) and `--retry-nacked`.
+async fn start_publisher(
+    options: &Options,
+    nodes: &Nodes,
+    session: &Session,
+    target: Target,
+) -> Result<Publisher, Error> {
+    let mut publisher = Publisher::new(session, target, !options.no_confirm).await?;
+    let reconnector = options
+        .reconnect
+        .reconnector(nodes, session.node, options.connection_name());
+    let retry_nacked = u32::try_from(options.retry_nacked.unwrap_or(0)).unwrap_or(u32::MAX);
+    publisher.keep_until_confirmed(reconnector, retry_nacked);
+    Ok(publisher)
 }
 
 /// `--json`: each message of the stream on standard input goes to its own exchange and routing
@@ -60,12 +80,14 @@ async fn run_json(options: Options) -> Result<Outcome, Error> {
         mandatory_to_default_exchange: nodes.is_list() && !options.no_mandatory,
         ..Target::default()
     };
-    let mut publisher = Publisher::new(&session, target, !options.no_confirm).await?;
+    let mut publisher = start_publisher(&options, &nodes, &session, target).await?;
     let messages = message_json::stream::spawn_stdin_messages();
     let (exchange, routing_key) = (options.exchange.as_deref(), options.routing_key.as_deref());
     let stopped = publisher
         .publish_messages(messages, exchange, routing_key, &overrides, options.rate())
         .await?;
+    publisher.confirmed().await?;
+    let session = publisher.take_replacement().unwrap_or(session);
     let published = publisher.finish().await?;
     let Some(error) = stopped else {
         return publish::close(session, !options.no_confirm).await;

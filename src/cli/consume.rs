@@ -1,6 +1,7 @@
 //! The command line of `amqp-consume`: its options, defined once for the tool, its help, man
 //! page and shell completions.
 
+use super::reconnect::ReconnectArgs;
 use super::{CommonArgs, ConnectionArgs};
 use super::{parse_count, parse_int, parse_seconds};
 use crate::consume::Settings;
@@ -102,6 +103,9 @@ pub struct Options {
     /// written
     #[arg(long)]
     pub json: bool,
+    /// `--reconnect`, `--reconnect-delay`.
+    #[command(flatten)]
+    pub reconnect: ReconnectArgs,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,

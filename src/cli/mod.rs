@@ -16,6 +16,7 @@ pub mod delete_queue;
 pub mod doc;
 pub mod get;
 pub mod publish;
+pub mod reconnect;
 
 pub use connection::{ConnectionArgs, resolve};
 pub use numbers::{parse_count, parse_int, parse_seconds};

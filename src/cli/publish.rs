@@ -1,6 +1,7 @@
 //! The command line of `amqp-publish`: its options, defined once for the tool, its help, man
 //! page and shell completions.
 
+use super::reconnect::ReconnectArgs;
 use super::{CommonArgs, ConnectionArgs};
 use crate::body::Bodies;
 use crate::error::Error;
@@ -104,6 +105,13 @@ pub struct Options {
     /// a request awaits one [default: 30]
     #[arg(long, value_name = "seconds", value_parser = crate::rpc::parse_timeout)]
     pub reply_timeout: Option<std::time::Duration>,
+    /// `--reconnect`, `--reconnect-delay`.
+    #[command(flatten)]
+    pub reconnect: ReconnectArgs,
+    /// publish a message the server refuses (basic.nack, e.g. during a quorum queue's leader
+    /// election) again, after the reconnect delay (doubling), up to this many times [default: 0]
+    #[arg(long, value_name = "tries", value_parser = super::parse_count, conflicts_with = "no_confirm")]
+    pub retry_nacked: Option<u64>,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -139,6 +147,11 @@ impl Options {
             return Err(Error::Usage(
                 "--rate: only with -l (a message per line) or --json (a message per JSON value)"
                     .into(),
+            ));
+        }
+        if self.rpc && (self.reconnect.given() || self.retry_nacked.is_some()) {
+            return Err(Error::Usage(
+                "--reconnect and --retry-nacked cannot be used with --rpc".into(),
             ));
         }
         if self.reply_timeout.is_some() && !self.rpc {

@@ -44,7 +44,10 @@ pub async fn open_round(
     for (position, &index) in order.iter().enumerate() {
         let address = &nodes.all()[index];
         let error = match open(address, tool).await {
-            Ok(session) => return Ok((session, index)),
+            Ok(mut session) => {
+                session.node = index;
+                return Ok((session, index));
+            }
             Err(error) if !moves_on(&error) => return Err(error),
             Err(error) => error,
         };

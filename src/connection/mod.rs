@@ -7,6 +7,7 @@
 
 mod failover;
 mod failure;
+pub mod reconnect;
 mod socket;
 mod uri;
 
@@ -35,6 +36,9 @@ pub struct Session {
     /// The connection's error events, to name the server's reason when a call fails only
     /// with "the channel is not open".
     pub errors: std::sync::Arc<ErrorWatch>,
+    /// Which node of the run's [`crate::nodes::Nodes`] this session is connected to (its
+    /// index in [`crate::nodes::Nodes::all`]); 0 with one node.
+    pub node: usize,
 }
 
 /// Watches a connection's events (lapin's `Event`) for the whole run, on a task of its own:
@@ -56,6 +60,8 @@ pub struct ErrorWatch {
 struct WatchState {
     events: std::pin::Pin<Box<dyn futures_lite::Stream<Item = lapin::Event> + Send>>,
     last: Option<String>,
+    /// True once an error said the connection itself is gone ([`reconnect::is_lost`]).
+    lost: bool,
     /// The watching task's waker: whoever drains the events registers it, never another, so
     /// that the task is woken for the next event.
     waker: Option<std::task::Waker>,
@@ -74,6 +80,7 @@ impl ErrorWatch {
             state: Mutex::new(WatchState {
                 events: Box::pin(connection.events_listener()),
                 last: None,
+                lost: false,
                 waker: None,
             }),
             changed: tokio::sync::Notify::new(),
@@ -103,6 +110,7 @@ impl ErrorWatch {
             match state.events.as_mut().poll_next(context) {
                 Poll::Ready(Some(lapin::Event::Error(error))) => {
                     state.last = Some(describe_amqp(&error));
+                    state.lost |= reconnect::is_lost(&error);
                     self.changed.notify_waiters();
                 }
                 Poll::Ready(Some(lapin::Event::ConnectionBlocked(reason))) => {
@@ -132,6 +140,14 @@ impl ErrorWatch {
             .unwrap_or_else(|| std::task::Waker::noop().clone());
         let _ = self.drain(&mut state, &mut std::task::Context::from_waker(&waker));
         state.last.clone()
+    }
+
+    /// True once an error reported so far says the connection itself is gone (an I/O error,
+    /// missed heartbeats, 320 CONNECTION_FORCED, 541 INTERNAL_ERROR: [`reconnect::is_lost`]),
+    /// not only a channel.
+    pub fn connection_lost(&self) -> bool {
+        let _ = self.reason();
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).lost
     }
 
     /// Resolves, with the server's reason, once the server has closed the channel or the
@@ -236,6 +252,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         connection,
         channel,
         errors,
+        node: 0,
     })
 }
 

@@ -16,6 +16,8 @@ pub mod reply;
 pub mod signals;
 pub mod stream_offset;
 
+use crate::connection::Session;
+use crate::connection::reconnect::Reconnector;
 use crate::error::{Error, StepExt, describe_amqp};
 use crate::exit;
 use crate::queued::Queued;
@@ -28,6 +30,7 @@ use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
 use lapin::{Channel, message::Delivery};
 use policy::FailurePolicy;
 use policy::{Action, Settled};
+use queue::QueueSpec;
 use signals::Signals;
 use std::future::Future;
 use std::pin::Pin;
@@ -86,14 +89,78 @@ pub struct Settings {
 /// Errors: `basic.qos`/`basic.consume`/`basic.ack`: CAUSE; the consumer cancelled by the
 /// server or the connection lost (`consuming from queue 'Q': CAUSE`); the failure policy's
 /// stop ([`policy`]).
-pub async fn run(channel: &Channel, settings: &Settings) -> Result<exit::Outcome, Error> {
-    let mut consumer = Consumer::start(channel, settings).await?;
-    match consumer.consume().await {
-        Ok(()) => consumer.finish().await,
-        Err(Halt::ChannelGone) => Err(consumer.channel_gone().await),
-        Err(Halt::Failed(error)) => Err(error),
-        Err(Halt::Stopped(outcome)) => Ok(outcome),
+///
+/// With `--reconnect` (`reconnector` enabled), a lost connection ([`crate::connection::reconnect`])
+/// does not end the run: the commands running finish (a successful one's ack cannot be sent:
+/// one warning line, the message will be delivered again), the connection is opened again
+/// (`session` is replaced), the queue declared and bound again as `spec` says
+/// ([`queue::setup`]), basic.qos and basic.consume sent again; `-c N` counts across
+/// reconnects. Never after the consumer was cancelled, a channel error or a signal.
+///
+/// Errors: as above; `consuming from queue 'Q': CAUSE (gave up after N reconnect attempts,
+/// the last: ...)` once the reconnect budget is spent.
+pub async fn run(
+    session: &mut Session,
+    spec: &QueueSpec,
+    settings: &mut Settings,
+    reconnector: &mut Reconnector,
+) -> Result<exit::Outcome, Error> {
+    let mut carried = Carried {
+        handled: 0,
+        failures: None,
+        signals: None,
+    };
+    loop {
+        let lost = {
+            let mut consumer =
+                Consumer::start(&session.channel, settings, carried, reconnector.enabled()).await?;
+            let error = match consumer.consume().await {
+                Ok(()) => return consumer.finish().await,
+                Err(Halt::ChannelGone) => consumer.channel_gone().await,
+                Err(Halt::Failed(error)) => error,
+                Err(Halt::Stopped(outcome)) => return Ok(outcome),
+            };
+            let signalled = consumer.signals.received().is_some();
+            if !reconnector.enabled() || signalled || !session.errors.connection_lost() {
+                return Err(error);
+            }
+            if consumer.progressed {
+                reconnector.progress();
+            }
+            carried = consumer.carry();
+            error
+        };
+        let cause = match &lost {
+            Error::Step { cause, .. } => cause.clone(),
+            other => other.to_string(),
+        };
+        let Some(signals) = carried.signals.as_mut() else {
+            return Err(lost);
+        };
+        let reconnected = tokio::select! {
+            reconnected = reconnector.reconnect(&cause) => reconnected,
+            signal = signals.next() => return Ok(exit::Outcome::Signalled(signal)),
+        };
+        *session = match reconnected {
+            Ok(session) => session,
+            Err(gave_up) => return Err(Error::Message(format!("{lost} ({})", gave_up.note()))),
+        };
+        settings.queue = queue::setup(session, spec).await?;
+        report(&format!(
+            "warning: reconnected to {}; consuming from queue '{}' again",
+            reconnector.host_port(),
+            settings.queue
+        ));
     }
+}
+
+/// What one consumer hands to the next after a reconnect: `-c N` counts across reconnects,
+/// failures are counted once, the signal handlers stay.
+struct Carried {
+    handled: u64,
+    failures: Option<policy::Tracker>,
+    /// Installed by the first consumer, after its basic.consume (as before reconnects existed).
+    signals: Option<Signals>,
 }
 
 /// Why the consumer stopped before its normal end.
@@ -130,8 +197,12 @@ struct Consumer<'a> {
     failures: policy::Tracker,
     /// Failed deliveries waiting for `--retry-delay` before their requeue.
     holds: Holds,
-    /// Deliveries taken so far (`-c` counts them).
+    /// Deliveries taken so far (`-c` counts them), across reconnects.
     handled: u64,
+    /// `--reconnect`: a lost connection will be opened again (warn about acks it took along).
+    recovering: bool,
+    /// True once a delivery was done on this connection (the reconnect budget is given back).
+    progressed: bool,
     /// True once `--idle-timeout` passed with no delivery.
     idle: bool,
     /// True once a signal or `--idle-timeout` asked to stop taking deliveries.
@@ -160,7 +231,12 @@ enum Event {
 
 impl<'a> Consumer<'a> {
     /// basic.qos as [`qos::plan`] says, basic.consume, and the signal handlers.
-    async fn start(channel: &'a Channel, settings: &'a Settings) -> Result<Self, Error> {
+    async fn start(
+        channel: &'a Channel,
+        settings: &'a Settings,
+        carried: Carried,
+        recovering: bool,
+    ) -> Result<Self, Error> {
         let mut plan = qos::plan(settings.count, settings.prefetch_count, settings.no_ack);
         if settings.stream_offset.is_some() && plan.prefetch.is_none() {
             plan.prefetch = Some(stream_offset::DEFAULT_STREAM_PREFETCH);
@@ -193,7 +269,18 @@ impl<'a> Consumer<'a> {
             .await
             .step("basic.consume")?;
         let tag = deliveries.tag().to_string();
-        let signals = Signals::install()?;
+        let signals = match carried.signals {
+            Some(signals) => signals,
+            None => Signals::install()?,
+        };
+        let failures = carried.failures.unwrap_or_else(|| {
+            policy::Tracker::new(
+                policy::ExitTable::new(&settings.on_exit, settings.on_failure),
+                settings.max_redeliveries,
+                settings.retry_delay,
+                plan.prefetch,
+            )
+        });
         Ok(Consumer {
             channel,
             settings,
@@ -202,14 +289,11 @@ impl<'a> Consumer<'a> {
             tag,
             signals,
             replier,
-            failures: policy::Tracker::new(
-                policy::ExitTable::new(&settings.on_exit, settings.on_failure),
-                settings.max_redeliveries,
-                settings.retry_delay,
-                plan.prefetch,
-            ),
+            failures,
             holds: Holds::default(),
-            handled: 0,
+            handled: carried.handled,
+            recovering,
+            progressed: false,
             idle: false,
             stopping: false,
             last_event: tokio::time::Instant::now(),
@@ -237,7 +321,11 @@ impl<'a> Consumer<'a> {
         if result.is_err() {
             while let Some((delivery, outcome)) = self.running.next().await {
                 if outcome.success() && !self.plan.ack_on_receipt && !self.plan.broker_no_ack {
-                    let _ = self.start_ack(&delivery);
+                    if self.recovering && !self.channel.status().connected() {
+                        self.ack_lost(&delivery);
+                    } else {
+                        let _ = self.start_ack(&delivery);
+                    }
                 }
             }
             let _ = self.settled().await;
@@ -327,8 +415,8 @@ impl<'a> Consumer<'a> {
         if !self.channel.status().connected() {
             return Err(Halt::ChannelGone);
         }
-        self.handled += 1;
         self.settled().await?;
+        self.handled += 1;
         if self.plan.ack_on_receipt {
             self.start_ack(&delivery)?;
         }
@@ -379,6 +467,7 @@ impl<'a> Consumer<'a> {
 
     /// Handles a delivery whose command ended: acks it or applies the exit table.
     async fn handle(&mut self, delivery: Delivery, outcome: Outcome) -> Result<(), Halt> {
+        self.progressed = true;
         self.settled().await?;
         self.settle(delivery, &outcome).await
     }
@@ -428,20 +517,53 @@ impl<'a> Consumer<'a> {
         }
     }
 
+    /// A command done for a delivery of a connection that is gone: its ack cannot be sent,
+    /// the broker delivers the message again (it counts again for `-c`).
+    fn ack_lost(&mut self, delivery: &Delivery) {
+        self.handled = self.handled.saturating_sub(1);
+        report(&format!(
+            "warning: delivery {}: its ack cannot be sent, the connection is gone; the message will be delivered again",
+            delivery.delivery_tag
+        ));
+    }
+
+    /// What the next consumer takes over after a reconnect ([`Carried`]): the deliveries
+    /// left unacknowledged on the lost channel return to the queue.
+    fn carry(self) -> Carried {
+        let mut failures = self.failures;
+        failures.channel_lost();
+        Carried {
+            handled: self.handled,
+            failures: Some(failures),
+            signals: Some(self.signals),
+        }
+    }
+
     /// Starts basic.ack for `delivery`, queued now and collected by [`Consumer::settled`]
     /// ([`crate::queued`]).
     fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
-        match self.acking.start(ack(delivery)).unwrap_or(Ok(true))? {
-            true => Ok(()),
-            false => Err(Halt::ChannelGone),
+        match self.acking.start(ack(delivery)).unwrap_or(Ok(true)) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) if self.recovering => {
+                self.ack_lost(delivery);
+                Err(Halt::ChannelGone)
+            }
+            Ok(false) => Err(Halt::ChannelGone),
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Waits for the ack in flight, if any.
     async fn settled(&mut self) -> Result<(), Halt> {
-        match self.acking.collect().await.unwrap_or(Ok(true))? {
-            true => Ok(()),
-            false => Err(Halt::ChannelGone),
+        match self.acking.collect().await.unwrap_or(Ok(true)) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) if self.recovering => {
+                // The ack did not go: the message comes again and counts again.
+                self.handled = self.handled.saturating_sub(1);
+                Err(Halt::ChannelGone)
+            }
+            Ok(false) => Err(Halt::ChannelGone),
+            Err(error) => Err(error.into()),
         }
     }
 

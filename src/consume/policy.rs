@@ -254,6 +254,12 @@ impl Tracker {
         self.table.action(outcome)
     }
 
+    /// The channel was lost: the deliveries kept unacknowledged on it return to the queue
+    /// and no longer fill the window.
+    pub fn channel_lost(&mut self) {
+        self.unacked = 0;
+    }
+
     /// How many deliveries' commands failed so far.
     pub fn failures(&self) -> u64 {
         self.failed

@@ -336,6 +336,13 @@ pub fn run_checked(command: &mut Command, what: &str) -> std::process::Output {
     out
 }
 
+/// Starts any command with piped stdout and stderr and a pipe on its standard input that the
+/// caller writes as it goes (the tool sees the end of its input when the pipe is dropped).
+pub fn spawn_command_fed(command: Command) -> (Running, ChildStdin) {
+    let (running, pipe) = spawn_piped(command, true);
+    (running, pipe.expect("stdin pipe"))
+}
+
 /// Runs a `sh -c SCRIPT` with `args` as `$0`, `$1`, ... (AMQP_URL removed), with the
 /// [`TIMEOUT`] of every run.
 #[track_caller]

@@ -1,0 +1,542 @@
+//! `--reconnect` (issue 14): `amqp-publish` and `amqp-consume` survive a lost connection.
+//!
+//! The node is shared with the tests running in parallel, so no test stops it: each test
+//! names its tool's connection (`--connection-name`, unique) and closes only that connection
+//! with `rabbitmqctl close_connection` (320 CONNECTION_FORCED, what a node shutting down
+//! sends), or puts a relay of its own between the tool and the node and takes it away (the
+//! node unreachable). RELIABILITY.md lists the guarantees these tests prove.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+const PUBLISH: &str = "amqp-publish";
+const CONSUME: &str = "amqp-consume";
+
+/// The broker's connection processes of connections named `name` (`connection_name`).
+fn connections_named(name: &str) -> Vec<String> {
+    let needle = format!("{{\"connection_name\",\"{name}\"}}");
+    ctl(&["-s", "list_connections", "pid", "client_properties"])
+        .lines()
+        .filter(|line| line.contains(&needle))
+        .filter_map(|line| line.split('\t').next())
+        .map(|pid| pid.trim().to_string())
+        .collect()
+}
+
+/// Closes the connection named `name` from the broker's side (320 CONNECTION_FORCED), once it
+/// shows in the broker's list.
+#[track_caller]
+fn force_close(name: &str) {
+    let pids = wait_until(&format!("the connection {name}"), || {
+        let pids = connections_named(name);
+        (!pids.is_empty()).then_some(pids)
+    });
+    for pid in pids {
+        ctl(&["close_connection", &pid, "reconnect test"]);
+    }
+}
+
+/// Waits until a connection named `name` shows again (the tool reconnected).
+#[track_caller]
+fn wait_for_connection(name: &str) {
+    wait_until(&format!("the connection {name} back"), || {
+        (!connections_named(name).is_empty()).then_some(())
+    });
+}
+
+/// The number N of every `publishing N unconfirmed message(s) again` warning, summed.
+fn announced_resends(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter_map(|line| line.split("; publishing ").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum()
+}
+
+/// The lines of stderr that are not warnings.
+fn failure_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|line| !line.starts_with("warning: "))
+        .collect()
+}
+
+/// How many times each body is on `queue` (the queue is drained).
+fn bodies_on(queue: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for message in drain_queue(queue) {
+        *counts
+            .entry(String::from_utf8_lossy(&message.body).into_owned())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A tool whose standard input the test writes as it goes.
+struct Fed {
+    running: Option<Running>,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Fed {
+    fn start(tool: &str, args: &[&str]) -> Fed {
+        let mut command = Command::new(bin(tool));
+        command
+            .arg("--url")
+            .arg(broker_url())
+            .args(args)
+            .env_remove("AMQP_URL");
+        let (running, stdin) = spawn_command_fed(command);
+        Fed {
+            running: Some(running),
+            stdin: Some(stdin),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).expect("writing to the tool");
+        stdin.flush().expect("flushing");
+    }
+
+    fn finish(mut self) -> Output {
+        drop(self.stdin.take());
+        self.running.take().expect("running").wait()
+    }
+}
+
+#[test]
+fn line_mode_survives_forced_closes_with_every_line_on_the_queue() {
+    let queue = TestQueue::declare("rc-lines");
+    let name = unique_name("rc-lines-conn");
+    let mut publisher = Fed::start(
+        PUBLISH,
+        &[
+            "--connection-name",
+            &name,
+            "--reconnect",
+            "5",
+            "--reconnect-delay",
+            "0.2",
+            "-r",
+            queue.name(),
+            "-l",
+        ],
+    );
+    let total = 3000;
+    let mut next = 0;
+    let mut feed = |publisher: &mut Fed, until: usize| {
+        while next < until {
+            let chunk: String = (next..until.min(next + 50))
+                .map(|i| format!("line {i}\n"))
+                .collect();
+            next = until.min(next + 50);
+            publisher.write(chunk.as_bytes());
+            thread::sleep(Duration::from_millis(5));
+        }
+    };
+    feed(&mut publisher, 1000);
+    force_close(&name);
+    feed(&mut publisher, 2000);
+    wait_for_connection(&name);
+    force_close(&name);
+    feed(&mut publisher, total);
+    let out = publisher.finish();
+    out.assert_ok();
+    assert!(failure_lines(&out.stderr).is_empty(), "{out:?}");
+    let lost_warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: connection to ") && l.contains(" lost ("))
+        .count();
+    assert!(lost_warnings >= 1, "no reconnect happened: {out:?}");
+    let resent = announced_resends(&out.stderr);
+    let counts = bodies_on(queue.name());
+    let missing: Vec<usize> = (0..total)
+        // -l keeps each line's newline in the body, as the original.
+        .filter(|i| !counts.contains_key(&format!("line {i}\n")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} lost lines, the first {:?}: {out:?}",
+        missing.len(),
+        missing.first()
+    );
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    assert_eq!(counts.len(), total, "unexpected bodies: {out:?}");
+    assert!(
+        duplicates <= resent,
+        "{duplicates} duplicates, but only {resent} messages were announced as sent again: {out:?}"
+    );
+    eprintln!(
+        "reconnect: {lost_warnings} losses, {resent} messages sent again, {duplicates} duplicates, 0 lost"
+    );
+}
+
+#[test]
+fn a_consumer_with_count_finishes_every_message_across_a_forced_close() {
+    let queue = TestQueue::declare("rc-consume");
+    let name = unique_name("rc-consume-conn");
+    let log = TempFile::new(b"");
+    let bodies: Vec<String> = (0..20).map(|i| format!("job {i}")).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    publish_bodies(queue.name(), &refs);
+    let consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "--connection-name",
+            &name,
+            "--reconnect",
+            "5",
+            "--reconnect-delay",
+            "0.2",
+            "-q",
+            queue.name(),
+            "-c",
+            "20",
+            "--",
+            "sh",
+            "-c",
+            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3"#,
+            "sh",
+            log.path_str(),
+        ],
+    );
+    // Closed while a command runs: its ack cannot be sent.
+    wait_until("a few commands to run", || {
+        (file_lines(log.path_str()).len() >= 3).then_some(())
+    });
+    force_close(&name);
+    let out = consumer.wait();
+    out.assert_ok();
+    assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
+    let mut processed = file_lines(log.path_str());
+    processed.sort();
+    processed.dedup();
+    let mut expected = bodies.clone();
+    expected.sort();
+    assert_eq!(processed, expected, "every message processed: {out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0, "{out:?}");
+}
+
+#[test]
+fn no_ack_with_count_still_removes_exactly_count_across_a_forced_close() {
+    let queue = TestQueue::declare("rc-no-ack");
+    let name = unique_name("rc-no-ack-conn");
+    let log = TempFile::new(b"");
+    let bodies: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    publish_bodies(queue.name(), &refs);
+    let consumer = amqp_spawn(
+        CONSUME,
+        &[
+            "--connection-name",
+            &name,
+            "--reconnect",
+            "5",
+            "--reconnect-delay",
+            "0.2",
+            "-q",
+            queue.name(),
+            "-A",
+            "-c",
+            "10",
+            "--",
+            "sh",
+            "-c",
+            r#"cat >/dev/null; echo x >> "$1"; sleep 0.6"#,
+            "sh",
+            log.path_str(),
+        ],
+    );
+    wait_until("a few commands to run", || {
+        (file_lines(log.path_str()).len() >= 3).then_some(())
+    });
+    force_close(&name);
+    let out = consumer.wait();
+    out.assert_ok();
+    assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
+    assert_eq!(queue_message_count(queue.name()), 20, "{out:?}");
+}
+
+/// A TCP relay of the test's own in front of the node, which the test can take away: every
+/// connection through it is cut and its port refuses new ones (the node unreachable).
+struct Relay {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    sockets: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn start() -> Relay {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind relay");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sockets = Arc::new(Mutex::new(Vec::new()));
+        let (s, all) = (stop.clone(), sockets.clone());
+        let target = broker_port();
+        thread::spawn(move || {
+            // The listener is dropped (its port refuses connections) when the relay stops.
+            while !s.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                client.set_nonblocking(false).expect("blocking");
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let mut kept = all.lock().unwrap();
+                kept.push(client.try_clone().expect("clone"));
+                kept.push(server.try_clone().expect("clone"));
+                forward(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                forward(server, client);
+            }
+        });
+        Relay {
+            port,
+            stop,
+            sockets,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every connection and stops listening.
+    fn take_away(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for socket in self.sockets.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        // The listener goes at the accept loop's next turn.
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.take_away();
+    }
+}
+
+fn forward(mut from: TcpStream, mut to: TcpStream) {
+    thread::spawn(move || {
+        let mut buffer = [0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+    });
+}
+
+#[test]
+fn a_spent_reconnect_budget_is_one_failure_line() {
+    let queue = TestQueue::declare("rc-budget");
+    let relay = Relay::start();
+    let url = relay.url();
+    let mut command = Command::new(bin(PUBLISH));
+    command
+        .args(["--url", url.as_str(), "--reconnect", "2"])
+        .args(["--reconnect-delay", "0.1", "-r", queue.name(), "-l"])
+        .env_remove("AMQP_URL");
+    let (mut publisher, mut stdin) = spawn_command_fed(command);
+    stdin.write_all(b"one\ntwo\n").expect("write");
+    wait_for_message_count(queue.name(), 2);
+    relay.take_away();
+    let _ = stdin.write_all(b"three\n");
+    let line = publisher.wait_for_stderr_line("basic.publish: ");
+    drop(stdin);
+    let out = publisher.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(failure_lines(&out.stderr), [line.as_str()], "{out:?}");
+    assert!(
+        line.contains("gave up after 2 reconnect attempts, the last: opening socket to 127.0.0.1:"),
+        "{out:?}"
+    );
+    assert!(line.contains("connection refused)"), "{out:?}");
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: reconnect attempt 1 of 2 failed"))
+            .count(),
+        1,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_consumer_gives_up_after_its_reconnect_budget_with_one_line() {
+    let queue = TestQueue::declare("rc-budget-consume");
+    let relay = Relay::start();
+    let url = relay.url();
+    let mut consumer = spawn(
+        CONSUME,
+        [
+            "--url",
+            url.as_str(),
+            "--reconnect",
+            "1",
+            "-q",
+            queue.name(),
+            "cat",
+        ],
+        None,
+        &[],
+    );
+    wait_for_consumer(queue.name());
+    relay.take_away();
+    let line = consumer.wait_for_stderr_line("consuming from queue");
+    let out = consumer.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(failure_lines(&out.stderr), [line.as_str()], "{out:?}");
+    assert!(
+        line.contains("(gave up after 1 reconnect attempt, the last: opening socket to 127.0.0.1:"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_channel_error_is_not_reconnected() {
+    let missing = unique_name("rc-no-such-exchange");
+    let with = amqp_stdin(
+        PUBLISH,
+        &["--reconnect", "5", "-e", &missing, "-r", "k", "-l"],
+        b"a\nb\n",
+    );
+    let without = amqp_stdin(PUBLISH, &["-e", &missing, "-r", "k", "-l"], b"a\nb\n");
+    assert_eq!(with.code, 1, "{with:?}");
+    assert_eq!(with.stderr, without.stderr, "{with:?}");
+    assert!(with.stderr.contains("server channel error 404"), "{with:?}");
+}
+
+#[test]
+fn a_cancelled_consumer_is_not_reconnected() {
+    let queue = TestQueue::declare("rc-cancelled");
+    let consumer = amqp_spawn(CONSUME, &["--reconnect", "5", "-q", queue.name(), "cat"]);
+    wait_for_consumer(queue.name());
+    delete_queue(queue.name());
+    let out = consumer.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)\n",
+            queue.name()
+        )
+    );
+}
+
+#[test]
+fn a_nacked_message_is_published_again_until_confirmed() {
+    // A full queue that refuses publishes (x-overflow=reject-publish) nacks the message; once
+    // the queue has room again, the retry is confirmed.
+    let queue = TestQueue::named("rc-nack");
+    amqp(
+        "amqp-declare-queue",
+        &[
+            "-q",
+            queue.name(),
+            "--arg",
+            "x-max-length=1",
+            "--arg",
+            "x-overflow=reject-publish",
+        ],
+    )
+    .assert_ok();
+    publish(queue.name(), b"first");
+    let mut publisher = amqp_spawn(
+        PUBLISH,
+        &[
+            "--retry-nacked",
+            "5",
+            "--reconnect-delay",
+            "1",
+            "-r",
+            queue.name(),
+            "-b",
+            "second",
+        ],
+    );
+    publisher.wait_for_stderr_line("warning: 1 message refused by the server (basic.nack)");
+    let first = get_message(queue.name()).expect("the first message");
+    assert_eq!(first.body, b"first");
+    let out = publisher.wait();
+    out.assert_ok();
+    let second = get_message(queue.name()).expect("the second message, published again");
+    assert_eq!(second.body, b"second");
+}
+
+#[test]
+fn nacks_beyond_retry_nacked_fail_as_before() {
+    let queue = TestQueue::named("rc-nack-spent");
+    amqp(
+        "amqp-declare-queue",
+        &[
+            "-q",
+            queue.name(),
+            "--arg",
+            "x-max-length=1",
+            "--arg",
+            "x-overflow=reject-publish",
+        ],
+    )
+    .assert_ok();
+    publish(queue.name(), b"first");
+    let out = amqp(
+        PUBLISH,
+        &[
+            "--retry-nacked",
+            "2",
+            "--reconnect-delay",
+            "0.1",
+            "-r",
+            queue.name(),
+            "-b",
+            "second",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        failure_lines(&out.stderr),
+        ["basic.nack: the server refused a message (1 of 1 message not confirmed)"],
+        "{out:?}"
+    );
+    let retries = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: 1 message refused by the server (basic.nack)"))
+        .count();
+    assert_eq!(retries, 2, "{out:?}");
+}
+
+/// The lines of the file at `path`.
+fn file_lines(path: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
