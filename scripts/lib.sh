@@ -39,5 +39,12 @@ apt_get() {
 }
 
 apt_install() {
-	apt_get update >&2 && apt_get -y --no-install-recommends install "$@" >&2
+	local tries=0
+	# DPkg::Lock::Timeout does not cover the lists lock of `apt-get update`: another apt-get
+	# (a parallel test run installing the same packages) makes it fail at once; wait for it.
+	until apt_get update >&2; do
+		((++tries < 60)) || return 1
+		sleep 5
+	done
+	apt_get -y --no-install-recommends install "$@" >&2
 }

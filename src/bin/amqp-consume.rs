@@ -21,7 +21,7 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     let outcome = consume::run(&mut session, &spec, &mut settings, &mut reconnector).await;
     match outcome {
         Ok(outcome) => {
-            session.close().await?;
+            consume::close(session, reconnector.enabled()).await?;
             Ok(outcome)
         }
         Err(error) => {

@@ -230,20 +230,7 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     // its own: each reply from the broker wakes one thread once, as with the original. It
     // ends with the connection; a failure reaches us through the connection's futures.
     tokio::spawn(driver);
-    // The handshake is bounded too: a peer that accepts the socket but never speaks AMQP
-    // must not hang the tool.
-    let connected = match timeout {
-        Some(limit) => match tokio::time::timeout(limit * 2, connected).await {
-            Ok(result) => result,
-            Err(_) => {
-                return Err(Error::step(
-                    failure::LOGIN_STEP,
-                    format!("no answer from the server within {} s", 2 * limit.as_secs()),
-                ));
-            }
-        },
-        None => connected.await,
-    };
+    let connected = handshake_within(timeout, connected).await?;
     let connection =
         connected.map_err(|error| failure::classify(&error, &step, tls.as_ref(), address))?;
     let errors = ErrorWatch::start(&connection);
@@ -254,6 +241,27 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
         errors,
         node: 0,
     })
+}
+
+/// Waits for the AMQP handshake `connected`, bounded by twice the connect `timeout` (none:
+/// no bound): a peer that accepts the socket but never speaks AMQP must not hang the tool.
+///
+/// Errors: `logging in to AMQP server: no answer from the server within N s`.
+async fn handshake_within<T>(
+    timeout: Option<Duration>,
+    connected: impl std::future::Future<Output = T>,
+) -> Result<T, Error> {
+    let Some(limit) = timeout else {
+        return Ok(connected.await);
+    };
+    tokio::time::timeout(limit * 2, connected)
+        .await
+        .map_err(|_| {
+            Error::step(
+                failure::LOGIN_STEP,
+                format!("no answer from the server within {} s", 2 * limit.as_secs()),
+            )
+        })
 }
 
 impl Session {

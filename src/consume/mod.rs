@@ -154,6 +154,29 @@ pub async fn run(
     }
 }
 
+/// Closes the session after a run that handled every delivery it had to. With `--reconnect`
+/// (`reconnecting`) the run is at-least-once: when the connection was lost after the last
+/// delivery was handled (deliveries acked on receipt for `-A -c N` are handled from the buffer
+/// without the connection), the failed close is one `warning:` line, not a failure: the work
+/// was done, and only the last ack may not have reached the server (its message would be
+/// delivered again, never lost).
+///
+/// Errors: as [`Session::close`], when not reconnecting or the connection was not lost.
+pub async fn close(session: Session, reconnecting: bool) -> Result<(), Error> {
+    let errors = session.errors.clone();
+    let Err(error) = session.close().await else {
+        return Ok(());
+    };
+    if !(reconnecting && errors.connection_lost()) {
+        return Err(error);
+    }
+    report(&format!(
+        "warning: {error} (the connection was lost after the last delivery was handled; \
+         an ack that did not reach the server means its message is delivered again)"
+    ));
+    Ok(())
+}
+
 /// What one consumer hands to the next after a reconnect: `-c N` counts across reconnects,
 /// failures are counted once, the signal handlers stay.
 struct Carried {
