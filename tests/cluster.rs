@@ -290,3 +290,141 @@ fn cluster_classic_queue_on_a_dead_node_is_refused_not_lost() {
     let got = tool("amqp-get", &["--url", &list, "-q", &queue.0]);
     assert_eq!(got.code, 2, "the queue is empty: {got:?}");
 }
+
+/// Every body on `queue` (through the whole node list), the queue drained: consumed as JSON
+/// lines until none came for 2 s (amqp-get, one round trip each, is too slow for 20000).
+fn drain(queue: &str) -> Vec<String> {
+    let list = urls().join(",");
+    let got = tool(
+        "amqp-consume",
+        &["--url", &list, "-q", queue, "--idle-timeout", "2", "--json"],
+    );
+    got.assert_ok();
+    got.stdout_text()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["payload"].as_str().expect("a text payload").to_string()
+        })
+        .collect()
+}
+
+/// How many messages the publisher's `warning: reconnected to ...` lines say it sent again.
+fn resent(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: reconnected to "))
+        .map(|l| {
+            if l.contains("every message published so far was confirmed") {
+                0
+            } else if l.contains("publishing 1 unconfirmed message again") {
+                1
+            } else {
+                let n = l.split("publishing ").nth(1).unwrap_or("");
+                n.split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap_or_else(|_| panic!("{l}"))
+            }
+        })
+        .sum()
+}
+
+/// `amqp-publish --url LIST ARGS...` with a pipe on its standard input.
+fn fed_publisher(args: &[&str]) -> (common::Running, std::process::ChildStdin) {
+    let mut command = Command::new(common::bin("amqp-publish"));
+    command.args(args).env_remove("AMQP_URL");
+    let (running, stdin) = common::spawn_piped(command, true);
+    (running, stdin.expect("a stdin pipe"))
+}
+
+fn lines(range: std::ops::Range<usize>) -> Vec<u8> {
+    range
+        .map(|i| format!("line-{i:05}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn cluster_line_publisher_survives_its_node_killed() {
+    use std::io::Write;
+    let _cluster = lock();
+    const TOTAL: usize = 20_000;
+    // The leader on node 2: killing node 1 (the publisher's) costs no election.
+    let queue = Queue::declare(2, "cluster-l-kill", &["-d", "--arg", "x-queue-type=quorum"]);
+    let list = urls().join(",");
+    let (running, mut stdin) = fed_publisher(&["--url", &list, "-r", &queue.0, "-l"]);
+    stdin.write_all(&lines(0..TOTAL / 2)).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let down = Down::kill(1);
+    stdin.write_all(&lines(TOTAL / 2..TOTAL)).unwrap();
+    drop(stdin);
+    let published = running.wait();
+    published.assert_ok();
+    let resent = resent(&published.stderr);
+    assert!(
+        published
+            .stderr
+            .contains(&format!("warning: reconnected to {}", host_port(2))),
+        "{published:?}"
+    );
+    let bodies = drain(&queue.0);
+    let distinct: std::collections::BTreeSet<&String> = bodies.iter().collect();
+    let duplicates = bodies.len() - distinct.len();
+    eprintln!(
+        "published {TOTAL} lines, {} on the queue, {} distinct, {duplicates} duplicates, {resent} re-sent",
+        bodies.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct.len(), TOTAL, "lost messages: {published:?}");
+    assert!(
+        duplicates <= resent,
+        "{duplicates} duplicates > {resent} re-sent"
+    );
+    drop(down);
+}
+
+#[test]
+fn cluster_spent_reconnect_budget_is_one_line() {
+    use std::io::Write;
+    let _cluster = lock();
+    let queue = Queue::declare(2, "cluster-budget", &["-d", "--arg", "x-queue-type=quorum"]);
+    // Node 1, then a port nobody listens on: once node 1 is gone no node is left.
+    let list = format!(
+        "{},amqp://guest:guest@127.0.0.1:{}",
+        urls()[0],
+        closed_port()
+    );
+    let (running, mut stdin) = fed_publisher(&[
+        "--url",
+        &list,
+        "-r",
+        &queue.0,
+        "-l",
+        "--reconnect",
+        "1",
+        "--reconnect-delay",
+        "0.2",
+    ]);
+    stdin.write_all(&lines(0..100)).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let down = Down::kill(1);
+    let _ = stdin.write_all(&lines(100..200));
+    drop(stdin);
+    let out = running.wait();
+    assert_eq!(out.code, 1, "{out:?}");
+    let lines = out.stderr_lines();
+    let failures: Vec<&&str> = lines
+        .iter()
+        .filter(|l| !l.starts_with("warning: "))
+        .collect();
+    assert_eq!(failures.len(), 1, "{out:?}");
+    assert!(
+        failures[0].contains("gave up after 1 reconnect attempt"),
+        "{out:?}"
+    );
+    drop(down);
+}
