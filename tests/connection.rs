@@ -19,6 +19,21 @@ fn port() -> String {
     broker_port().to_string()
 }
 
+/// `--server HOST --port PORT` followed by `options`.
+fn on_the_node<'a>(port: &'a str, options: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--server", HOST, "--port", port];
+    args.extend_from_slice(options);
+    args
+}
+
+/// Runs `amqp-get --server HOST --port PORT OPTIONS -q x`.
+fn get_x_from_the_node(options: &[&str]) -> Output {
+    let port = port();
+    let mut args = on_the_node(&port, options);
+    args.extend_from_slice(&["-q", "x"]);
+    run(GET, args, b"", &[])
+}
+
 /// Runs amqp-declare-queue for `queue` with exactly these connection options (no --url
 /// added) and asserts it connected: exit 0 and the name printed.
 #[track_caller]
@@ -187,15 +202,7 @@ fn vhost_option_and_url_path_select_the_vhost() {
 #[test]
 fn missing_vhost_is_a_login_error() {
     let vhost = unique_name("no-vhost");
-    let port = port();
-    let out = run(
-        GET,
-        [
-            "--server", HOST, "--port", &port, "--vhost", &vhost, "-q", "x",
-        ],
-        b"",
-        &[],
-    );
+    let out = get_x_from_the_node(&["--vhost", &vhost]);
     out.assert_error(
         1,
         &format!(
@@ -213,15 +220,7 @@ fn username_and_password_options() {
     let port = port();
     let queue = TestQueue::named("conn-user");
     assert_declares_with(
-        &[
-            "--server",
-            HOST,
-            "--port",
-            &port,
-            "--username",
-            "guest",
-            "--password=guest",
-        ],
+        &on_the_node(&port, &["--username", "guest", "--password=guest"]),
         &[],
         &queue,
     );
@@ -229,24 +228,7 @@ fn username_and_password_options() {
 
 #[test]
 fn wrong_password_is_a_login_error_that_hides_the_password() {
-    let port = port();
-    let out = run(
-        GET,
-        [
-            "--server",
-            HOST,
-            "--port",
-            &port,
-            "--username",
-            "guest",
-            "--password",
-            SECRET,
-            "-q",
-            "x",
-        ],
-        b"",
-        &[],
-    );
+    let out = get_x_from_the_node(&["--username", "guest", "--password", SECRET]);
     out.assert_error_starts(1, "logging in to AMQP server: server connection error 403")
         .assert_no_stdout();
     assert_secret_hidden(&out);
@@ -303,14 +285,7 @@ fn authfile_supplies_the_credentials() {
         let file = TempFile::new(contents);
         let queue = TestQueue::named("conn-authfile");
         let out = assert_declares_with(
-            &[
-                "--server",
-                HOST,
-                "--port",
-                &port,
-                "--authfile",
-                file.path_str(),
-            ],
+            &on_the_node(&port, &["--authfile", file.path_str()]),
             &[],
             &queue,
         );
@@ -320,23 +295,8 @@ fn authfile_supplies_the_credentials() {
 
 #[test]
 fn authfile_with_a_wrong_password_hides_it() {
-    let port = port();
     let file = TempFile::new(format!("username:guest\npassword:{SECRET}\n").as_bytes());
-    let out = run(
-        GET,
-        [
-            "--server",
-            HOST,
-            "--port",
-            &port,
-            "--authfile",
-            file.path_str(),
-            "-q",
-            "x",
-        ],
-        b"",
-        &[],
-    );
+    let out = get_x_from_the_node(&["--authfile", file.path_str()]);
     out.assert_error_starts(1, "logging in to AMQP server: server connection error 403");
     assert_secret_hidden(&out);
 }
@@ -956,32 +916,11 @@ fn passwords_never_appear_in_any_output() {
         cases.push(vec!["--url", url, "--server", "h"]);
     }
     for port in [&port_text, &closed_text] {
-        cases.push(vec![
-            "-s",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--password",
-            SECRET,
-        ]);
-        cases.push(vec![
-            "-s",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--authfile",
-            authfile.path_str(),
-        ]);
-        cases.push(vec![
-            "-s",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--password",
-            SECRET,
-            "--authfile",
-            authfile.path_str(),
-        ]);
+        let node = ["-s", "127.0.0.1", "--port", port];
+        let authfile = ["--authfile", authfile.path_str()];
+        cases.push([&node[..], &["--password", SECRET]].concat());
+        cases.push([&node[..], &authfile].concat());
+        cases.push([&node[..], &["--password", SECRET], &authfile].concat());
     }
     cases.push(vec!["-s", "bad..host", "--password", SECRET]);
     let mut runs = 0;

@@ -82,39 +82,6 @@ fn bodies_on(queue: &str) -> BTreeMap<String, usize> {
     counts
 }
 
-/// A tool whose standard input the test writes as it goes.
-struct Fed {
-    running: Option<Running>,
-    stdin: Option<std::process::ChildStdin>,
-}
-
-impl Fed {
-    fn start(tool: &str, args: &[&str]) -> Fed {
-        let mut command = Command::new(bin(tool));
-        command
-            .arg("--url")
-            .arg(broker_url())
-            .args(args)
-            .env_remove("AMQP_URL");
-        let (running, stdin) = spawn_command_fed(command);
-        Fed {
-            running: Some(running),
-            stdin: Some(stdin),
-        }
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).expect("writing to the tool");
-        stdin.flush().expect("flushing");
-    }
-
-    fn finish(mut self) -> Output {
-        drop(self.stdin.take());
-        self.running.take().expect("running").wait()
-    }
-}
-
 #[test]
 fn line_mode_survives_forced_closes_with_every_line_on_the_queue() {
     let queue = TestQueue::declare("rc-lines");
@@ -141,7 +108,7 @@ fn line_mode_survives_forced_closes_with_every_line_on_the_queue() {
                 .map(|i| format!("line {i}\n"))
                 .collect();
             next = until.min(next + 50);
-            publisher.write(chunk.as_bytes());
+            assert!(publisher.write(chunk.as_bytes()), "writing to the tool");
             thread::sleep(Duration::from_millis(5));
         }
     };
@@ -189,37 +156,16 @@ fn a_consumer_with_count_finishes_every_message_across_a_forced_close() {
     let name = unique_name("rc-consume-conn");
     let log = TempFile::new(b"");
     let bodies: Vec<String> = (0..20).map(|i| format!("job {i}")).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
-    publish_bodies(queue.name(), &refs);
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "--connection-name",
-            &name,
-            "--reconnect",
-            "5",
-            "--reconnect-delay",
-            "0.2",
-            "-q",
-            queue.name(),
-            "-c",
-            "20",
-            "--",
-            "sh",
-            "-c",
-            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3"#,
-            "sh",
-            log.path_str(),
-        ],
+    let consumer = reconnecting_consumer(
+        &name,
+        queue.name(),
+        &bodies,
+        &["-c", "20"],
+        r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3"#,
+        &log,
     );
     // Closed while a command runs: its ack cannot be sent.
-    wait_until("a few commands to run", || {
-        (file_lines(log.path_str()).len() >= 3).then_some(())
-    });
-    force_close(&name);
-    let out = consumer.wait();
-    out.assert_ok();
-    assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
+    let out = close_while_commands_run(&name, &log, consumer);
     let mut processed = file_lines(log.path_str());
     processed.sort();
     processed.dedup();
@@ -235,42 +181,58 @@ fn no_ack_with_count_still_removes_exactly_count_across_a_forced_close() {
     let name = unique_name("rc-no-ack-conn");
     let log = TempFile::new(b"");
     let bodies: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
-    publish_bodies(queue.name(), &refs);
-    let consumer = amqp_spawn(
-        CONSUME,
-        &[
-            "--connection-name",
-            &name,
-            "--reconnect",
-            "5",
-            "--reconnect-delay",
-            "0.2",
-            "-q",
-            queue.name(),
-            "-A",
-            "-c",
-            "10",
-            // Two deliveries at a time (acked on receipt): the forced close comes while most
-            // of the ten are still to be received, so the consumer must reconnect for them.
-            "--prefetch-count",
-            "2",
-            "--",
-            "sh",
-            "-c",
-            r#"cat >/dev/null; echo x >> "$1"; sleep 0.6"#,
-            "sh",
-            log.path_str(),
-        ],
+    let consumer = reconnecting_consumer(
+        &name,
+        queue.name(),
+        &bodies,
+        // Two deliveries at a time (acked on receipt): the forced close comes while most of the
+        // ten are still to be received, so the consumer must reconnect for them.
+        &["-A", "-c", "10", "--prefetch-count", "2"],
+        r#"cat >/dev/null; echo x >> "$1"; sleep 0.6"#,
+        &log,
     );
+    let out = close_while_commands_run(&name, &log, consumer);
+    assert_eq!(queue_message_count(queue.name()), 20, "{out:?}");
+}
+
+/// Publishes `bodies` to `queue`, then starts `amqp-consume --reconnect 5 --reconnect-delay 0.2`
+/// on a connection named `name` with `options`, running `sh -c SCRIPT sh LOG` per message.
+fn reconnecting_consumer(
+    name: &str,
+    queue: &str,
+    bodies: &[String],
+    options: &[&str],
+    script: &str,
+    log: &TempFile,
+) -> Running {
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    publish_bodies(queue, &refs);
+    let mut args = vec![
+        "--connection-name",
+        name,
+        "--reconnect",
+        "5",
+        "--reconnect-delay",
+        "0.2",
+        "-q",
+        queue,
+    ];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--", "sh", "-c", script, "sh", log.path_str()]);
+    amqp_spawn(CONSUME, &args)
+}
+
+/// Once the consumer's command has written three lines to `log`, closes connection `name`, and
+/// checks the consumer reconnected and finished with status 0.
+fn close_while_commands_run(name: &str, log: &TempFile, consumer: Running) -> Output {
     wait_until("a few commands to run", || {
         (file_lines(log.path_str()).len() >= 3).then_some(())
     });
-    force_close(&name);
+    force_close(name);
     let out = consumer.wait();
     out.assert_ok();
     assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
-    assert_eq!(queue_message_count(queue.name()), 20, "{out:?}");
+    out
 }
 
 /// A TCP relay of the test's own in front of the node, which the test can take away: every
@@ -456,24 +418,25 @@ fn a_cancelled_consumer_is_not_reconnected() {
     );
 }
 
+/// Declares `queue` with room for one message and `x-overflow=reject-publish` (a publish to it
+/// full is nacked), and fills it with the message `first`.
+fn fill_a_queue_that_rejects_publishes(queue: &TestQueue) {
+    let options = [
+        "--arg",
+        "x-max-length=1",
+        "--arg",
+        "x-overflow=reject-publish",
+    ];
+    amqp(DECLARE, &[&["-q", queue.name()][..], &options].concat()).assert_ok();
+    publish(queue.name(), b"first");
+}
+
 #[test]
 fn a_nacked_message_is_published_again_until_confirmed() {
     // A full queue that refuses publishes (x-overflow=reject-publish) nacks the message; once
     // the queue has room again, the retry is confirmed.
     let queue = TestQueue::named("rc-nack");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            queue.name(),
-            "--arg",
-            "x-max-length=1",
-            "--arg",
-            "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
-    publish(queue.name(), b"first");
+    fill_a_queue_that_rejects_publishes(&queue);
     let mut publisher = amqp_spawn(
         PUBLISH,
         &[
@@ -499,19 +462,7 @@ fn a_nacked_message_is_published_again_until_confirmed() {
 #[test]
 fn nacks_beyond_retry_nacked_fail_as_before() {
     let queue = TestQueue::named("rc-nack-spent");
-    amqp(
-        "amqp-declare-queue",
-        &[
-            "-q",
-            queue.name(),
-            "--arg",
-            "x-max-length=1",
-            "--arg",
-            "x-overflow=reject-publish",
-        ],
-    )
-    .assert_ok();
-    publish(queue.name(), b"first");
+    fill_a_queue_that_rejects_publishes(&queue);
     let out = amqp(
         PUBLISH,
         &[

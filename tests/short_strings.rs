@@ -257,46 +257,25 @@ fn queue_argument_names_of_255_bytes_are_sent_and_256_refused() {
     assert!(!queue_exists(other.name()));
 }
 
+/// `amqp-get -s HOST --port PORT --vhost VHOST -q x`.
+fn get_on_vhost(vhost: &str) -> Output {
+    let port = broker_port().to_string();
+    let args = ["-s", HOST, "--port", &port, "--vhost", vhost, "-q", "x"];
+    run(GET, args, b"", &[])
+}
+
 #[test]
 fn virtual_hosts_of_255_bytes_reach_the_broker_and_256_are_refused() {
     let vhost = sized("v", 255);
     let url = format!("amqp://guest:guest@{HOST}:{}", broker_port());
     // No such vhost: the broker refuses the login, which shows the name was sent.
-    let out = run(
-        GET,
-        [
-            "-s",
-            HOST,
-            "--port",
-            &broker_port().to_string(),
-            "--vhost",
-            &vhost,
-            "-q",
-            "x",
-        ],
-        b"",
-        &[],
-    );
+    let out = get_on_vhost(&vhost);
     out.assert_error_starts(1, "logging in to AMQP server: server connection error 530");
     let out = run(GET, ["-u", &format!("{url}/{vhost}"), "-q", "x"], b"", &[]);
     out.assert_error_starts(1, "logging in to AMQP server: server connection error 530");
 
     let long = sized("v", 256);
-    let out = run(
-        GET,
-        [
-            "-s",
-            HOST,
-            "--port",
-            &broker_port().to_string(),
-            "--vhost",
-            &long,
-            "-q",
-            "x",
-        ],
-        b"",
-        &[],
-    );
+    let out = get_on_vhost(&long);
     assert_refused(&out, "--vhost");
     let out = run(GET, ["-u", &format!("{url}/{long}"), "-q", "x"], b"", &[]);
     assert_refused(&out, "virtual host");

@@ -173,6 +173,22 @@ impl Output {
         self
     }
 
+    /// Asserts exit 1 and exactly two lines on standard error: `warning` about the one delivery,
+    /// and the summary that it failed.
+    #[track_caller]
+    pub fn assert_one_delivery_failed(&self, warning: &str) -> &Self {
+        assert_eq!(
+            self.stderr_lines(),
+            [
+                warning,
+                "1 of 1 deliveries failed: their commands did not exit 0"
+            ],
+            "{self:?}"
+        );
+        assert_eq!(self.code, 1, "{self:?}");
+        self
+    }
+
     /// Asserts exit `code` and a first line of standard error that starts with `prefix`.
     #[track_caller]
     pub fn assert_error_starts(&self, code: i32, prefix: &str) -> &Self {
