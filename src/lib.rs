@@ -13,6 +13,7 @@ pub mod body;
 pub mod cli;
 pub mod connection;
 pub mod consume;
+pub mod deadline;
 pub mod error;
 pub mod exit;
 pub mod field_value;

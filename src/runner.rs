@@ -2,12 +2,12 @@
 //! current-thread tokio runtime, print a failure as one line, map the outcome to the exit status.
 
 use crate::cli::{self, Parsed, ToolOptions};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::exit::{FAILURE, Outcome};
 use crate::report::report;
 use std::future::Future;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Runs a tool: parses its options `T` from the process arguments (popt-compatible, see
 /// [`cli::parse`]; `--usage` is [`ToolOptions::common`]'s), then drives `work` to completion and maps how it ended to the exit status,
@@ -44,8 +44,13 @@ where
             return ExitCode::from(FAILURE);
         }
     };
-    let timeout = options.connection().timeout;
-    let ended = runtime.block_on(within(timeout, work(options)));
+    let ended = runtime.block_on(async {
+        let deadline = Deadline::after(options.connection().timeout);
+        match options.timeout_grace() {
+            Some(grace) => Deadline::bound(deadline, grace, work(options)).await,
+            None => work(options).await,
+        }
+    });
     // The standard input reader may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
     match ended {
@@ -57,29 +62,5 @@ where
             }
             ExitCode::from(FAILURE)
         }
-    }
-}
-
-/// Runs `work` within `timeout` (`--timeout`, every tool; none: no limit), a deadline for the
-/// whole run: connecting (every node of a list), retries and the work itself. The original
-/// tools have none; a quorum queue without a majority of its nodes makes a publish or a get
-/// wait forever.
-///
-/// Errors: those of `work`, and `--timeout: the run did not finish within N s` once the
-/// deadline passed (the work is dropped: unsettled messages go back to their queue when the
-/// process ends, a consumer's running command is not waited for).
-pub async fn within(
-    timeout: Option<Duration>,
-    work: impl Future<Output = Result<Outcome, Error>>,
-) -> Result<Outcome, Error> {
-    let Some(limit) = timeout else {
-        return work.await;
-    };
-    match tokio::time::timeout(limit, work).await {
-        Ok(ended) => ended,
-        Err(_) => Err(Error::Message(format!(
-            "--timeout: the run did not finish within {} s",
-            limit.as_secs_f64()
-        ))),
     }
 }

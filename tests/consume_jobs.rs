@@ -92,6 +92,53 @@ fn idle_timeout_after_failures_exits_1_counting_them() {
 }
 
 #[test]
+fn timeout_stops_taking_deliveries_and_lets_the_running_command_finish() {
+    let queue = TestQueue::declare("jobs-timeout");
+    publish_bodies(queue.name(), &[b"first", b"second", b"third"]);
+    let log = TempFile::new(b"");
+    // The first command outlives the deadline: it must be let finish and acked; the other
+    // two messages are never taken.
+    let out = consume(queue.name())
+        .args(["--prefetch-count", "1", "--timeout", "1"])
+        .log_bodies_to(&log, "; sleep 2")
+        .run();
+    out.assert_error(1, "--timeout: the run did not finish within 1 s");
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    assert_eq!(log_lines(&log), ["first"], "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 2, "{out:?}");
+}
+
+#[test]
+fn timeout_with_command_timeout_kills_the_running_command_then_ends() {
+    let (queue, dlq) = queue_with_dead_letters("jobs-timeout-kill", &[]);
+    publish(queue.name(), b"hang");
+    let started = Instant::now();
+    let out = consume(queue.name())
+        .args([
+            "--timeout",
+            "1",
+            "--command-timeout",
+            "2",
+            "--on-failure",
+            "reject",
+        ])
+        .sh("sleep 300")
+        .run();
+    assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "warning: delivery 1: command timed out after 2 s; rejected",
+            "--timeout: the run did not finish within 1 s"
+        ],
+        "{out:?}"
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(queue_message_count(queue.name()), 0);
+    assert_eq!(queue_message_count(dlq.name()), 1);
+}
+
+#[test]
 fn command_timeout_kills_the_commands_process_group_and_applies_the_policy() {
     let (queue, dlq) = queue_with_dead_letters("jobs-cmd-timeout", &[]);
     publish(queue.name(), b"hang");

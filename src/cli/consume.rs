@@ -5,8 +5,10 @@ use super::reconnect::ReconnectArgs;
 use super::{CommonArgs, ConnectionArgs};
 use super::{parse_count, parse_int, parse_seconds};
 use crate::consume::Settings;
+use crate::consume::command::KILL_GRACE;
 use crate::consume::policy::{ExitRules, ExitTable, FailurePolicy, parse_exit_rule};
 use crate::consume::queue::{self, QueueSpec};
+use crate::deadline::Deadline;
 use crate::error::Error;
 use clap::Parser;
 use std::time::Duration;
@@ -158,8 +160,9 @@ impl Options {
         }
     }
 
-    /// What the consumer does, consuming from `queue` (the name [`queue::setup`] gave).
-    pub fn settings(&self, queue: String) -> Settings {
+    /// What the consumer does, consuming from `queue` (the name [`queue::setup`] gave), until
+    /// `deadline` (`--timeout`, counted from the start of the run).
+    pub fn settings(&self, queue: String, deadline: Option<Deadline>) -> Settings {
         Settings {
             queue,
             no_ack: self.no_ack,
@@ -177,6 +180,7 @@ impl Options {
             stream_offset: self.stream_offset.clone(),
             reply: self.reply,
             json: self.json,
+            deadline,
         }
     }
 
@@ -198,4 +202,14 @@ impl Options {
     }
 }
 
-super::tool::tool_options!(Options, NAME);
+super::tool::tool_options!(
+    Options,
+    NAME,
+    /// At `--timeout` the consumer stops taking deliveries and lets its running commands
+    /// finish, as after SIGTERM: with `--command-timeout` for at most that long (then the kill
+    /// and its grace, and a few seconds to settle and close), else for as long as they take.
+    fn timeout_grace(&self) -> Option<Duration> {
+        self.command_timeout
+            .map(|limit| limit + KILL_GRACE + Duration::from_secs(5))
+    }
+);

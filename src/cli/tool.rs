@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::nodes::Nodes;
 use clap::{CommandFactory, FromArgMatches};
 use std::future::Future;
+use std::time::Duration;
 
 /// A tool's options: its name, the connection options and `--usage` every tool takes. Each
 /// tool's `Options` implements it; the runner ([`crate::runner::main`]) and the binaries use
@@ -44,11 +45,21 @@ pub trait ToolOptions: CommandFactory + FromArgMatches {
     fn open(&self, nodes: &Nodes) -> impl Future<Output = Result<Session, Error>> {
         connection::open_any(nodes, self.connection_name())
     }
+
+    /// How much longer than `--timeout` the runner lets the run take before it drops it
+    /// ([`crate::deadline::Deadline::bound`]): zero for a tool whose work is simply cut at the
+    /// deadline; a tool that stops by itself at the deadline and lets what it started finish
+    /// (amqp-consume and its running commands) says how long that may take, or `None`: as
+    /// long as it takes.
+    fn timeout_grace(&self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
 }
 
-/// Implements [`ToolOptions`] for a tool's `Options` (fields `connection` and `common`).
+/// Implements [`ToolOptions`] for a tool's `Options` (fields `connection` and `common`), with
+/// the provided methods given after the name.
 macro_rules! tool_options {
-    ($options:ty, $name:expr) => {
+    ($options:ty, $name:expr $(, $method:item)*) => {
         impl $crate::cli::ToolOptions for $options {
             const NAME: &'static str = $name;
             fn connection(&self) -> &$crate::cli::ConnectionArgs {
@@ -57,6 +68,7 @@ macro_rules! tool_options {
             fn common(&self) -> &$crate::cli::CommonArgs {
                 &self.common
             }
+            $($method)*
         }
     };
 }

@@ -18,6 +18,7 @@ pub mod stream_offset;
 
 use crate::connection::Session;
 use crate::connection::reconnect::Reconnector;
+use crate::deadline::Deadline;
 use crate::error::{Error, StepExt, describe_amqp};
 use crate::exit;
 use crate::queued::Queued;
@@ -72,6 +73,9 @@ pub struct Settings {
     /// `--json`: each delivery as one JSON line ([`json_output`]): the command's standard
     /// input, or without a command (`command` empty) written to standard output.
     pub json: bool,
+    /// `--timeout`: at this deadline the consumer stops taking deliveries, lets the running
+    /// commands finish, and the run fails with [`Deadline::error`].
+    pub deadline: Option<Deadline>,
 }
 
 /// Consumes from `settings.queue` on `channel` until `--count` deliveries were handled, the
@@ -137,15 +141,24 @@ pub async fn run(
         let Some(signals) = carried.signals.as_mut() else {
             return Err(lost);
         };
+        let past_deadline =
+            |deadline: Deadline| Error::Message(format!("{lost} ({})", deadline.error()));
+        if let Some(deadline) = settings.deadline.filter(Deadline::passed) {
+            return Err(past_deadline(deadline));
+        }
         let reconnected = tokio::select! {
             reconnected = reconnector.reconnect(&cause) => reconnected,
             signal = signals.next() => return Ok(exit::Outcome::Signalled(signal)),
+            _ = Deadline::reached(settings.deadline) => {
+                return Err(past_deadline(settings.deadline.expect("reached only with a deadline")));
+            }
         };
         *session = match reconnected {
             Ok(session) => session,
             Err(gave_up) => return Err(Error::Message(format!("{lost} ({})", gave_up.note()))),
         };
-        settings.queue = queue::setup(session, spec).await?;
+        let setup = queue::setup(session, spec);
+        settings.queue = Deadline::bound(settings.deadline, Duration::ZERO, setup).await?;
         report(&format!(
             "warning: reconnected to {}; consuming from queue '{}' again",
             reconnector.host_port(),
@@ -228,8 +241,10 @@ struct Consumer<'a> {
     progressed: bool,
     /// True once `--idle-timeout` passed with no delivery.
     idle: bool,
-    /// True once a signal or `--idle-timeout` asked to stop taking deliveries.
+    /// True once a signal, `--idle-timeout` or `--timeout` asked to stop taking deliveries.
     stopping: bool,
+    /// True once `--timeout` passed: the run ends with [`Deadline::error`].
+    timed_out: bool,
     /// When the last delivery came or the last command ended (`--idle-timeout` counts from it).
     last_event: tokio::time::Instant,
     /// The commands running (at most `--concurrency`), each giving back its delivery.
@@ -248,7 +263,7 @@ enum Event {
     Delivery(Delivery),
     /// A command ended.
     Done(Delivery, Outcome),
-    /// A signal or `--idle-timeout`: take no more deliveries.
+    /// A signal, `--idle-timeout` or `--timeout`: take no more deliveries.
     Stop,
 }
 
@@ -319,6 +334,7 @@ impl<'a> Consumer<'a> {
             progressed: false,
             idle: false,
             stopping: false,
+            timed_out: false,
             last_event: tokio::time::Instant::now(),
             running: FuturesUnordered::new(),
             acking: Queued::default(),
@@ -413,6 +429,10 @@ impl<'a> Consumer<'a> {
                 _ = self.holds.next_due() => self.holds.release_due().await?,
                 _ = &mut idle => {
                     self.idle = true;
+                    return Ok(Event::Stop);
+                }
+                _ = Deadline::reached(self.settings.deadline), if !self.timed_out => {
+                    self.timed_out = true;
                     return Ok(Event::Stop);
                 }
             }
@@ -607,6 +627,10 @@ impl<'a> Consumer<'a> {
             self.cancel().await;
             return Ok(exit::Outcome::Signalled(signal));
         }
+        if let Some(deadline) = self.settings.deadline.filter(|_| self.timed_out) {
+            self.cancel().await;
+            return Err(deadline.error());
+        }
         if let Some(count) = self.settings.count.filter(|_| self.idle) {
             self.cancel().await;
             return Err(Error::Message(format!(
@@ -633,9 +657,14 @@ impl<'a> Consumer<'a> {
     /// Errors: `basic.reject: CAUSE`.
     async fn release_holds(&mut self) -> Result<(), Error> {
         while !self.holds.is_empty() {
-            if self.signals.received().is_some() {
+            let stopped_by = match (self.signals.received(), self.timed_out) {
+                (Some(_), _) => "a signal",
+                (None, true) => "--timeout",
+                (None, false) => "",
+            };
+            if !stopped_by.is_empty() {
                 report(&format!(
-                    "warning: requeueing {} held deliveries before their --retry-delay ended (stopped by a signal)",
+                    "warning: requeueing {} held deliveries before their --retry-delay ended (stopped by {stopped_by})",
                     self.holds.len()
                 ));
                 return self.holds.release_now().await;
@@ -643,6 +672,7 @@ impl<'a> Consumer<'a> {
             tokio::select! {
                 _ = self.holds.next_due() => self.holds.release_due().await?,
                 _ = self.signals.next() => {}
+                _ = Deadline::reached(self.settings.deadline) => self.timed_out = true,
             }
         }
         Ok(())
