@@ -80,6 +80,9 @@ pub fn describe_amqp(error: &lapin::Error) -> String {
             )
         }
         ErrorKind::IOError(io) | ErrorKind::RuntimeShutdownError(io) => describe_io(io),
+        // rabbitmq-c's wording (AMQP_STATUS_BAD_AMQP_DATA), e.g. for an HTTP server on the
+        // port: lapin's own text is its parser's debug output.
+        ErrorKind::ParsingError(_) => "invalid AMQP data".to_string(),
         ErrorKind::MissingHeartbeatError => {
             "connection lost: no heartbeat from the server".to_string()
         }

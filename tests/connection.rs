@@ -870,6 +870,32 @@ fn a_server_that_never_speaks_amqp_is_given_up() {
 }
 
 #[test]
+fn an_http_server_on_the_port_is_invalid_amqp_data() {
+    // What a proxy or a web server on the AMQP port answers to the protocol header.
+    let listener = TcpListener::bind((HOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("address").port().to_string();
+    let server = thread::spawn(move || {
+        for _ in TOOLS {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut header = [0u8; 8];
+            let _ = std::io::Read::read_exact(&mut stream, &mut header);
+            let answer =
+                b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+            let _ = std::io::Write::write_all(&mut stream, answer);
+        }
+    });
+    for tool in TOOLS {
+        let mut args = vec!["-s", "127.0.0.1", "--port", &port];
+        args.extend_from_slice(&tool_args(tool));
+        let out = run(tool, &args, b"", &[]);
+        // The original's words (rabbitmq-c's AMQP_STATUS_BAD_AMQP_DATA), no parser debug text.
+        out.assert_error(1, "logging in to AMQP server: invalid AMQP data");
+        assert_eq!(out.stderr_lines().len(), 1, "{tool}: {out:?}");
+    }
+    server.join().expect("server");
+}
+
+#[test]
 fn a_host_name_that_does_not_resolve_is_named() {
     // `bad..host` is refused by the resolver itself: no DNS query leaves the machine.
     for tool in TOOLS {
