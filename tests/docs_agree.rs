@@ -32,7 +32,8 @@ fn long_options_in(cell: &str) -> BTreeSet<String> {
 
 #[test]
 fn readme_option_table_lists_every_connection_option() {
-    // The connection options, and the reconnect options amqp-publish and amqp-consume share.
+    // The connection options, and the reconnect options amqp-publish, amqp-consume and
+    // amqp-get share.
     let command =
         ReconnectArgs::augment_args(ConnectionArgs::augment_args(clap::Command::new("tool")));
     let defined: BTreeSet<String> = command

@@ -78,6 +78,21 @@ fn missing_queue_option_is_an_error() {
 }
 
 #[test]
+fn reconnect_with_ack_mode_requeue_is_refused() {
+    // A lost connection returns every message a peek holds: they would be written twice.
+    let out = amqp(
+        GET,
+        &["--reconnect", "3", "--ack-mode", "requeue", "-q", "q"],
+    );
+    out.assert_error(
+        1,
+        "--reconnect cannot be used with --ack-mode requeue (a lost connection returns every message held, and they would be written twice)",
+    )
+    .assert_no_stdout();
+    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+}
+
+#[test]
 fn large_body_is_written_whole() {
     let queue = TestQueue::declare("get-large");
     let body: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 251) as u8).collect();

@@ -1,4 +1,5 @@
-//! `--reconnect` (issue 14): `amqp-publish` and `amqp-consume` survive a lost connection.
+//! `--reconnect` (issue 14): `amqp-publish`, `amqp-consume` and `amqp-get` survive a lost
+//! connection.
 //!
 //! The node is shared with the tests running in parallel, so no test stops it: each test
 //! names its tool's connection (`--connection-name`, unique) and closes only that connection
@@ -12,11 +13,11 @@ use common::*;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PUBLISH: &str = "amqp-publish";
 const CONSUME: &str = "amqp-consume";
@@ -497,4 +498,170 @@ fn file_lines(path: &str) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// The number N of the `reconnected ...; getting from queue 'Q' again (N message(s) written may
+/// not have been acked ...)` warnings, summed.
+fn announced_rewrites(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: reconnected to "))
+        .filter_map(|line| line.split("' again (").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum()
+}
+
+/// `amqp-get --url BROKER args...` with its standard output a pipe the test reads itself:
+/// slowly up to a number of bytes, then (once told to go on) to the end.
+struct SlowlyRead {
+    child: std::process::Child,
+    paused: mpsc::Receiver<()>,
+    go: mpsc::Sender<()>,
+    output: thread::JoinHandle<Vec<u8>>,
+    errors: thread::JoinHandle<String>,
+}
+
+impl SlowlyRead {
+    /// Starts the tool; its output is read slowly until `before` bytes came.
+    fn start(args: &[&str], before: usize) -> SlowlyRead {
+        let mut child = Command::new(bin(GET))
+            .arg("--url")
+            .arg(broker_url())
+            .args(args)
+            .env_remove("AMQP_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start amqp-get");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let (paused_tx, paused) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let output = thread::spawn(move || {
+            let mut output = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while output.len() < before {
+                match stdout.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => output.extend_from_slice(&buffer[..n]),
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            let _ = paused_tx.send(());
+            let _ = go_rx.recv();
+            let _ = stdout.read_to_end(&mut output);
+            output
+        });
+        let errors = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        SlowlyRead {
+            child,
+            paused,
+            go,
+            output,
+            errors,
+        }
+    }
+
+    /// Waits until the first bytes were read (the reader stopped reading: the pipe fills up).
+    fn wait_paused(&self) {
+        self.paused
+            .recv_timeout(TIMEOUT)
+            .expect("the first bytes of output");
+    }
+
+    /// Reads the rest and waits for the tool (at most [`TIMEOUT`]): its exit status, standard
+    /// output and standard error.
+    fn finish(mut self) -> (i32, Vec<u8>, String) {
+        self.go.send(()).expect("the reader");
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("amqp-get did not finish within {TIMEOUT:?}");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let output = self.output.join().expect("the reader");
+        let errors = self.errors.join().expect("the stderr reader");
+        (exit_code(status), output, errors)
+    }
+}
+
+#[test]
+fn get_drains_a_queue_across_a_forced_close_writing_every_message() {
+    let queue = TestQueue::declare("rc-get");
+    let name = unique_name("rc-get-conn");
+    let total = 400;
+    // 4 KiB bodies, each ending in a newline (the output splits into them): the pipe holds
+    // only a few, so the tool is still writing when its connection is closed.
+    let body = |i: usize| format!("message {i:04} {}\n", "x".repeat(4096));
+    let bodies: Vec<String> = (0..total).map(body).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    publish_bodies(queue.name(), &refs);
+    let args: [&str; 10] = [
+        "--count",
+        "0",
+        "--reconnect",
+        "5",
+        "--reconnect-delay",
+        "0.2",
+        "--connection-name",
+        &name,
+        "-q",
+        queue.name(),
+    ];
+    let tool = SlowlyRead::start(&args, 100 * 1024);
+    tool.wait_paused();
+    // The tool is blocked writing to the full pipe now.
+    force_close(&name);
+    let (code, output, stderr) = tool.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(failure_lines(&stderr).is_empty(), "{stderr}");
+    let count = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("warning: connection to "), 1, "{stderr}");
+    assert_eq!(count("warning: reconnected to "), 1, "{stderr}");
+    let announced = announced_rewrites(&stderr);
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    let text = String::from_utf8(output).expect("UTF-8 output");
+    for line in text.split_inclusive('\n') {
+        let i: usize = line[8..12].parse().expect("a message number");
+        assert_eq!(line, body(i), "message {i} whole");
+        *seen.entry(i).or_insert(0) += 1;
+    }
+    let missing: Vec<usize> = (0..total).filter(|i| !seen.contains_key(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "messages not written: {missing:?}; {stderr}"
+    );
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= announced,
+        "{duplicates} duplicates, {announced} announced: {stderr}"
+    );
+    assert_eq!(queue_message_count(queue.name()), 0, "{stderr}");
+    eprintln!(
+        "amqp-get reconnect: {total} messages, {duplicates} duplicates, {announced} announced; {stderr}"
+    );
+}
+
+#[test]
+fn get_from_a_missing_queue_is_not_reconnected() {
+    let missing = unique_name("rc-no-such-queue");
+    let started = Instant::now();
+    let with = amqp(GET, &["--reconnect", "5", "-q", &missing]);
+    let took = started.elapsed();
+    let without = amqp(GET, &["-q", &missing]);
+    assert_eq!(with.code, 1, "{with:?}");
+    assert_eq!(with.stderr, without.stderr, "{with:?}");
+    assert!(with.stderr.contains("server channel error 404"), "{with:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {with:?}");
 }

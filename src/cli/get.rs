@@ -1,8 +1,10 @@
 //! The command line of `amqp-get`: its options, defined once for the tool, its help, man
 //! page and shell completions.
 
+use super::reconnect::ReconnectArgs;
 use super::{CommonArgs, ConnectionArgs};
-use crate::get::AckMode;
+use crate::error::Error;
+use crate::get::{AckMode, Settings};
 use clap::Parser;
 
 /// The tool's name.
@@ -31,9 +33,36 @@ pub struct Options {
     /// queue has a dead-letter exchange)
     #[arg(long, value_enum, default_value_t = AckMode::Ack, value_name = "mode")]
     pub ack_mode: AckMode,
+    /// `--reconnect`, `--reconnect-delay`.
+    #[command(flatten)]
+    pub reconnect: ReconnectArgs,
     /// `--usage`.
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 super::tool::tool_options!(Options, NAME);
+
+impl Options {
+    /// What the run does ([`crate::get::run()`]), once the checks clap cannot make passed.
+    ///
+    /// Errors: `queue not specified` (as the original); [`Error::Usage`] for `--reconnect`
+    /// with `--ack-mode requeue` (a lost connection returns every message held, which would be
+    /// written a second time).
+    pub fn settings(&self) -> Result<Settings, Error> {
+        let Some(queue) = self.queue.clone() else {
+            return Err(Error::Message("queue not specified".into()));
+        };
+        if self.reconnect.given() && self.ack_mode == AckMode::Requeue {
+            return Err(Error::Usage(
+                "--reconnect cannot be used with --ack-mode requeue (a lost connection returns every message held, and they would be written twice)".into(),
+            ));
+        }
+        Ok(Settings {
+            queue,
+            count: self.count,
+            json: self.json,
+            ack_mode: self.ack_mode,
+        })
+    }
+}

@@ -1,5 +1,5 @@
-//! The reconnect options of `amqp-publish` and `amqp-consume` (issue 14): what to do when the
-//! connection is lost mid-run.
+//! The reconnect options of `amqp-publish`, `amqp-consume` and `amqp-get` (issue 14): what to do
+//! when the connection is lost mid-run.
 
 use crate::connection::reconnect::{
     Attempts, DEFAULT_DELAY, Policy, Reconnector, default_attempts, parse_attempts,

@@ -1,8 +1,13 @@
-//! What `amqp-get` does with each message: its `--json` line, and `--ack-mode` once written.
+//! What `amqp-get` does with each message: its `--json` line, and `--ack-mode` once written;
+//! the run itself (basic.get, write, settle, and `--reconnect`) is [`run()`].
 //!
 //! A message is settled only after it was written to standard output completely, so a failed
 //! write (a closed pipe) settles nothing that was not written: the broker returns it to the
 //! queue when the channel closes.
+
+mod run;
+
+pub use run::{Settings, run};
 
 use crate::error::{Error, StepExt};
 use crate::message_json::{self, Delivery};
