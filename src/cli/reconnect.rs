@@ -11,8 +11,8 @@ use std::time::Duration;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ReconnectArgs {
     /// when the connection is lost (reset, missed heartbeats, closed by the server with 320
-    /// CONNECTION_FORCED), open it again up to this many times per outage, or forever; 0 (the
-    /// default) fails at once, as the original
+    /// CONNECTION_FORCED), open it again up to this many times per outage, or forever; the
+    /// default is 0 with one node (fail at once, as the original) and 5 with a node list
     #[arg(long, value_name = "attempts|forever", value_parser = parse_attempts)]
     pub reconnect: Option<Attempts>,
     /// wait this many seconds before the second reconnect attempt of an outage (the first is
