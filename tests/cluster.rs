@@ -598,8 +598,8 @@ fn cluster_quorum_leader_killed_one_process_per_message() {
         }
         // The defaults: a publish refused while the leader is elected (basic.nack) fails.
         // (With --retry-nacked 10, in 2 runs of 2 one process was refused again and again on
-        // its channel for over 30 s; without it, new processes were accepted again after at
-        // most 20 refused ones, in 9 runs.)
+        // its channel for over 30 s, while new processes on the same node were accepted at
+        // once; without it, at most 20 processes were refused, in 9 runs.)
         let args = ["--url", &list, "-r", &queue.0, "-b", &body];
         match tool("amqp-publish", &args) {
             out if out.code == 0 => confirmed.push(body),
