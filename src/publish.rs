@@ -458,13 +458,26 @@ impl Publisher {
     }
 
     /// Publishes the nacked messages again (`--retry-nacked`), after the wait their tries
-    /// call for, with one warning line.
+    /// call for, with one warning line; a message refused a second time goes through a
+    /// reconnect instead when reconnecting is allowed ([`Failure::Lost`]).
     async fn publish_nacked_again(&mut self) -> Result<(), Failure> {
         let Some(recovery) = self.recovery.as_mut().filter(|r| !r.nacked.is_empty()) else {
             return Ok(());
         };
+        let tries = recovery.nacked.iter().map(|m| m.nacks).max().unwrap_or(1);
+        if tries >= 2 && recovery.reconnector.enabled() {
+            // Refused again: RabbitMQ 3.10 can keep refusing every publish of a channel whose
+            // quorum queue lost its leader (measured: nacked at every retry for over 30 s)
+            // while new connections to the same node are accepted at once. So the message is
+            // published again on a new connection (the next node first), as after a loss,
+            // with the reconnect budget.
+            let unconfirmed = recovery.kept.len() + recovery.nacked.len();
+            return Err(Failure::Lost {
+                cause: "the server refused a message again (basic.nack)".to_string(),
+                unconfirmed,
+            });
+        }
         let again: Vec<Kept> = recovery.nacked.drain(..).collect();
-        let tries = again.iter().map(|m| m.nacks).max().unwrap_or(1);
         let policy = recovery.reconnector.policy();
         let wait = policy.wait_before(tries + 1);
         let noun = if again.len() == 1 {
