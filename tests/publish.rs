@@ -412,6 +412,26 @@ fn rate_spaces_line_mode_messages() {
 }
 
 #[test]
+fn rate_spaces_json_messages() {
+    let queue = TestQueue::declare("pub-rate-json");
+    let lines: String = (1..=11)
+        .map(|n| format!("{{\"payload\":\"{n}\"}}\n"))
+        .collect();
+    let started = std::time::Instant::now();
+    let out = publish_cli(queue.name())
+        .args(["--json", "--rate", "10"])
+        .stdin(lines.as_bytes())
+        .run();
+    out.assert_ok();
+    // 11 messages at 10 per second: 10 intervals of 0.1 s at least (a lower bound only).
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "{out:?}"
+    );
+    wait_for_message_count(queue.name(), 11);
+}
+
+#[test]
 fn rate_without_line_mode_is_a_usage_error() {
     let out = amqp(PUBLISH, &["-r", "q", "--rate", "1", "-b", "x"]);
     out.assert_error(
