@@ -393,42 +393,34 @@ fn no_confirm_still_publishes() {
     assert_eq!(only_message(&queue).body, b"fire");
 }
 
-#[test]
-fn rate_spaces_line_mode_messages() {
-    let queue = TestQueue::declare("pub-rate");
-    let lines: String = (1..=21).map(|n| format!("{n}\n")).collect();
+/// Publishes `count` messages from `input` with `mode` (`-l` or `--json`) at `--rate 10` and
+/// checks they took at least the (count - 1) intervals of 0.1 s (a lower bound only) and all
+/// reached the queue.
+fn assert_rate_spaces(prefix: &str, mode: &str, input: String, count: u32) {
+    let queue = TestQueue::declare(prefix);
     let started = std::time::Instant::now();
     let out = publish_cli(queue.name())
-        .args(["-l", "--rate", "10"])
-        .stdin(lines.as_bytes())
+        .args([mode, "--rate", "10"])
+        .stdin(input.as_bytes())
         .run();
     out.assert_ok();
-    // 21 messages at 10 per second: 20 intervals of 0.1 s at least (a lower bound only).
-    assert!(
-        started.elapsed() >= std::time::Duration::from_secs(2),
-        "{out:?}"
-    );
-    wait_for_message_count(queue.name(), 21);
+    let intervals = std::time::Duration::from_millis(100 * u64::from(count - 1));
+    assert!(started.elapsed() >= intervals, "{out:?}");
+    wait_for_message_count(queue.name(), count);
+}
+
+#[test]
+fn rate_spaces_line_mode_messages() {
+    let lines: String = (1..=21).map(|n| format!("{n}\n")).collect();
+    assert_rate_spaces("pub-rate", "-l", lines, 21);
 }
 
 #[test]
 fn rate_spaces_json_messages() {
-    let queue = TestQueue::declare("pub-rate-json");
     let lines: String = (1..=11)
         .map(|n| format!("{{\"payload\":\"{n}\"}}\n"))
         .collect();
-    let started = std::time::Instant::now();
-    let out = publish_cli(queue.name())
-        .args(["--json", "--rate", "10"])
-        .stdin(lines.as_bytes())
-        .run();
-    out.assert_ok();
-    // 11 messages at 10 per second: 10 intervals of 0.1 s at least (a lower bound only).
-    assert!(
-        started.elapsed() >= std::time::Duration::from_secs(1),
-        "{out:?}"
-    );
-    wait_for_message_count(queue.name(), 11);
+    assert_rate_spaces("pub-rate-json", "--json", lines, 11);
 }
 
 #[test]

@@ -417,6 +417,8 @@ impl<'a> Consumer<'a> {
             }
         };
         tokio::pin!(idle);
+        let deadline = Deadline::reached(self.settings.deadline.filter(|_| !self.timed_out));
+        tokio::pin!(deadline);
         let next = loop {
             tokio::select! {
                 biased;
@@ -431,7 +433,7 @@ impl<'a> Consumer<'a> {
                     self.idle = true;
                     return Ok(Event::Stop);
                 }
-                _ = Deadline::reached(self.settings.deadline), if !self.timed_out => {
+                _ = &mut deadline => {
                     self.timed_out = true;
                     return Ok(Event::Stop);
                 }
