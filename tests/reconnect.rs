@@ -491,6 +491,51 @@ fn nacks_beyond_retry_nacked_fail_as_before() {
     assert_eq!(retries, 2, "{out:?}");
 }
 
+#[test]
+fn a_node_list_retries_nacked_messages_by_default() {
+    // With a node list (here the one node twice), --retry-nacked defaults to 5: the message is
+    // published again (a second refusal through a new connection) before the nack fails.
+    let queue = TestQueue::named("rc-nack-list");
+    fill_a_queue_that_rejects_publishes(&queue);
+    let list = format!("{0},{0}", broker_url());
+    let args = [
+        "--url",
+        &list,
+        "--reconnect-delay",
+        "0.05",
+        "-r",
+        queue.name(),
+        "-b",
+        "x",
+    ];
+    let out = run(PUBLISH, args, b"", &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let last = failure_lines(&out.stderr);
+    assert_eq!(last.len(), 1, "{out:?}");
+    assert!(
+        last[0]
+            .starts_with("basic.nack: the server refused a message (1 of 1 message not confirmed"),
+        "{out:?}"
+    );
+    let (retries, reconnects) = (
+        warning_count(
+            &out.stderr,
+            "warning: 1 message refused by the server (basic.nack)",
+        ),
+        warning_count(&out.stderr, "warning: reconnected to "),
+    );
+    assert!(retries + reconnects >= 5, "{out:?}");
+    // One node: no retry unless asked, as before.
+    let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "y"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stderr.contains("warning: "), "{out:?}");
+}
+
+/// How many lines of `stderr` start with `prefix`.
+fn warning_count(stderr: &str, prefix: &str) -> usize {
+    stderr.lines().filter(|l| l.starts_with(prefix)).count()
+}
+
 /// The lines of the file at `path`.
 fn file_lines(path: &str) -> Vec<String> {
     std::fs::read_to_string(path)

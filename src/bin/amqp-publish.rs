@@ -4,6 +4,7 @@
 
 use amqp_tools::cli::ToolOptions;
 use amqp_tools::cli::publish::Options;
+use amqp_tools::connection::reconnect::default_retry_nacked;
 use amqp_tools::nodes::Nodes;
 use amqp_tools::publish::{self, Publisher, Target, unconfirmed_suffix};
 use amqp_tools::{Error, Outcome, Session, message_json, properties, report, rpc, runner, std_fds};
@@ -50,8 +51,8 @@ async fn run(options: Options) -> Result<Outcome, Error> {
     publish::close(session, !options.no_confirm).await
 }
 
-/// The publisher, keeping each message until confirmed under `--reconnect` (by default with
-/// a node list) and `--retry-nacked`.
+/// The publisher, keeping each message until confirmed under `--reconnect` and
+/// `--retry-nacked` (both on by default with a node list).
 async fn start_publisher(
     options: &Options,
     nodes: &Nodes,
@@ -62,7 +63,10 @@ async fn start_publisher(
     let reconnector = options
         .reconnect
         .reconnector(nodes, session.node, options.connection_name());
-    let retry_nacked = u32::try_from(options.retry_nacked.unwrap_or(0)).unwrap_or(u32::MAX);
+    let retry_nacked = match options.retry_nacked {
+        Some(tries) => u32::try_from(tries).unwrap_or(u32::MAX),
+        None => default_retry_nacked(nodes.all().len()),
+    };
     publisher.keep_until_confirmed(reconnector, retry_nacked);
     Ok(publisher)
 }

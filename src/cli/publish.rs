@@ -109,7 +109,8 @@ pub struct Options {
     #[command(flatten)]
     pub reconnect: ReconnectArgs,
     /// publish a message the server refuses (basic.nack, e.g. during a quorum queue's leader
-    /// election) again, after the reconnect delay (doubling), up to this many times [default: 0]
+    /// election) again, after the reconnect delay (doubling), up to this many times [default: 0,
+    /// or 5 with a node list]
     #[arg(long, value_name = "tries", value_parser = super::parse_count, conflicts_with = "no_confirm")]
     pub retry_nacked: Option<u64>,
     /// `--usage`.

@@ -86,6 +86,21 @@ pub fn default_attempts(nodes: usize) -> Attempts {
     }
 }
 
+/// The default of `--retry-nacked` with a node list: a leader election refuses publishes for
+/// 0.2 to 0.5 s (measured), and the retries wait the reconnect delay, doubling (1 s, 2 s, ...);
+/// the second refusal already moves to a new connection, so 5 covers a rolling restart.
+pub const LIST_DEFAULT_RETRY_NACKED: u32 = 5;
+
+/// The default of `--retry-nacked` for `nodes` broker addresses: 0 with one node (a nack fails
+/// at once, as before and as the original, which ignores nacks), [`LIST_DEFAULT_RETRY_NACKED`]
+/// with a node list, where a nack is most often a quorum queue electing a new leader.
+pub fn default_retry_nacked(nodes: usize) -> u32 {
+    match nodes {
+        0 | 1 => 0,
+        _ => LIST_DEFAULT_RETRY_NACKED,
+    }
+}
+
 /// The reconnect knobs of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {

@@ -27,7 +27,7 @@ use crate::{
 };
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use std::{convert::TryFrom, fmt, sync::Arc};
-use tracing::{error, info, trace};
+use tracing::{error, info, trace, warn};
 
 /// Main entry point for most AMQP operations.
 ///
@@ -1331,6 +1331,19 @@ impl Channel {
             .register(method.consumer_tag, consumer.clone());
         resolver.resolve(consumer);
         Ok(())
+    }
+
+    // PATCH(amqp-tools): a basic.consume-ok for a consumer this channel already has, with no
+    // basic.consume awaiting its reply, repeats the one already received. RabbitMQ 3.x sends
+    // consume-ok before it registers the consumer with a quorum queue's leader and, when the
+    // leader is down, retries the whole step, consume-ok included. Ignoring the repeat keeps
+    // the consumer; a consume-ok for an unknown tag is still a protocol error (PATCHES.md 6).
+    fn is_repeated_basic_consume_ok(&self, method: &protocol::basic::ConsumeOk) -> bool {
+        let repeated = self.consumers.contains(method.consumer_tag.as_str());
+        if repeated {
+            warn!(channel=%self.id, consumer_tag=%method.consumer_tag, "ignoring a repeated basic.consume-ok");
+        }
+        repeated
     }
 
     fn on_basic_deliver_received(&self, method: protocol::basic::Deliver) -> Result<()> {

@@ -790,6 +790,80 @@ mod tests {
         assert!(channel.status().connected());
     }
 
+    // PATCH(amqp-tools): a repeated basic.consume-ok is ignored (see PATCHES.md 6).
+    #[test]
+    fn repeated_basic_consume_ok_keeps_the_consumer() {
+        use std::{
+            future::Future,
+            task::{Context, Poll},
+        };
+
+        let _ = tracing_subscriber::fmt::try_init();
+
+        let (conn, channels, _, frames) = create_connection_with_frames();
+        conn.configuration.negotiated_config.set_channel_max(2047);
+        let channel = channels.create(conn.closer.clone()).unwrap();
+        channel.set_state(ChannelState::Connected);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut consume = Box::pin(channel.basic_consume(
+            "queue".into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        ));
+        assert!(consume.as_mut().poll(&mut cx).is_pending());
+        while let Some(entry) = frames.pop(true) {
+            entry.into_serialized_frame(0).1.resolve();
+        }
+        let consume_ok = |tag: &str| {
+            AMQPFrame::Method(
+                channel.id(),
+                AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(basic::ConsumeOk {
+                    consumer_tag: tag.into(),
+                })),
+            )
+        };
+        channels.handle_frame(consume_ok("amq.ctag-1")).unwrap();
+        let consumer = match consume.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(consumer)) => consumer,
+            other => panic!("expected the consumer, got {other:?}"),
+        };
+        assert_eq!(consumer.tag().as_str(), "amq.ctag-1");
+
+        // RabbitMQ repeats consume-ok when it retries registering the consumer with a quorum
+        // queue whose leader is down: the channel and the consumer carry on.
+        channels.handle_frame(consume_ok("amq.ctag-1")).unwrap();
+        assert!(channel.status().connected());
+        let deliver = AMQPFrame::Method(
+            channel.id(),
+            AMQPClass::Basic(basic::AMQPMethod::Deliver(basic::Deliver {
+                consumer_tag: "amq.ctag-1".into(),
+                delivery_tag: 1,
+                redelivered: false,
+                exchange: "".into(),
+                routing_key: "queue".into(),
+            })),
+        );
+        channels.handle_frame(deliver).unwrap();
+        assert!(matches!(
+            channel.status().receiver_state(),
+            ChannelReceiverState::WillReceiveContent(60, DeliveryCause::Consume(_))
+        ));
+
+        // A consume-ok for a consumer the channel never had is still a protocol error.
+        let (conn, channels, _, _) = create_connection_with_frames();
+        conn.configuration.negotiated_config.set_channel_max(2047);
+        let other = channels.create(conn.closer.clone()).unwrap();
+        other.set_state(ChannelState::Connected);
+        let unknown = AMQPFrame::Method(
+            other.id(),
+            AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(basic::ConsumeOk {
+                consumer_tag: "amq.ctag-2".into(),
+            })),
+        );
+        assert!(channels.handle_frame(unknown).is_err());
+    }
+
     #[test]
     fn basic_consume_small_payload() {
         let _ = tracing_subscriber::fmt::try_init();

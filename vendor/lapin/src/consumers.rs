@@ -23,6 +23,14 @@ impl Consumers {
         self.write().insert(tag, consumer);
     }
 
+    // PATCH(amqp-tools): lets a channel recognise a repeated basic.consume-ok (PATCHES.md 6).
+    pub(crate) fn contains<S: Hash + Eq + ?Sized>(&self, consumer_tag: &S) -> bool
+    where
+        ShortString: Borrow<S>,
+    {
+        self.read().contains_key(consumer_tag)
+    }
+
     pub(crate) fn deregister<S: Hash + Eq + ?Sized>(&self, consumer_tag: &S)
     where
         ShortString: Borrow<S>,

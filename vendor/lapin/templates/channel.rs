@@ -177,6 +177,9 @@ impl Channel {
       Some({{#if method.metadata.connection_step ~}}ConnectionStep::{{method.metadata.connection_step}}{{else}}Reply::{{camel class.name}}{{camel method.name}}(resolver{{#if method.metadata.state ~}}{{#each method.metadata.state as |state| ~}}, {{state.name}}{{/each ~}}{{/if ~}}){{/if ~}}) => {
         fwd_res({{#if method.arguments ~}}self.on_{{snake class.name false}}_{{snake method.name false}}_received(method{{#if method.metadata.confirmation.type ~}}, resolver{{/if ~}}{{#if method.metadata.state ~}}{{#each method.metadata.state as |state| ~}}, {{state.name}}{{/each ~}}{{/if ~}}){{else if method.metadata.received_hook ~}}self.on_{{snake class.name false}}_{{snake method.name false}}_received({{#if method.metadata.received_hook.params ~}}{{#each method.metadata.received_hook.params as |param| ~}}{{#unless @first ~}}, {{/unless ~}}{{param}}{{/each ~}}{{/if ~}}){{else}}Ok(()){{/if ~}}, {{#if method.metadata.confirmation.type ~}}None{{else if method.metadata.connection_step}}None{{else}}Some(resolver){{/if ~}})
       },
+      {{#if method.metadata.repeat_hook ~}}
+      None if self.is_repeated_{{snake class.name false}}_{{snake method.name false}}(&method) => Ok(()),
+      {{/if}}
       unexpected => {
         self.handle_invalid_contents(format!("unexpected {{class.name}} {{method.name}} received on channel {}, was awaiting for {:?}", self.id, unexpected), method.get_amqp_class_id(), method.get_amqp_method_id())
       },

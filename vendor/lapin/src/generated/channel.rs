@@ -550,6 +550,7 @@ impl Channel {
                 ),
                 None,
             ),
+            None if self.is_repeated_basic_consume_ok(&method) => Ok(()),
             unexpected => self.handle_invalid_contents(
                 format!(
                     "unexpected basic consume-ok received on channel {}, was awaiting for {:?}",
