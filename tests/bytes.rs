@@ -229,3 +229,52 @@ fn typed_header_and_argument_values_that_are_not_utf8_are_sent_as_bytes() {
     );
     assert!(!queue_exists(other.name()));
 }
+
+/// A delivery whose routing key, properties and header name are Latin-1 (as the C tools send
+/// them from a script under `LANG=C`) is taken: the body whole, each invalid byte of those
+/// fields shown as U+FFFD. It used to end the connection (`invalid AMQP data`) and, the
+/// message going back to the queue, every consumer after it.
+#[test]
+fn a_delivery_whose_short_strings_are_not_utf8_is_taken() {
+    use common::compat::amqp::{FieldValue, Properties};
+    let queue = TestQueue::declare("bytes-recv");
+    let exchange = format!("{}-x", queue.name());
+    let mut client = common::compat::broker();
+    client
+        .declare_exchange(&exchange, "fanout")
+        .expect("exchange.declare");
+    client
+        .bind_queue(queue.name(), &exchange, "")
+        .expect("queue.bind");
+    let properties = Properties {
+        content_type: Some(b"text/caf\xe9".to_vec()),
+        reply_to: Some(b"re-\xe9".to_vec()),
+        headers: Some(vec![(
+            b"k\xe9".to_vec(),
+            FieldValue::LongStr(b"v\xe9".to_vec()),
+        )]),
+        ..Properties::default()
+    };
+    for body in [&b"first"[..], b"second"] {
+        client
+            .publish(&exchange, b"caf\xe9", &properties, body)
+            .expect("basic.publish");
+    }
+    let _ = client.delete_exchange(&exchange);
+    client.close();
+
+    let script = r#"cat; echo; echo "$AMQP_ROUTING_KEY|$AMQP_CONTENT_TYPE|$AMQP_REPLY_TO""#;
+    let out = amqp(
+        "amqp-consume",
+        &["-q", queue.name(), "-c", "1", "--", "sh", "-c", script],
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.stdout,
+        "first\ncaf\u{fffd}|text/caf\u{fffd}|re-\u{fffd}\n".as_bytes(),
+        "{out:?}"
+    );
+    let out = amqp("amqp-get", &["-q", queue.name()]);
+    out.assert_ok();
+    assert_eq!(out.stdout, b"second", "{out:?}");
+}

@@ -724,11 +724,12 @@ impl Client {
         self.rpc(req, (60, 21)).map(|_| ())
     }
 
-    /// basic.publish with `mandatory`, in confirm mode: waits for the broker's ack.
+    /// basic.publish with `mandatory`, in confirm mode: waits for the broker's ack. `key` is
+    /// any bytes (other clients send routing keys that are not UTF-8).
     pub fn publish(
         &mut self,
         exchange: &str,
-        key: &str,
+        key: impl AsRef<[u8]>,
         properties: &Properties,
         body: &[u8],
     ) -> Result<Routed> {
@@ -742,7 +743,7 @@ impl Client {
             .u16(40)
             .u16(0)
             .shortstr(exchange.as_bytes())
-            .shortstr(key.as_bytes())
+            .shortstr(key.as_ref())
             .u8(1);
         self.send_frame(FRAME_METHOD, ch, &method.0)?;
         let mut header = W::default().u16(60).u16(0).u64(body.len() as u64).0;
