@@ -543,7 +543,7 @@ impl Case {
                     key,
                     properties,
                     body,
-                } => match b.publish(&x.expand(exchange), &x.expand(key), properties, body) {
+                } => match b.publish(&x.expand(exchange), x.expand(key), properties, body) {
                     Ok(Routed::Yes) => Ok(()),
                     Ok(Routed::Returned) => panic!("setup: message to {key} was not routed"),
                     Err(e) => Err(e),
