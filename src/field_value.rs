@@ -81,10 +81,10 @@ pub fn table_of_words(words: &[std::ffi::OsString]) -> Result<FieldTable, String
                 let at = equals.ok_or_else(|| {
                     format!("expected KEY=VALUE, got '{}'", word.to_string_lossy())
                 })?;
-                let key = short_string::from_bytes(&bytes[..at])
-                    .map_err(|e| format!("field name: {e}"))?;
+                let key =
+                    short_string::octets(&bytes[..at]).map_err(|e| format!("field name: {e}"))?;
                 let value = AMQPValue::LongString(LongString::from(bytes[at + 1..].to_vec()));
-                (ShortString::from(key), value)
+                (key, value)
             }
         };
         table.insert(key, value);

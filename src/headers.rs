@@ -10,7 +10,7 @@
 
 use crate::error::Error;
 use crate::short_string;
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, FieldTable, LongString};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -44,8 +44,10 @@ pub fn missing_colon_warning(entry: &str) -> String {
 /// for each entry without `:`. A key given twice keeps its last value (an AMQP field table
 /// maps each key to one value). Returns `None` when no `-H` was given.
 ///
+/// Names and values are sent as the bytes given, as the original does.
+///
 /// Errors ([`Error::Message`]): `--header: header name: CAUSE` for a name longer than 255
-/// bytes or not UTF-8.
+/// bytes.
 pub fn table(
     entries: &[OsString],
     mut warn: impl FnMut(&str),
@@ -57,12 +59,9 @@ pub fn table(
     for entry in entries {
         match parse(entry.as_bytes()) {
             Some(header) => {
-                let key = short_string::from_bytes(&header.key)
+                let key = short_string::octets(&header.key)
                     .map_err(|e| Error::Message(format!("--header: header name: {e}")))?;
-                table.insert(
-                    ShortString::from(key),
-                    AMQPValue::LongString(LongString::from(header.value)),
-                );
+                table.insert(key, AMQPValue::LongString(LongString::from(header.value)));
             }
             None => warn(&missing_colon_warning(&entry.to_string_lossy())),
         }

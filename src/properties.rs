@@ -8,7 +8,7 @@ use crate::cli::publish::Options;
 use crate::error::Error;
 use crate::{field_value, headers};
 use lapin::BasicProperties;
-use lapin::types::FieldTable;
+use lapin::types::{FieldTable, ShortString};
 
 /// Builds the properties from the options; `warn` receives the `-H` warnings.
 ///
@@ -32,7 +32,7 @@ pub fn overrides(options: &Options, warn: impl FnMut(&str)) -> Result<BasicPrope
     if options.persistent {
         p = p.with_delivery_mode(2);
     }
-    let text = |v: &Option<String>| v.as_ref().map(|s| s.as_str().into());
+    let text = |v: &Option<ShortString>| v.clone();
     if let Some(v) = text(&options.content_type) {
         p = p.with_content_type(v);
     }

@@ -25,6 +25,7 @@ use crate::queued::poll_now;
 use crate::rate::Rate;
 use crate::report::report;
 use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -60,8 +61,8 @@ type Writing = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>>>>;
 /// nack.
 #[derive(Debug, Clone)]
 struct Kept {
-    exchange: String,
-    routing_key: String,
+    exchange: ShortString,
+    routing_key: ShortString,
     properties: BasicProperties,
     pieces: Vec<Vec<u8>>,
     /// How many times the server refused it (basic.nack) so far.
@@ -104,10 +105,10 @@ struct Recovery {
 /// Where and how to publish: the fields of basic.publish plus the message properties.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
-    /// Exchange name; empty for the default exchange.
-    pub exchange: String,
-    /// Routing key.
-    pub routing_key: String,
+    /// Exchange name (any bytes, as the original sends it); empty for the default exchange.
+    pub exchange: ShortString,
+    /// Routing key (any bytes).
+    pub routing_key: ShortString,
     /// basic.publish `mandatory`: an unroutable message is returned (and reported as an error).
     pub mandatory: bool,
     /// Publishes to the default exchange are mandatory even without `mandatory`: given a node
@@ -258,7 +259,7 @@ impl Publisher {
     ) -> Result<(), Error> {
         let exchange = self.target.exchange.clone();
         let routing_key = self.target.routing_key.clone();
-        self.publish_to(&exchange, &routing_key, properties, pieces)
+        self.publish_to(exchange, routing_key, properties, pieces)
             .await
     }
 
@@ -269,8 +270,8 @@ impl Publisher {
     /// Errors: as [`Publisher::publish_pieces`].
     pub async fn publish_to(
         &mut self,
-        exchange: &str,
-        routing_key: &str,
+        exchange: ShortString,
+        routing_key: ShortString,
         properties: BasicProperties,
         pieces: Vec<Vec<u8>>,
     ) -> Result<(), Error> {
@@ -280,8 +281,8 @@ impl Publisher {
         self.published += 1;
         self.unsent = self.unsent.saturating_sub(1);
         let message = Kept {
-            exchange: exchange.to_string(),
-            routing_key: routing_key.to_string(),
+            exchange,
+            routing_key,
             properties,
             pieces,
             nacks: 0,
@@ -314,7 +315,8 @@ impl Publisher {
     async fn send(&mut self, message: Kept) -> Result<(), Failure> {
         let options = BasicPublishOptions {
             mandatory: self.target.mandatory
-                || (self.target.mandatory_to_default_exchange && message.exchange.is_empty()),
+                || (self.target.mandatory_to_default_exchange
+                    && message.exchange.as_bytes().is_empty()),
             immediate: false,
         };
         let channel = self.channel.clone();
@@ -339,8 +341,8 @@ impl Publisher {
         let mut writing: Writing = Box::pin(async move {
             channel
                 .basic_publish_pieces(
-                    exchange.into(),
-                    routing_key.into(),
+                    exchange,
+                    routing_key,
                     options,
                     pieces,
                     properties,
@@ -853,8 +855,8 @@ impl Publisher {
     pub async fn publish_messages(
         &mut self,
         mut messages: tokio::sync::mpsc::Receiver<Result<Message, ReadError>>,
-        exchange: Option<&str>,
-        routing_key: Option<&str>,
+        exchange: Option<&ShortString>,
+        routing_key: Option<&ShortString>,
         overrides: &BasicProperties,
         mut rate: Option<Rate>,
     ) -> Result<Option<ReadError>, Error> {
@@ -865,20 +867,25 @@ impl Publisher {
                 Ok(message) => message,
                 Err(error) => return Ok(Some(error)),
             };
-            let Some(routing_key) = routing_key.map(str::to_string).or(message.routing_key) else {
+            let routing_key = routing_key
+                .cloned()
+                .or_else(|| message.routing_key.map(Into::into));
+            let Some(routing_key) = routing_key else {
                 return Ok(Some(ReadError {
                     message: number,
                     position: None,
                     cause: "no \"routing_key\" (give one in the message or with -r)".into(),
                 }));
             };
-            let exchange = exchange.map(str::to_string).or(message.exchange);
+            let exchange = exchange
+                .cloned()
+                .or_else(|| message.exchange.map(Into::into));
             let properties = merge(message.properties, overrides);
             if let Some(rate) = &mut rate {
                 rate.wait().await;
             }
             let exchange = exchange.unwrap_or_default();
-            self.publish_to(&exchange, &routing_key, properties, vec![message.body])
+            self.publish_to(exchange, routing_key, properties, vec![message.body])
                 .await?;
         }
         Ok(None)

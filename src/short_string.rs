@@ -2,12 +2,13 @@
 //! keys, most basic properties (content type, message id, ...), the virtual host and the keys
 //! of field tables (headers, queue arguments). A length octet and at most 255 bytes.
 //!
-//! amq-protocol (under lapin) holds a short string as a Rust `String` and panics on a longer
-//! one, so every value that becomes a short string is checked here before connecting. The
-//! original sends what it is given and fails at the step (`queue.declare: invalid AMQP data`).
-//! Being a `String`, a short string is also UTF-8: bytes that are not are refused here too
-//! (RabbitMQ itself refuses them in queue names: `501 FRAME_ERROR - Malformed UTF-8 in
-//! shortstr`, closing the connection).
+//! amq-protocol (under lapin) panics on a longer one, so every value that becomes a short
+//! string is checked here before connecting. The original sends what it is given and fails at
+//! the step (`queue.declare: invalid AMQP data`). Exchange names and routing keys to publish
+//! with, properties and header names are octets, sent as given ([`from_os_bytes`], [`octets`];
+//! the vendored amq-protocol keeps such bytes); queue names and the vhost must be UTF-8
+//! ([`from_os`]): RabbitMQ refuses other queue names by closing the connection (`501
+//! FRAME_ERROR - Malformed UTF-8 in shortstr`).
 
 use lapin::types::ShortString;
 use std::ffi::OsString;
@@ -33,7 +34,7 @@ impl fmt::Display for Refused {
                 "{bytes} bytes, more than the {MAX_BYTES} an AMQP short string can hold"
             ),
             Refused::NotUtf8 => f.write_str(
-                "not valid UTF-8 (AMQP names, keys and properties are short strings, sent as UTF-8)",
+                "not valid UTF-8 (AMQP queue names, binding keys and the vhost are sent as UTF-8)",
             ),
         }
     }
@@ -54,16 +55,8 @@ pub fn new(value: &str) -> Result<ShortString, Refused> {
     ShortString::try_new(value).map_err(|_| Refused::TooLong(value.len()))
 }
 
-/// Bytes (an option value, a header name) as the text of a short string.
-///
-/// Errors: [`Refused::NotUtf8`], [`Refused::TooLong`].
-pub fn from_bytes(value: &[u8]) -> Result<String, Refused> {
-    let text = std::str::from_utf8(value).map_err(|_| Refused::NotUtf8)?;
-    check(text)?;
-    Ok(text.to_string())
-}
-
-/// A command-line value as the text of a short string (see [`from_bytes`]).
+/// A command-line value as the text of a short string (a queue name, the vhost: RabbitMQ
+/// refuses queue names that are not UTF-8 by closing the connection).
 ///
 /// Errors: [`Refused::NotUtf8`], [`Refused::TooLong`].
 pub fn from_os(value: OsString) -> Result<String, Refused> {
@@ -72,9 +65,29 @@ pub fn from_os(value: OsString) -> Result<String, Refused> {
     Ok(text)
 }
 
+/// Bytes (a header name) as a short string of those bytes, sent as they are (RabbitMQ takes
+/// any octets in field names).
+///
+/// Errors: [`Refused::TooLong`].
+pub fn octets(value: &[u8]) -> Result<ShortString, Refused> {
+    ShortString::from_bytes(value).map_err(|_| Refused::TooLong(value.len()))
+}
+
+/// A command-line value as a short string of any bytes (as the original sends them; RabbitMQ
+/// takes them in exchange names, routing keys and properties).
+///
+/// Errors: [`Refused::TooLong`].
+pub fn from_os_bytes(value: OsString) -> Result<ShortString, Refused> {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = value.into_vec();
+    let len = bytes.len();
+    ShortString::from_bytes(bytes).map_err(|_| Refused::TooLong(len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStringExt;
 
     #[test]
     fn at_most_255_bytes() {
@@ -86,8 +99,18 @@ mod tests {
     }
 
     #[test]
-    fn utf8_only() {
-        assert_eq!(from_bytes(b"caf\xe9"), Err(Refused::NotUtf8));
-        assert_eq!(from_bytes("café".as_bytes()).unwrap(), "café");
+    fn names_are_utf8_keys_and_properties_any_bytes() {
+        assert_eq!(
+            from_os(OsString::from_vec(b"caf\xe9".to_vec())),
+            Err(Refused::NotUtf8)
+        );
+        assert_eq!(from_os(OsString::from("café")).unwrap(), "café");
+        assert_eq!(octets(b"caf\xe9").unwrap().as_bytes(), b"caf\xe9");
+        let raw = from_os_bytes(OsString::from_vec(vec![0xe9; 255])).unwrap();
+        assert_eq!(raw.as_bytes(), [0xe9; 255]);
+        assert_eq!(
+            from_os_bytes(OsString::from_vec(vec![0xe9; 256])),
+            Err(Refused::TooLong(256))
+        );
     }
 }

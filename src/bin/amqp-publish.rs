@@ -86,7 +86,7 @@ async fn run_json(options: Options) -> Result<Outcome, Error> {
     };
     let mut publisher = start_publisher(&options, &nodes, &session, target).await?;
     let messages = message_json::stream::spawn_stdin_messages();
-    let (exchange, routing_key) = (options.exchange.as_deref(), options.routing_key.as_deref());
+    let (exchange, routing_key) = (options.exchange.as_ref(), options.routing_key.as_ref());
     let stopped = publisher
         .publish_messages(messages, exchange, routing_key, &overrides, options.rate())
         .await?;

@@ -21,7 +21,7 @@ pub mod reconnect;
 pub use connection::{ConnectionArgs, resolve};
 pub use numbers::{parse_count, parse_int, parse_seconds};
 pub use tool::ToolOptions;
-pub use values::{short_string, short_strings};
+pub use values::{short_string, short_string_bytes, short_strings};
 
 use crate::error::Error;
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::rate::Rate;
 use crate::rpc::ReplyFormat;
 use clap::Parser;
+use lapin::types::ShortString;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
@@ -22,23 +23,23 @@ pub struct Options {
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// the exchange to publish to
-    #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string())]
-    pub exchange: Option<String>,
+    #[arg(short = 'e', long, value_name = "exchange", value_parser = super::short_string_bytes())]
+    pub exchange: Option<ShortString>,
     /// the routing key to publish with
-    #[arg(short = 'r', long, value_name = "routing key", value_parser = super::short_string())]
-    pub routing_key: Option<String>,
+    #[arg(short = 'r', long, value_name = "routing key", value_parser = super::short_string_bytes())]
+    pub routing_key: Option<ShortString>,
     /// use the persistent delivery mode
     #[arg(short = 'p', long)]
     pub persistent: bool,
     /// the content-type for the message
-    #[arg(short = 'C', long, value_name = "content type", value_parser = super::short_string())]
-    pub content_type: Option<String>,
+    #[arg(short = 'C', long, value_name = "content type", value_parser = super::short_string_bytes())]
+    pub content_type: Option<ShortString>,
     /// the content-encoding for the message
-    #[arg(short = 'E', long, value_name = "content encoding", value_parser = super::short_string())]
-    pub content_encoding: Option<String>,
+    #[arg(short = 'E', long, value_name = "content encoding", value_parser = super::short_string_bytes())]
+    pub content_encoding: Option<ShortString>,
     /// the replyTo to use for the message
-    #[arg(short = 't', long, value_name = "reply to", value_parser = super::short_string())]
-    pub reply_to: Option<String>,
+    #[arg(short = 't', long, value_name = "reply to", value_parser = super::short_string_bytes())]
+    pub reply_to: Option<ShortString>,
     /// treat each line from standard in as a separate message
     #[arg(short = 'l', long)]
     pub line_buffered: bool,
@@ -59,11 +60,11 @@ pub struct Options {
     #[arg(long)]
     pub no_mandatory: bool,
     /// the message-id property
-    #[arg(long, value_name = "id", value_parser = super::short_string())]
-    pub message_id: Option<String>,
+    #[arg(long, value_name = "id", value_parser = super::short_string_bytes())]
+    pub message_id: Option<ShortString>,
     /// the correlation-id property (e.g. to answer a request's reply-to)
-    #[arg(long, value_name = "id", value_parser = super::short_string())]
-    pub correlation_id: Option<String>,
+    #[arg(long, value_name = "id", value_parser = super::short_string_bytes())]
+    pub correlation_id: Option<ShortString>,
     /// the expiration property: the message's time to live, in milliseconds
     #[arg(long, value_name = "milliseconds", value_parser = clap::value_parser!(u32))]
     pub expiration: Option<u32>,
@@ -71,14 +72,14 @@ pub struct Options {
     #[arg(long, value_name = "priority", value_parser = clap::value_parser!(u8))]
     pub priority: Option<u8>,
     /// the type property
-    #[arg(long = "type", value_name = "type", value_parser = super::short_string())]
-    pub message_type: Option<String>,
+    #[arg(long = "type", value_name = "type", value_parser = super::short_string_bytes())]
+    pub message_type: Option<ShortString>,
     /// the app-id property
-    #[arg(long, value_name = "id", value_parser = super::short_string())]
-    pub app_id: Option<String>,
+    #[arg(long, value_name = "id", value_parser = super::short_string_bytes())]
+    pub app_id: Option<ShortString>,
     /// the user-id property (RabbitMQ checks it is the connection's user)
-    #[arg(long, value_name = "user", value_parser = super::short_string())]
-    pub user_id: Option<String>,
+    #[arg(long, value_name = "user", value_parser = super::short_string_bytes())]
+    pub user_id: Option<ShortString>,
     /// the timestamp property, in seconds since the epoch; without a value, now
     #[arg(long, value_name = "seconds", num_args = 0..=1, default_missing_value = "now")]
     pub timestamp: Option<String>,

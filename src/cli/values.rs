@@ -2,6 +2,7 @@
 
 use crate::short_string;
 use clap::builder::{OsStringValueParser, TypedValueParser};
+use lapin::types::ShortString;
 
 /// The parser of an option whose value is sent as an AMQP short string (a queue or exchange
 /// name, a routing key, a property): takes the value as bytes and refuses, naming the option,
@@ -9,6 +10,14 @@ use clap::builder::{OsStringValueParser, TypedValueParser};
 /// clap refusing the whole command line or amq-protocol panicking later.
 pub fn short_string() -> impl TypedValueParser<Value = String> {
     OsStringValueParser::new().try_map(short_string::from_os)
+}
+
+/// The parser of an option whose value is sent as an AMQP short string that RabbitMQ takes as
+/// any octets (an exchange name or routing key in basic.publish, a property): takes the value
+/// as bytes, as the original does, and refuses, naming the option, one longer than 255 bytes
+/// ([`short_string::from_os_bytes`]).
+pub fn short_string_bytes() -> impl TypedValueParser<Value = ShortString> {
+    OsStringValueParser::new().try_map(short_string::from_os_bytes)
 }
 
 /// The parser of an option whose value is cut into AMQP short strings later (amqp-consume's

@@ -10,12 +10,16 @@
 //! letter or digit turned into `_` (`x-trace-id` -> `AMQP_HEADER_X_TRACE_ID`; when two headers
 //! sanitise to one name, the later in the table's order wins). Values are written as
 //! [`crate::field_value::to_text`] does (numbers in decimal, booleans `true`/`false`, arrays and
-//! tables as JSON); NUL bytes, which an environment cannot hold, are dropped. Variables of these
+//! tables as JSON); strings (names, keys, properties, string headers) are their bytes as
+//! received, UTF-8 or not; NUL bytes, which an environment cannot hold, are dropped. Variables of these
 //! names inherited from the consumer's own environment are removed, so an unset property is
 //! never mistaken for a set one; everything else (`AMQP_URL` included) is passed on.
 
 use crate::field_value::to_text;
 use lapin::message::Delivery;
+use lapin::types::{AMQPValue, ShortString};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 
 /// Names of the basic properties' variables, in the order of the content header.
 pub const PROPERTY_VARIABLES: [&str; 13] = [
@@ -37,39 +41,45 @@ pub const PROPERTY_VARIABLES: [&str; 13] = [
 /// Prefix of header variables.
 pub const HEADER_PREFIX: &str = "AMQP_HEADER_";
 
-/// The variables to set for `delivery`, received by the consumer `consumer_tag`.
-pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, String)> {
+/// The variables to set for `delivery`, received by the consumer `consumer_tag`: each name
+/// with its value's bytes.
+pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, OsString)> {
     let p = &delivery.properties;
+    let octets = |s: &ShortString| s.as_bytes().to_vec();
+    let number = |n: &dyn ToString| n.to_string().into_bytes();
     let mut vars = vec![
-        ("AMQP_EXCHANGE".to_string(), delivery.exchange.to_string()),
+        ("AMQP_EXCHANGE".to_string(), octets(&delivery.exchange)),
         (
             "AMQP_ROUTING_KEY".to_string(),
-            delivery.routing_key.to_string(),
+            octets(&delivery.routing_key),
         ),
         (
             "AMQP_REDELIVERED".to_string(),
-            delivery.redelivered.to_string(),
+            number(&delivery.redelivered),
         ),
         (
             "AMQP_DELIVERY_TAG".to_string(),
-            delivery.delivery_tag.to_string(),
+            number(&delivery.delivery_tag),
         ),
-        ("AMQP_CONSUMER_TAG".to_string(), consumer_tag.to_string()),
+        (
+            "AMQP_CONSUMER_TAG".to_string(),
+            consumer_tag.as_bytes().to_vec(),
+        ),
     ];
-    let properties: [Option<String>; 13] = [
-        p.content_type().as_ref().map(|v| v.to_string()),
-        p.content_encoding().as_ref().map(|v| v.to_string()),
-        p.delivery_mode().map(|v| v.to_string()),
-        p.priority().map(|v| v.to_string()),
-        p.correlation_id().as_ref().map(|v| v.to_string()),
-        p.reply_to().as_ref().map(|v| v.to_string()),
-        p.expiration().as_ref().map(|v| v.to_string()),
-        p.message_id().as_ref().map(|v| v.to_string()),
-        p.timestamp().map(|v| v.to_string()),
-        p.kind().as_ref().map(|v| v.to_string()),
-        p.user_id().as_ref().map(|v| v.to_string()),
-        p.app_id().as_ref().map(|v| v.to_string()),
-        p.cluster_id().as_ref().map(|v| v.to_string()),
+    let properties: [Option<Vec<u8>>; 13] = [
+        p.content_type().as_ref().map(octets),
+        p.content_encoding().as_ref().map(octets),
+        p.delivery_mode().map(|v| number(&v)),
+        p.priority().map(|v| number(&v)),
+        p.correlation_id().as_ref().map(octets),
+        p.reply_to().as_ref().map(octets),
+        p.expiration().as_ref().map(octets),
+        p.message_id().as_ref().map(octets),
+        p.timestamp().map(|v| number(&v)),
+        p.kind().as_ref().map(octets),
+        p.user_id().as_ref().map(octets),
+        p.app_id().as_ref().map(octets),
+        p.cluster_id().as_ref().map(octets),
     ];
     for (name, value) in PROPERTY_VARIABLES.iter().zip(properties) {
         if let Some(value) = value {
@@ -78,12 +88,26 @@ pub fn variables(delivery: &Delivery, consumer_tag: &str) -> Vec<(String, String
     }
     if let Some(headers) = p.headers() {
         for (key, value) in headers.inner() {
-            vars.push((header_variable(key.as_str()), to_text(value)));
+            vars.push((header_variable(key.as_str()), header_value(value)));
         }
     }
     vars.into_iter()
-        .map(|(name, value)| (name, value.replace('\0', "")))
+        .map(|(name, mut value)| {
+            value.retain(|&b| b != 0);
+            (name, OsString::from_vec(value))
+        })
         .collect()
+}
+
+/// A header's value for its variable: the bytes of a string or byte array as received, any
+/// other value as [`to_text`] writes it.
+fn header_value(value: &AMQPValue) -> Vec<u8> {
+    match value {
+        AMQPValue::LongString(s) => s.as_bytes().to_vec(),
+        AMQPValue::ShortString(s) => s.as_bytes().to_vec(),
+        AMQPValue::ByteArray(b) => b.as_slice().to_vec(),
+        other => to_text(other).into_bytes(),
+    }
 }
 
 /// `AMQP_HEADER_` + the header name, upper-cased, non-alphanumerics as `_`.

@@ -215,20 +215,17 @@ pub fn parse_decimal_value<I: ParsableInput>(i: I) -> ParserResult<I, DecimalVal
     .parse(i)
 }
 
-// PATCH(amqp-tools): a short string that is not UTF-8 is taken, not a parse error (see
-// PATCHES.md 1).
+// PATCH(amqp-tools): a short string that is not UTF-8 is taken, not a parse error, and keeps
+// its bytes (see PATCHES.md 1).
 fn make_short_string<I: Input<Item = u8>>(i: I) -> ShortString {
     let bytes: Vec<u8> = i.iter_elements().collect();
-    match String::from_utf8(bytes) {
-        // At most 255 bytes: the length is one octet.
-        Ok(s) => ShortString::from(s),
-        Err(error) => ShortString::from_utf8_lossy(error.as_bytes()),
-    }
+    // At most 255 bytes: the length is one octet.
+    ShortString::from_bytes(bytes).expect("a short string's length is one octet")
 }
 
 /// Parse a [ShortString](../type.ShortString.html). Bytes that are not valid UTF-8 (AMQP 0-9-1
-/// short strings are octets; other clients send Latin-1 routing keys, for example) are taken
-/// with U+FFFD in place of each invalid sequence ([ShortString::from_utf8_lossy]).
+/// short strings are octets; other clients send Latin-1 routing keys, for example) are kept
+/// ([ShortString::as_bytes]) and shown with U+FFFD by [ShortString::as_str].
 pub fn parse_short_string<I: ParsableInput>(i: I) -> ParserResult<I, ShortString> {
     context(
         "parse_short_string",
@@ -496,16 +493,17 @@ mod test {
     #[test]
     fn test_parse_short_string_not_utf8() {
         // "café" in Latin-1, as a client under LANG=C sends it.
-        assert_eq!(
-            parse_short_string(&[4, b'c', b'a', b'f', 0xe9][..]),
-            Ok((EMPTY, "caf\u{fffd}".into()))
-        );
-        // 255 invalid bytes would be 765 bytes of U+FFFD: cut to 85 characters (255 bytes).
+        let (rest, parsed) = parse_short_string(&[4, b'c', b'a', b'f', 0xe9][..]).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(parsed.as_str(), "caf\u{fffd}");
+        assert_eq!(parsed.as_bytes(), b"caf\xe9");
+        // 255 invalid bytes are kept whole (as text, 765 bytes of U+FFFD).
         let mut input = vec![255u8];
         input.extend(std::iter::repeat_n(0xffu8, 255));
         let (rest, parsed) = parse_short_string(&input[..]).unwrap();
         assert!(rest.is_empty());
-        assert_eq!(parsed.as_str(), "\u{fffd}".repeat(85));
+        assert_eq!(parsed.as_bytes(), &input[1..]);
+        assert_eq!(parsed.as_str(), "\u{fffd}".repeat(255));
     }
 
     #[test]

@@ -168,8 +168,55 @@ impl fmt::Display for ShortStringError {
 impl std::error::Error for ShortStringError {}
 
 /// A String (deprecated)
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-pub struct ShortString(String);
+// PATCH(amqp-tools): a short string keeps its bytes when they are not UTF-8 (PATCHES.md 1).
+// `text` is what `as_str` gives (with U+FFFD for each invalid sequence); `bytes`, when set,
+// are the octets sent and received. Equality, order and hashing follow `text` first, so that
+// `Borrow<str>` stays consistent for every UTF-8 value; serde sees `text` only.
+#[derive(Clone, Debug, Default)]
+pub struct ShortString {
+    text: String,
+    bytes: Option<Box<[u8]>>,
+}
+
+impl PartialEq for ShortString {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text && self.bytes == other.bytes
+    }
+}
+
+impl Eq for ShortString {}
+
+impl PartialOrd for ShortString {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ShortString {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text
+            .cmp(&other.text)
+            .then_with(|| self.bytes.cmp(&other.bytes))
+    }
+}
+
+impl std::hash::Hash for ShortString {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state)
+    }
+}
+
+impl Serialize for ShortString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ShortString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| Self { text, bytes: None })
+    }
+}
 /// A String
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 pub struct LongString(Vec<u8>);
@@ -193,28 +240,38 @@ pub struct DecimalValue {
 }
 
 impl ShortString {
-    /// Get a reference to a ShortString as &str
+    /// Get a reference to a ShortString as &str (for bytes that are not UTF-8, with U+FFFD in
+    /// place of each invalid sequence: see [ShortString::as_bytes])
     #[must_use]
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.text.as_str()
     }
 
-    // PATCH(amqp-tools): received short strings that are not UTF-8 (see PATCHES.md 1).
-    /// Construct a [ShortString] from bytes received on the wire (at most
-    /// [MAX_SHORT_STRING_LENGTH]) that are not valid UTF-8: each invalid sequence becomes
-    /// U+FFFD, as [String::from_utf8_lossy] does, and the result is cut at a character boundary
-    /// to stay within [MAX_SHORT_STRING_LENGTH] bytes (a replacement character takes three).
+    // PATCH(amqp-tools): short strings as bytes (see PATCHES.md 1).
+    /// The octets of this short string, as sent and received (AMQP 0-9-1 short strings are
+    /// octets, spec 4.2.5.3): the UTF-8 of [ShortString::as_str], or the bytes given to
+    /// [ShortString::from_bytes] or parsed when they are not UTF-8.
     #[must_use]
-    pub fn from_utf8_lossy(bytes: &[u8]) -> Self {
-        let mut s = String::from_utf8_lossy(bytes).into_owned();
-        if s.len() > MAX_SHORT_STRING_LENGTH {
-            let mut end = MAX_SHORT_STRING_LENGTH;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s.truncate(end);
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.as_deref().unwrap_or(self.text.as_bytes())
+    }
+
+    // PATCH(amqp-tools): short strings as bytes (see PATCHES.md 1).
+    /// Fallibly construct a [ShortString] from any octets, returning an error if they exceed
+    /// [MAX_SHORT_STRING_LENGTH] bytes. Bytes that are not UTF-8 are kept as they are for the
+    /// wire ([ShortString::as_bytes]); [ShortString::as_str] shows them with U+FFFD.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self, ShortStringError> {
+        let bytes = bytes.into();
+        if bytes.len() > MAX_SHORT_STRING_LENGTH {
+            return Err(ShortStringError(bytes.len()));
         }
-        Self(s)
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => Self { text, bytes: None },
+            Err(error) => Self {
+                text: String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                bytes: Some(error.into_bytes().into_boxed_slice()),
+            },
+        })
     }
 
     /// Fallibly construct a [ShortString], returning an error if the string exceeds [MAX_SHORT_STRING_LENGTH] bytes
@@ -223,7 +280,10 @@ impl ShortString {
         if s.len() > MAX_SHORT_STRING_LENGTH {
             return Err(ShortStringError(s.len()));
         }
-        Ok(Self(s))
+        Ok(Self {
+            text: s,
+            bytes: None,
+        })
     }
 }
 
@@ -241,19 +301,19 @@ impl From<&str> for ShortString {
 
 impl borrow::Borrow<str> for ShortString {
     fn borrow(&self) -> &str {
-        self.0.borrow()
+        self.text.borrow()
     }
 }
 
 impl fmt::Display for ShortString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.text.fmt(f)
     }
 }
 
 impl From<ShortString> for String {
     fn from(value: ShortString) -> Self {
-        value.0
+        value.text
     }
 }
 
@@ -428,6 +488,23 @@ mod test {
         ] {
             assert_eq!(left, right);
         }
+    }
+
+    // PATCH(amqp-tools): see PATCHES.md 1.
+    #[test]
+    fn short_string_from_bytes() {
+        let latin1 = ShortString::from_bytes(&b"caf\xe9"[..]).unwrap();
+        assert_eq!(latin1.as_bytes(), b"caf\xe9");
+        assert_eq!(latin1.as_str(), "caf\u{fffd}");
+        assert_ne!(latin1, ShortString::from("caf\u{fffd}"));
+        let utf8 = ShortString::from_bytes("café").unwrap();
+        assert_eq!(utf8, ShortString::from("café"));
+        assert_eq!(utf8.as_bytes(), "café".as_bytes());
+        assert!(ShortString::from_bytes(vec![0xff; 255]).is_ok());
+        assert_eq!(
+            ShortString::from_bytes(vec![0xff; 256]),
+            Err(ShortStringError(256))
+        );
     }
 
     #[test]
