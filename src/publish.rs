@@ -16,7 +16,7 @@
 //! bounded number of times.
 
 use crate::body::{Bodies, LineBatches, Opened};
-use crate::connection::reconnect::{GaveUp, Reconnector, is_lost};
+use crate::connection::reconnect::{GaveUp, Outage, Reconnector, is_lost};
 use crate::connection::{ErrorWatch, Session};
 use crate::error::{Error, describe_amqp};
 use crate::exit::Outcome;
@@ -77,6 +77,9 @@ enum Failure {
     /// The connection is gone for `cause`; `unconfirmed` messages (as the failure line counts
     /// them) were not confirmed.
     Lost { cause: String, unconfirmed: usize },
+    /// The connection still works but is left for a new one, for `cause` (a message refused
+    /// again, see [`Publisher::publish_nacked_again`]); otherwise as [`Failure::Lost`].
+    Leave { cause: String, unconfirmed: usize },
 }
 
 impl From<Error> for Failure {
@@ -340,13 +343,7 @@ impl Publisher {
         };
         let mut writing: Writing = Box::pin(async move {
             channel
-                .basic_publish_pieces(
-                    exchange,
-                    routing_key,
-                    options,
-                    pieces,
-                    properties,
-                )
+                .basic_publish_pieces(exchange, routing_key, options, pieces, properties)
                 .await
         });
         match poll_now(&mut writing) {
@@ -364,7 +361,13 @@ impl Publisher {
             match failure {
                 Failure::Final(error) => return Err(error),
                 Failure::Lost { cause, unconfirmed } => {
-                    match self.resume(&cause, unconfirmed).await {
+                    match self.resume(Outage::Lost(&cause), unconfirmed).await {
+                        Ok(()) => return Ok(()),
+                        Err(next) => failure = next,
+                    }
+                }
+                Failure::Leave { cause, unconfirmed } => {
+                    match self.resume(Outage::Left(&cause), unconfirmed).await {
                         Ok(()) => return Ok(()),
                         Err(next) => failure = next,
                     }
@@ -377,7 +380,8 @@ impl Publisher {
     /// mode and publishes every unconfirmed message again, in order, with one warning line
     /// saying how many. Without recovery, the failure line as before (`basic.publish: CAUSE
     /// (N of M messages not confirmed)`).
-    async fn resume(&mut self, cause: &str, unconfirmed: usize) -> Result<(), Failure> {
+    async fn resume(&mut self, outage: Outage<'_>, unconfirmed: usize) -> Result<(), Failure> {
+        let cause = outage.cause();
         self.move_written();
         let Some(recovery) = self.recovery.as_mut().filter(|r| r.reconnector.enabled()) else {
             if self.unconfirmed_reconnect {
@@ -396,7 +400,7 @@ impl Publisher {
                 self.suffix(unconfirmed)
             ))));
         };
-        let session = match recovery.reconnector.reconnect(cause).await {
+        let session = match recovery.reconnector.reconnect(outage).await {
             Ok(session) => session,
             Err(gave_up) => return Err(Failure::Final(self.gave_up(cause, &gave_up))),
         };
@@ -461,7 +465,7 @@ impl Publisher {
 
     /// Publishes the nacked messages again (`--retry-nacked`), after the wait their tries
     /// call for, with one warning line; a message refused a second time goes through a
-    /// reconnect instead when reconnecting is allowed ([`Failure::Lost`]).
+    /// reconnect instead when reconnecting is allowed ([`Failure::Leave`]).
     async fn publish_nacked_again(&mut self) -> Result<(), Failure> {
         let Some(recovery) = self.recovery.as_mut().filter(|r| !r.nacked.is_empty()) else {
             return Ok(());
@@ -474,7 +478,7 @@ impl Publisher {
             // published again on a new connection (the next node first), as after a loss,
             // with the reconnect budget.
             let unconfirmed = recovery.kept.len() + recovery.nacked.len();
-            return Err(Failure::Lost {
+            return Err(Failure::Leave {
                 cause: "the server refused a message again (basic.nack)".to_string(),
                 unconfirmed,
             });

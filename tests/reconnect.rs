@@ -525,6 +525,15 @@ fn a_node_list_retries_nacked_messages_by_default() {
         warning_count(&out.stderr, "warning: reconnected to "),
     );
     assert!(retries + reconnects >= 5, "{out:?}");
+    // Refused again: the connection is left for a new one, and the line says so.
+    let leaving = "warning: leaving 127.0.0.1:";
+    let left = out.stderr.lines().find(|l| l.starts_with(leaving));
+    assert!(
+        left.is_some_and(|l| l.contains(
+            " (the server refused a message again (basic.nack)); reconnecting (attempt 1 of 5)"
+        )),
+        "{out:?}"
+    );
     // One node: no retry unless asked, as before.
     let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "y"]);
     assert_eq!(out.code, 1, "{out:?}");

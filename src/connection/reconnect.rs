@@ -101,6 +101,40 @@ pub fn default_retry_nacked(nodes: usize) -> u32 {
     }
 }
 
+/// Why a run connects again ([`Reconnector::reconnect`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Outage<'a> {
+    /// The connection was lost for this cause (reset, missed heartbeats, closed by the
+    /// server with 320 CONNECTION_FORCED).
+    Lost(&'a str),
+    /// The connection works but is left for a new one, for this cause (a publish refused
+    /// again on it, see `--retry-nacked`).
+    Left(&'a str),
+}
+
+impl<'a> Outage<'a> {
+    /// The cause, as the failure line names it once the budget is spent.
+    pub fn cause(&self) -> &'a str {
+        match self {
+            Outage::Lost(cause) | Outage::Left(cause) => cause,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Outage<'a> {
+    /// A lost connection: the common case.
+    fn from(cause: &'a str) -> Self {
+        Outage::Lost(cause)
+    }
+}
+
+impl<'a> From<&'a String> for Outage<'a> {
+    /// A lost connection: the common case.
+    fn from(cause: &'a String) -> Self {
+        Outage::Lost(cause)
+    }
+}
+
 /// The reconnect knobs of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Policy {
@@ -235,14 +269,16 @@ impl Reconnector {
         self.used = 0;
     }
 
-    /// Connects again after the connection was lost for `cause` (one outage): attempts as the
-    /// policy allows, each after [`Policy::wait_before`], one warning line each:
-    /// `warning: connection to HOST:PORT lost (CAUSE); reconnecting (attempt 1 of 5)`, then
+    /// Connects again after `outage` (the connection lost, or left for a new one): attempts as
+    /// the policy allows, each after [`Policy::wait_before`], one warning line each:
+    /// `warning: connection to HOST:PORT lost (CAUSE); reconnecting (attempt 1 of 5)` (or
+    /// `warning: leaving HOST:PORT (CAUSE); reconnecting ...`), then
     /// `warning: reconnect attempt 1 of 5 failed (STEP: CAUSE); attempt 2 of 5 in 1.1 s`.
     ///
     /// Errors: [`GaveUp`] when the budget is spent (attempts since the last progress count) or
     /// the login was refused.
-    pub async fn reconnect(&mut self, cause: &str) -> Result<Session, GaveUp> {
+    pub async fn reconnect(&mut self, outage: impl Into<Outage<'_>>) -> Result<Session, GaveUp> {
+        let outage = outage.into();
         let mut last: Option<Error> = None;
         loop {
             let attempt = self.used + 1;
@@ -256,10 +292,16 @@ impl Reconnector {
             let wait = self.policy.wait_before(attempt);
             let which = self.policy.attempts.describe(attempt);
             match &last {
-                None => report(&format!(
-                    "warning: connection to {} lost ({cause}); reconnecting ({which})",
-                    self.host_port()
-                )),
+                None => report(&match outage {
+                    Outage::Lost(cause) => format!(
+                        "warning: connection to {} lost ({cause}); reconnecting ({which})",
+                        self.host_port()
+                    ),
+                    Outage::Left(cause) => format!(
+                        "warning: leaving {} ({cause}); reconnecting ({which})",
+                        self.host_port()
+                    ),
+                }),
                 Some(error) => report(&format!(
                     "warning: reconnect {} failed ({error}); {which} in {:.1} s",
                     self.policy.attempts.describe(attempt - 1),
