@@ -408,9 +408,11 @@ fn double_dash_passes_options_to_the_command() {
 
 #[test]
 fn no_command_is_an_error_with_usage() {
-    let out = amqp(CONSUME, &["-q", "whatever"]);
-    out.assert_error(1, "consuming command not specified")
-        .assert_no_stdout();
+    let out = assert_refused(
+        CONSUME,
+        &["-q", "whatever"],
+        "consuming command not specified",
+    );
     let lines = out.stderr_lines();
     assert!(
         lines.len() >= 2 && lines[1].starts_with("Usage: amqp-consume"),
@@ -610,8 +612,7 @@ fn on_failure_reject_dead_letters_the_message() {
     let dlq = TestQueue::declare("rel-dlq");
     let queue = TestQueue::named("rel-fail-reject");
     let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    call(DECLARE)
-        .opt("-q", queue.name())
+    declare_cli(queue.name())
         .args(["--arg", "x-dead-letter-exchange=", "--arg"])
         .arg(&dlx_key)
         .run()

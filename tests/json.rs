@@ -386,9 +386,7 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
 fn reject_dead_letters_and_the_dead_letters_move_back() {
     let dlq = TestQueue::declare("json-dlq");
     let work = TestQueue::named("json-work");
-    call(DECLARE)
-        .arg("-q")
-        .arg(work.name())
+    declare_cli(work.name())
         .args(["--arg", "x-dead-letter-exchange=", "--arg"])
         .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
         .run()

@@ -81,9 +81,7 @@ fn empty_name_gives_a_server_named_queue() {
 
 #[test]
 fn declare_without_queue_is_an_error() {
-    let out = amqp(DECLARE, &[]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
+    assert_refused(DECLARE, &[], "queue name not specified");
 }
 
 #[test]
@@ -165,12 +163,8 @@ fn if_unused_refuses_a_queue_with_a_consumer() {
 
 #[test]
 fn delete_without_queue_is_an_error() {
-    let out = amqp(DELETE, &[]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
-    let out = amqp(DELETE, &["-q", ""]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
+    assert_refused(DELETE, &[], "queue name not specified");
+    assert_refused(DELETE, &["-q", ""], "queue name not specified");
 }
 
 #[test]
@@ -189,9 +183,7 @@ fn declare_then_delete_round_trip() {
 #[test]
 fn declare_queue_arguments_make_quorum_and_stream_queues() {
     let quorum = TestQueue::named("quorum");
-    call(DECLARE)
-        .arg("-q")
-        .arg(quorum.name())
+    declare_cli(quorum.name())
         .args([
             "-d",
             "--arg",
@@ -228,9 +220,7 @@ fn declare_queue_arguments_make_quorum_and_stream_queues() {
     assert_eq!(amqp(GET, &["-q", quorum.name()]).assert_ok().stdout, b"2");
 
     let stream = TestQueue::named("stream");
-    call(DECLARE)
-        .arg("-q")
-        .arg(stream.name())
+    declare_cli(stream.name())
         .args(["-d", "--arg", "x-queue-type=stream"])
         .run()
         .assert_ok();
@@ -267,9 +257,7 @@ fn declare_queue_passive_exclusive_auto_delete() {
     amqp(DECLARE, &["-q", present.name(), "--passive"]).assert_ok();
     // Exclusive: gone with the tool's connection.
     let exclusive = TestQueue::named("excl");
-    call(DECLARE)
-        .arg("-q")
-        .arg(exclusive.name())
+    declare_cli(exclusive.name())
         .arg("--exclusive")
         .run()
         .assert_ok();
@@ -284,9 +272,7 @@ fn declare_queue_passive_exclusive_auto_delete() {
         .find(|r| r["name"] == auto.name())
         .expect("queue listed");
     assert_eq!(row["auto_delete"], true, "{row:?}");
-    call(DECLARE)
-        .arg("-q")
-        .arg(auto.name())
+    declare_cli(auto.name())
         .args(["--arg", "broken"])
         .run()
         .assert_error_starts(1, "--arg: expected KEY=VALUE");

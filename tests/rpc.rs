@@ -133,15 +133,13 @@ fn no_server_and_no_queue_fails_at_once_with_no_route() {
     // The reply timeout is far longer than a test run may take: the failure must come from the
     // return of the mandatory request.
     let out = rpc(queue.name()).body("x").reply_timeout(600).run();
-    out.assert_error(
+    out.assert_only_error(
         1,
         &format!(
             "basic.return: 312 NO_ROUTE: message to exchange '' with routing key '{}' was returned (1 of 1 message not confirmed)",
             queue.name()
         ),
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]
@@ -485,26 +483,13 @@ fn line_mode_writes_each_reply_while_standard_input_is_idle() {
 fn a_refused_request_fails_at_once() {
     // A full queue with reject-publish nacks the request; the reply timeout is far longer than
     // a test run may take.
-    let queue = TestQueue::named("rpc-refused");
-    call(DECLARE)
-        .arg("-q")
-        .arg(queue.name())
-        .args([
-            "--arg",
-            "x-max-length=1",
-            "--arg",
-            "x-overflow=reject-publish",
-        ])
-        .run()
-        .assert_ok();
+    let queue = declare_reject_publish("rpc-refused", 1);
     publish(queue.name(), b"fills the queue");
     let out = rpc(queue.name()).body("x").reply_timeout(600).run();
-    out.assert_error(
+    out.assert_only_error(
         1,
         "basic.nack: the server refused a message (1 of 1 message not confirmed)",
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]

@@ -244,13 +244,11 @@ fn queue_argument_names_of_255_bytes_are_sent_and_256_refused() {
     amqp(DECLARE, &["-q", queue.name(), "--arg", &format!("{key}=1")]).assert_ok();
     let long = sized("x-k", 256);
     let other = TestQueue::named("ss-args2");
-    let out = call(DECLARE)
-        .opt("-q", other.name())
+    let out = declare_cli(other.name())
         .opt("--arg", format!("{long}=1"))
         .run();
     out.assert_error(1, &format!("--arg: field name: {}", TOO_LONG));
-    let out = call(DECLARE)
-        .opt("-q", other.name())
+    let out = declare_cli(other.name())
         .opt("--arg", format!("x-t={{\"{long}\":1}}"))
         .run();
     out.assert_error(1, &format!("--arg: x-t: field name: {}", TOO_LONG));

@@ -189,6 +189,15 @@ impl Output {
         self
     }
 
+    /// Asserts exit `code`, `line` as the one line of standard error, and nothing on standard
+    /// output.
+    #[track_caller]
+    pub fn assert_only_error(&self, code: i32, line: &str) -> &Self {
+        self.assert_error(code, line).assert_no_stdout();
+        assert_eq!(self.stderr_lines().len(), 1, "{self:?}");
+        self
+    }
+
     /// Asserts exit `code` and a first line of standard error that starts with `prefix`.
     #[track_caller]
     pub fn assert_error_starts(&self, code: i32, prefix: &str) -> &Self {
@@ -499,6 +508,15 @@ where
 #[track_caller]
 pub fn amqp(tool: &str, args: &[&str]) -> Output {
     amqp_stdin(tool, args, b"")
+}
+
+/// Runs `tool` with `args` and asserts that it fails with exit 1 and `first_line` first on
+/// standard error, having written nothing on standard output; returns what it printed.
+#[track_caller]
+pub fn assert_refused(tool: &str, args: &[&str], first_line: &str) -> Output {
+    let out = amqp(tool, args);
+    out.assert_error(1, first_line).assert_no_stdout();
+    out
 }
 
 /// As [`amqp`], with `stdin` as standard input.

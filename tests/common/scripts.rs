@@ -61,6 +61,23 @@ pub fn rpc(queue: &str) -> Call {
     publish_cli(queue).arg("--rpc")
 }
 
+/// `amqp-declare-queue -q QUEUE`.
+pub fn declare_cli(queue: &str) -> Call {
+    call(DECLARE).args(["-q", queue])
+}
+
+/// A queue declared by `amqp-declare-queue` to hold at most `max_length` messages and to refuse
+/// (nack) any publish beyond them.
+pub fn declare_reject_publish(prefix: &str, max_length: u32) -> TestQueue {
+    let queue = TestQueue::named(prefix);
+    declare_cli(queue.name())
+        .args(["--arg", &format!("x-max-length={max_length}")])
+        .args(["--arg", "x-overflow=reject-publish"])
+        .run()
+        .assert_ok();
+    queue
+}
+
 /// `amqp-get -q QUEUE`.
 pub fn get_cli(queue: &str) -> Call {
     call(GET).args(["-q", queue])
