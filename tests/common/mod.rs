@@ -161,6 +161,14 @@ impl Output {
         self
     }
 
+    /// Asserts a successful run that wrote nothing on standard error.
+    #[track_caller]
+    pub fn assert_ok_quietly(&self) -> &Self {
+        self.assert_ok();
+        assert_eq!(self.stderr, "", "{self:?}");
+        self
+    }
+
     /// Asserts exit `code` and the exact first line of standard error.
     #[track_caller]
     pub fn assert_error(&self, code: i32, first_line: &str) -> &Self {

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Output, Running, TestQueue, amqp_spawn, amqp_stdin, broker_url, spawn, wait_for_consumer,
-};
+use super::{Output, Running, TestQueue, broker_url, spawn, wait_for_consumer};
 
 /// `amqp-consume`.
 pub const CONSUME: &str = "amqp-consume";
@@ -28,6 +26,7 @@ pub struct Call {
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
     url: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 /// A call of `tool` with no arguments yet.
@@ -37,6 +36,7 @@ pub fn call(tool: &'static str) -> Call {
         args: Vec::new(),
         stdin: None,
         url: None,
+        env: Vec::new(),
     }
 }
 
@@ -155,35 +155,35 @@ impl Call {
         self
     }
 
-    fn argv(&self) -> Vec<&str> {
-        self.args.iter().map(String::as_str).collect()
+    /// Sets `name` to `value` in the tool's environment.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the tool: `--url URL` then the arguments, `stdin` as in [`super::spawn`].
+    fn start(&self, stdin: Option<Vec<u8>>) -> Running {
+        let url = self.url.clone().unwrap_or_else(broker_url);
+        let mut all = vec!["--url", url.as_str()];
+        all.extend(self.args.iter().map(String::as_str));
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        spawn(self.tool, all, stdin, &env)
     }
 
     /// Runs the call to its end (bounded by [`super::TIMEOUT`]).
     #[track_caller]
     pub fn run(self) -> Output {
-        let stdin = self.stdin.clone().unwrap_or_default();
-        match &self.url {
-            None => amqp_stdin(self.tool, &self.argv(), &stdin),
-            Some(url) => {
-                let mut all = vec!["--url", url.as_str()];
-                all.extend(self.argv());
-                spawn(self.tool, all, Some(stdin), &[]).wait()
-            }
-        }
+        self.start(Some(self.stdin.clone().unwrap_or_default()))
+            .wait()
     }
 
     /// Starts the call in the background.
     pub fn spawn(self) -> Running {
-        match (&self.url, &self.stdin) {
-            (None, None) => amqp_spawn(self.tool, &self.argv()),
-            _ => {
-                let url = self.url.clone().unwrap_or_else(broker_url);
-                let mut all = vec!["--url", url.as_str()];
-                all.extend(self.argv());
-                spawn(self.tool, all, self.stdin.clone(), &[])
-            }
-        }
+        self.start(self.stdin.clone())
     }
 
     /// Starts a consumer and returns once the broker shows it consuming from `queue`.
