@@ -249,13 +249,9 @@ fn exchange_with_routing_keys_binds_once_per_key() {
     publish_to(exchange.name(), "key.c", b"unbound ");
     publish_to(exchange.name(), "key.a", b"A");
     publish_to(exchange.name(), "key.b", b"B");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"AB");
+    assert_consumed(consumer, b"AB");
     // Declared auto-delete: gone once its consumer is.
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    wait_for_queue_to_go("the auto-delete queue to go", queue.name());
 }
 
 #[test]
@@ -295,13 +291,9 @@ fn without_queue_a_server_named_queue_is_announced() {
     assert!(name.starts_with("amq.gen-"), "{line}");
     wait_for_consumer(&name);
     publish(&name, b"to the server-named queue");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"to the server-named queue");
+    let out = assert_consumed(consumer, b"to the server-named queue");
     assert_eq!(out.stderr_lines(), vec![line.as_str()], "{out:?}");
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(&name)).then_some(())
-    });
+    wait_for_queue_to_go("the auto-delete queue to go", &name);
 }
 
 #[test]
@@ -325,12 +317,8 @@ fn exclusive_declares_an_exclusive_queue() {
         (queue_status(queue.name()) == Err(405)).then_some(())
     });
     publish(queue.name(), b"exclusive");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"exclusive");
-    wait_until("the exclusive queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    assert_consumed(consumer, b"exclusive");
+    wait_for_queue_to_go("the exclusive queue to go", queue.name());
 }
 
 #[test]
@@ -357,12 +345,8 @@ fn declare_flag_declares_an_auto_delete_queue() {
     // Not exclusive: another connection may inspect it.
     assert_eq!(queue_status(queue.name()), Ok((0, 1)));
     publish(queue.name(), b"declared");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"declared");
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    assert_consumed(consumer, b"declared");
+    wait_for_queue_to_go("the auto-delete queue to go", queue.name());
 }
 
 #[test]

@@ -152,9 +152,7 @@ fn if_unused_refuses_a_queue_with_a_consumer() {
     assert!(queue_exists(queue.name()));
     // End the consumer with its one message.
     publish(queue.name(), b"bye");
-    let done = consumer.wait();
-    done.assert_ok();
-    assert_eq!(done.stdout, b"bye");
+    assert_consumed(consumer, b"bye");
     let out = amqp(DELETE, &["--if-unused", "-q", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout_text(), "0\n");
@@ -261,9 +259,7 @@ fn declare_queue_passive_exclusive_auto_delete() {
         .arg("--exclusive")
         .run()
         .assert_ok();
-    wait_until("the exclusive queue to go", || {
-        (!queue_exists(exclusive.name())).then_some(())
-    });
+    wait_for_queue_to_go("the exclusive queue to go", exclusive.name());
     let auto = TestQueue::named("autodel");
     amqp(DECLARE, &["-q", auto.name(), "--auto-delete"]).assert_ok();
     let rows = ctl_rows(&["list_queues", "name", "auto_delete"]);

@@ -11,6 +11,23 @@ use lapin::{BasicProperties, types::ShortString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+/// Sends the request `x` to `queue` and asserts that the client gave up after `seconds` with
+/// no reply: exit 1, the one request unanswered, nothing on standard output.
+#[track_caller]
+fn assert_no_reply(queue: &TestQueue, seconds: u32) {
+    rpc(queue.name())
+        .body("x")
+        .reply_timeout(seconds)
+        .run()
+        .assert_error(
+            1,
+            &format!(
+                "waiting for the reply: no reply within {seconds} s (0 of 1 request answered)"
+            ),
+        )
+        .assert_no_stdout();
+}
+
 #[test]
 fn echo_returns_all_256_byte_values() {
     let queue = TestQueue::declare("rpc-bytes");
@@ -41,9 +58,7 @@ fn echo_returns_a_1_mib_body() {
 #[test]
 fn body_option_request_gets_its_reply_on_stdout() {
     let queue = TestQueue::declare("rpc-body");
-    let server = consume(queue.name())
-        .args(["--reply", "--", "tr", "a-z", "A-Z"])
-        .spawn_consuming(queue.name());
+    let server = reply_server(queue.name(), &[], &["tr", "a-z", "A-Z"]);
     let out = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
     out.assert_ok();
     assert_eq!(out.stdout, b"HELLO");
@@ -81,9 +96,7 @@ fn line_mode_writes_replies_in_request_order() {
 fn line_mode_ends_each_reply_with_one_newline() {
     let queue = TestQueue::declare("rpc-lines");
     // The server strips the newline: the client writes one line per reply all the same.
-    let server = consume(queue.name())
-        .args(["--reply", "--", "tr", "-d", "\\n"])
-        .spawn_consuming(queue.name());
+    let server = reply_server(queue.name(), &[], &["tr", "-d", "\\n"]);
     let out = rpc(queue.name()).arg("-l").stdin(b"one\ntwo\nthree").run();
     out.assert_ok();
     assert_eq!(out.stdout_text(), "one\ntwo\nthree\n");
@@ -97,13 +110,7 @@ fn a_failing_server_sends_no_reply_and_keeps_the_request() {
         .arg("--reply")
         .sh("cat >/dev/null; echo partial; exit 3")
         .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 2 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
+    assert_no_reply(&queue, 2);
     let out = server.wait();
     out.assert_one_delivery_failed("warning: delivery 1: command exited with status 3; not acknowledged (redelivered after the consumer closes)");
     assert!(out.stdout.is_empty(), "the output went elsewhere: {out:?}");
@@ -144,12 +151,7 @@ fn no_server_and_no_queue_fails_at_once_with_no_route() {
 #[test]
 fn a_queue_without_consumer_fails_after_the_reply_timeout() {
     let queue = TestQueue::declare("rpc-noconsumer");
-    let out = rpc(queue.name()).body("x").reply_timeout(1).run();
-    out.assert_error(
-        1,
-        "waiting for the reply: no reply within 1 s (0 of 1 request answered)",
-    )
-    .assert_no_stdout();
+    assert_no_reply(&queue, 1);
     let request = get_message(queue.name()).expect("the request is on the queue");
     assert_eq!(request.body, b"x");
     // The broker rewrites the pseudo-queue's name into this channel's reply address.
@@ -246,9 +248,7 @@ fn sigterm_lets_the_running_request_finish_and_answers_it() {
     let client = amqp_spawn(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "answer me"]);
     server.wait_for_stderr_line("started");
     server.signal(libc::SIGTERM);
-    let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"answer me");
+    assert_consumed(client, b"answer me");
     let served = server.wait();
     assert_eq!(served.code, 143, "{served:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -291,9 +291,7 @@ fn sigterm_killing_the_request_delivers_it_again_to_the_next_server() {
         "{stopped:?}"
     );
     let second = echo_server(queue.name(), &[]);
-    let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"do it");
+    assert_consumed(client, b"do it");
     stop(second);
 }
 
@@ -539,13 +537,7 @@ fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
         ])
         .sh("cat; sleep 60")
         .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(3).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 3 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
+    assert_no_reply(&queue, 3);
     let out = server.wait();
     out.assert_one_delivery_failed("warning: delivery 1: command timed out after 1 s; rejected");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -588,13 +580,7 @@ fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
         .args(["--reply", "--on-exit", "3=ack"])
         .sh("cat; exit 3")
         .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 2 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
+    assert_no_reply(&queue, 2);
     let out = server.wait();
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0, "{out:?}");

@@ -95,9 +95,7 @@ fn consume_takes_255_byte_exchange_names_and_binding_keys_and_refuses_256() {
         .arg("cat")
         .spawn_consuming(queue.name());
     publish_to(&exchange, &key, b"bound");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"bound");
+    assert_consumed(consumer, b"bound");
 
     let long_key = sized("k", 256);
     let out = consume(queue.name())

@@ -225,17 +225,24 @@ impl Output {
     }
 }
 
+/// Cuts `text` when it is longer than `longer_than` bytes: to at most `keep` bytes (on a
+/// character boundary), followed by `tail`.
+pub fn shorten(text: &mut String, longer_than: usize, keep: usize, tail: &str) {
+    if text.len() > longer_than {
+        let mut cut = keep;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(tail);
+    }
+}
+
 impl fmt::Debug for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = String::from_utf8_lossy(&self.stdout).into_owned();
-        if shown.len() > 2000 {
-            let mut cut = 2000;
-            while !shown.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            shown.truncate(cut);
-            shown.push_str(&format!("... ({} bytes)", self.stdout.len()));
-        }
+        let tail = format!("... ({} bytes)", self.stdout.len());
+        shorten(&mut shown, 2000, 2000, &tail);
         write!(
             f,
             "exit {}\n--- stdout ---\n{shown}\n--- stderr ---\n{}",
@@ -915,6 +922,13 @@ pub fn queue_exists(name: &str) -> bool {
         Err(404) => false,
         Err(code) => panic!("passive queue.declare of {name:?}: reply code {code}"),
     }
+}
+
+/// Waits until the queue `name` is gone (an auto-delete or exclusive queue once its connection
+/// has ended); fails the test naming `what` if it stays past [`SETTLE`].
+#[track_caller]
+pub fn wait_for_queue_to_go(what: &str, name: &str) {
+    wait_until(what, || (!queue_exists(name)).then_some(()));
 }
 
 /// The number of ready messages in a queue; fails the test if the queue does not exist.

@@ -194,23 +194,31 @@ impl Call {
     }
 }
 
-/// An `amqp-consume --reply` server on `queue` running `extra` then the command `cat` (an echo
-/// server), started and consuming.
-pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
+/// An `amqp-consume --reply` server on `queue` with the options `extra`, replying with what
+/// `command` writes, started and consuming.
+pub fn reply_server(queue: &str, extra: &[&str], command: &[&str]) -> Running {
     consume(queue)
         .arg("--reply")
         .args(extra.iter().copied())
-        .args(["--", "cat"])
+        .arg("--")
+        .args(command.iter().copied())
         .spawn_consuming(queue)
 }
 
+/// An `amqp-consume --reply` server on `queue` with the options `extra` and the command `cat`
+/// (an echo server), started and consuming.
+pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
+    reply_server(queue, extra, &["cat"])
+}
+
 /// Waits for a consumer to end and asserts that it succeeded having written exactly
-/// `expected` on standard output.
+/// `expected` on standard output; returns what it printed.
 #[track_caller]
-pub fn assert_consumed(consumer: Running, expected: &[u8]) {
+pub fn assert_consumed(consumer: Running, expected: &[u8]) -> Output {
     let out = consumer.wait();
     out.assert_ok();
     assert_eq!(out.stdout, expected);
+    out
 }
 
 /// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with

@@ -417,14 +417,8 @@ pub struct Message {
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut body = show_bytes(&self.body);
-        if body.len() > 300 {
-            let mut cut = 200;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-            body.push_str(&format!("...\" ({} bytes)", self.body.len()));
-        }
+        let tail = format!("...\" ({} bytes)", self.body.len());
+        super::super::shorten(&mut body, 300, 200, &tail);
         write!(
             f,
             "exchange={} routing_key={} redelivered={} props={:?} body={body}",
