@@ -532,18 +532,7 @@ fn any_whitespace_separates_the_messages() {
 fn options_override_the_line() {
     let exchange = TestExchange::declare("json-ex", lapin::ExchangeKind::Direct);
     let queue = TestQueue::declare("json-override");
-    with_channel(async |channel: &lapin::Channel| {
-        channel
-            .queue_bind(
-                queue.name().into(),
-                exchange.name().into(),
-                "k".into(),
-                Default::default(),
-                Default::default(),
-            )
-            .await
-            .unwrap()
-    });
+    bind_queue(queue.name(), exchange.name(), "k");
     let line = r#"{"exchange":"","routing_key":"nowhere","properties":{"content_type":"text/plain","priority":3,"headers":{"a":"line","b":"line"}},"payload":"x"}"#;
     call(PUBLISH)
         .args(["--json", "-e"])

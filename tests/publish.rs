@@ -6,27 +6,9 @@ mod common;
 
 use common::*;
 use lapin::ExchangeKind;
-use lapin::options::QueueBindOptions;
 use lapin::types::AMQPValue;
-use lapin::types::FieldTable;
 use std::thread;
 use std::time::Duration;
-
-fn bind(queue: &str, exchange: &str, key: &str) {
-    let (queue, exchange, key) = (queue.to_string(), exchange.to_string(), key.to_string());
-    with_channel(async move |channel: &lapin::Channel| {
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                key.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("queue.bind")
-    });
-}
 
 #[test]
 fn neither_exchange_nor_routing_key_is_an_error() {
@@ -57,7 +39,7 @@ fn routing_key_publishes_through_the_default_exchange() {
 fn exchange_and_routing_key_route_through_the_exchange() {
     let exchange = TestExchange::declare("pub-direct", ExchangeKind::Direct);
     let queue = TestQueue::declare("pub-ex");
-    bind(queue.name(), exchange.name(), "key-a");
+    bind_queue(queue.name(), exchange.name(), "key-a");
     call(PUBLISH)
         .opt("-e", exchange.name())
         .args(["-r", "key-a"])
@@ -77,7 +59,7 @@ fn exchange_and_routing_key_route_through_the_exchange() {
 fn exchange_alone_publishes_with_an_empty_routing_key() {
     let exchange = TestExchange::declare("pub-fanout", ExchangeKind::Fanout);
     let queue = TestQueue::declare("pub-fan");
-    bind(queue.name(), exchange.name(), "");
+    bind_queue(queue.name(), exchange.name(), "");
     amqp(PUBLISH, &["-e", exchange.name(), "-b", "fanned"]).assert_ok();
     assert_eq!(only_message(&queue).body, b"fanned");
 }

@@ -880,6 +880,22 @@ pub fn declare_queue(name: &str) {
     });
 }
 
+/// Binds `queue` to `exchange` with the binding key `key`.
+pub fn bind_queue(queue: &str, exchange: &str, key: &str) {
+    with_channel(async |channel: &Channel| {
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                key.into(),
+                Default::default(),
+                Default::default(),
+            )
+            .await
+            .expect("queue.bind")
+    });
+}
+
 /// Deletes a queue (no error if it does not exist).
 pub fn delete_queue(name: &str) {
     let name = name.to_string();
