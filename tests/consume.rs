@@ -582,34 +582,23 @@ fn on_failure_requeue_returns_the_message_at_once() {
         .args(["--on-failure", "requeue"])
         .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; requeued"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; requeued",
     );
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
 #[test]
 fn on_failure_reject_dead_letters_the_message() {
-    let dlq = TestQueue::declare("rel-dlq");
-    let queue = TestQueue::named("rel-fail-reject");
-    let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    declare_cli(queue.name())
-        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
-        .arg(&dlx_key)
-        .run()
-        .assert_ok();
+    let (queue, dlq) = declare_with_dead_letters("rel-fail-reject", &[]);
     publish(queue.name(), b"poison");
     let out = consume_one(&queue)
         .args(["--on-failure", "reject", "false"])
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; rejected"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; rejected",
     );
     wait_for_message_count(dlq.name(), 1);
     let dead = get_message(dlq.name()).expect("dead-lettered message");
@@ -627,12 +616,7 @@ fn on_failure_reject_dead_letters_the_message() {
 fn a_command_killed_by_a_signal_counts_as_failed() {
     let queue = queue_with("rel-fail-killed", b"job");
     let out = consume_one(&queue).sh("kill -9 $$").run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command killed by signal 9"),
-        "{out:?}"
-    );
+    out.assert_error_starts(1, "warning: delivery 1: command killed by signal 9");
     wait_for_message_count(queue.name(), 1);
 }
 

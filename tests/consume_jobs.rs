@@ -9,26 +9,14 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// A queue with `extra` arguments whose dead letters go to a second queue, which is returned
+/// A durable queue with `extra` arguments whose dead letters go to a second queue, which is returned
 /// too (both deleted on drop).
 fn queue_with_dead_letters(prefix: &str, extra: &[&str]) -> (TestQueue, TestQueue) {
-    let dlq = TestQueue::declare(&format!("{prefix}-dlq"));
-    let queue = TestQueue::named(prefix);
-    let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    let mut args = vec![
-        "-q",
-        queue.name(),
-        "-d",
-        "--arg",
-        "x-dead-letter-exchange=",
-        "--arg",
-        &dlx_key,
-    ];
+    let mut options = vec!["-d"];
     for arg in extra {
-        args.extend(["--arg", arg]);
+        options.extend(["--arg", arg]);
     }
-    amqp(DECLARE, &args).assert_ok();
-    (queue, dlq)
+    declare_with_dead_letters(prefix, &options)
 }
 
 /// The lines a command appended to `log`.
@@ -330,11 +318,9 @@ fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
             "false",
         ])
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; requeued"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; requeued",
     );
     assert_eq!(queue_message_count(dlq.name()), 0);
     wait_for_message_count(queue.name(), 1);

@@ -384,13 +384,7 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
 /// the man page (strip x-death, replay to the work queue).
 #[test]
 fn reject_dead_letters_and_the_dead_letters_move_back() {
-    let dlq = TestQueue::declare("json-dlq");
-    let work = TestQueue::named("json-work");
-    declare_cli(work.name())
-        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
-        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
-        .run()
-        .assert_ok();
+    let (work, dlq) = declare_with_dead_letters("json-work", &[]);
     publish_bodies(work.name(), &[b"p1", b"p2"]);
     let rejected = get_cli(work.name())
         .args(["--count", "0", "--ack-mode", "reject"])

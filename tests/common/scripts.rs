@@ -78,6 +78,20 @@ pub fn declare_reject_publish(prefix: &str, max_length: u32) -> TestQueue {
     queue
 }
 
+/// A queue declared by `amqp-declare-queue` with the further `options`, whose dead letters go
+/// (through the default exchange) to a fresh declared queue: `(queue, dead-letter queue)`.
+pub fn declare_with_dead_letters(prefix: &str, options: &[&str]) -> (TestQueue, TestQueue) {
+    let dlq = TestQueue::declare(&format!("{prefix}-dlq"));
+    let queue = TestQueue::named(prefix);
+    declare_cli(queue.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
+        .args(options.iter().copied())
+        .run()
+        .assert_ok();
+    (queue, dlq)
+}
+
 /// `amqp-get -q QUEUE`.
 pub fn get_cli(queue: &str) -> Call {
     call(GET).args(["-q", queue])
