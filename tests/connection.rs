@@ -173,8 +173,7 @@ fn vhost_option_and_url_path_select_the_vhost() {
         b"",
         &[],
     );
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    out.assert_printed(format!("{queue}\n"));
     // Not in the default vhost.
     assert!(!queue_exists(&queue));
     let in_vhost: Vec<String> = ctl_rows(&["list_queues", "-p", &vhost.name, "name"])
@@ -192,8 +191,7 @@ fn vhost_option_and_url_path_select_the_vhost() {
     )
     .assert_ok();
     let out = run(GET, ["--url", &url, "-q", &queue], b"", &[]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"in the vhost");
+    out.assert_printed(b"in the vhost");
 }
 
 #[test]

@@ -18,8 +18,7 @@ fn runs_the_command_per_message_with_the_body_on_stdin() {
     let queue = TestQueue::declare("con-cat");
     publish_bodies(queue.name(), &[b"a", b"b", b"c"]);
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "3", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"abc");
+    out.assert_printed(b"abc");
     assert_eq!(out.stderr, "", "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
@@ -33,8 +32,7 @@ fn each_message_gets_its_own_process() {
         .arg("--count=3")
         .sh(r#"printf '[%s]\n' "$(cat)""#)
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "[one]\n[two]\n[three]\n");
+    out.assert_printed("[one]\n[two]\n[three]\n");
 }
 
 #[test]
@@ -56,8 +54,7 @@ fn count_stops_after_n_messages_and_leaves_the_rest() {
     let queue = TestQueue::declare("con-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "2", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"12");
+    out.assert_printed(b"12");
     wait_for_message_count(queue.name(), 3);
     let rest: Vec<Vec<u8>> = drain_queue(queue.name())
         .into_iter()
@@ -151,8 +148,7 @@ fn no_ack_with_count_removes_exactly_count_messages() {
     let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
     publish_bodies(queue.name(), &refs);
     let out = amqp(CONSUME, &["-q", queue.name(), "-A", "-c", "5", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "m00 m01 m02 m03 m04 ");
+    out.assert_printed("m00 m01 m02 m03 m04 ");
     wait_for_message_count(queue.name(), 45);
     // Still 45 a moment later: nothing more was in flight.
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -367,8 +363,7 @@ fn missing_queue_without_declare_is_the_servers_404() {
 fn options_may_follow_the_command() {
     let queue = queue_with("con-after", b"after");
     let out = amqp(CONSUME, &["cat", "-q", queue.name(), "-c", "1"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"after");
+    out.assert_printed(b"after");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -385,8 +380,7 @@ fn double_dash_passes_options_to_the_command() {
             "--queue",
         ])
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "through sh\n-x --queue\n");
+    out.assert_printed("through sh\n-x --queue\n");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 

@@ -47,8 +47,7 @@ fn idle_timeout_drains_the_queue_then_exits_0() {
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let started = Instant::now();
     let out = amqp(CONSUME, &["-q", queue.name(), "--idle-timeout", "1", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "123");
+    out.assert_printed("123");
     assert_eq!(out.stderr, "");
     assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -157,8 +156,7 @@ fn a_command_within_its_timeout_is_acked() {
     let out = consume_one(&queue)
         .args(["--command-timeout", "20", "cat"])
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "quick");
+    out.assert_printed("quick");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -498,8 +496,7 @@ fn idle_timeout_waits_for_the_running_commands() {
         .args(["--concurrency", "2", "--idle-timeout", "0.5"])
         .sh("sleep 2; cat")
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "slow");
+    out.assert_printed("slow");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 

@@ -21,8 +21,7 @@ fn writes_the_body_exactly_and_removes_the_message() {
 fn text_body_gets_no_newline_added() {
     let queue = queue_with("get-text", b"hello");
     let out = amqp(GET, &["--queue", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"hello");
+    out.assert_printed(b"hello");
 }
 
 #[test]
@@ -32,8 +31,7 @@ fn takes_one_message_at_a_time_in_order() {
     let queue_option = format!("--queue={}", queue.name());
     for (expected, left) in [(&b"one"[..], 2), (b"two", 1), (b"three", 0)] {
         let out = amqp(GET, &[&queue_option]);
-        out.assert_ok();
-        assert_eq!(out.stdout, expected);
+        out.assert_printed(expected);
         assert_eq!(queue_message_count(queue.name()), left);
     }
 }

@@ -369,12 +369,10 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
     let queue = TestQueue::declare("json-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let two = amqp(GET, &["-q", queue.name(), "--count", "2"]);
-    two.assert_ok();
-    assert_eq!(two.stdout, b"12");
+    two.assert_printed(b"12");
     assert_eq!(queue_message_count(queue.name()), 1);
     let rest = amqp(GET, &["-q", queue.name(), "--count", "0"]);
-    rest.assert_ok();
-    assert_eq!(rest.stdout, b"3");
+    rest.assert_printed(b"3");
     let empty = amqp(GET, &["-q", queue.name(), "--count", "0", "--json"]);
     assert_eq!(empty.code, 2, "{empty:?}");
     empty.assert_no_stdout();
@@ -389,8 +387,7 @@ fn reject_dead_letters_and_the_dead_letters_move_back() {
     let rejected = get_cli(work.name())
         .args(["--count", "0", "--ack-mode", "reject"])
         .run();
-    rejected.assert_ok();
-    assert_eq!(rejected.stdout, b"p1p2");
+    rejected.assert_printed(b"p1p2");
     wait_for_message_count(dlq.name(), 2);
     assert_eq!(queue_message_count(work.name()), 0);
     let out = run_sh(
@@ -516,8 +513,7 @@ fn any_whitespace_separates_the_messages() {
         .replace("\"Q\"", &format!("\"{}\"", queue.name()));
     amqp_stdin(PUBLISH, &["--json"], input.as_bytes()).assert_ok();
     let out = amqp(GET, &["-q", queue.name(), "--count", "0"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"12");
+    out.assert_printed(b"12");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 

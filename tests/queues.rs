@@ -12,8 +12,7 @@ use common::*;
 fn declare_prints_the_name_and_creates_the_queue() {
     let queue = TestQueue::named("decl");
     let out = amqp(DECLARE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{}\n", queue.name()));
+    out.assert_printed(format!("{}\n", queue.name()));
     assert_eq!(out.stderr, "", "{out:?}");
     assert_eq!(queue_status(queue.name()), Ok((0, 0)));
 }
@@ -23,8 +22,7 @@ fn declare_is_idempotent_and_keeps_messages() {
     let queue = queue_with("decl-again", b"kept");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DECLARE, &[&option]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{}\n", queue.name()));
+    out.assert_printed(format!("{}\n", queue.name()));
     assert_eq!(queue_message_count(queue.name()), 1);
 }
 
@@ -103,8 +101,7 @@ fn delete_prints_the_message_count_and_deletes() {
     let queue = TestQueue::declare("del-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let out = amqp(DELETE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "3\n");
+    out.assert_printed("3\n");
     assert_eq!(out.stderr, "", "{out:?}");
     assert!(!queue_exists(queue.name()));
 }
@@ -114,8 +111,7 @@ fn delete_empty_queue_prints_zero() {
     let queue = TestQueue::declare("del-zero");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DELETE, &[&option]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
@@ -136,8 +132,7 @@ fn if_empty_refuses_a_queue_with_messages() {
 fn if_empty_deletes_an_empty_queue() {
     let queue = TestQueue::declare("del-ifempty-ok");
     let out = amqp(DELETE, &["--if-empty", "-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
@@ -154,8 +149,7 @@ fn if_unused_refuses_a_queue_with_a_consumer() {
     publish(queue.name(), b"bye");
     assert_consumed(consumer, b"bye");
     let out = amqp(DELETE, &["--if-unused", "-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
@@ -171,8 +165,7 @@ fn declare_then_delete_round_trip() {
     amqp(DECLARE, &["-q", queue.name()]).assert_ok();
     amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n").assert_ok();
     let out = amqp(DELETE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "2\n");
+    out.assert_printed("2\n");
 }
 
 // ---------------------------------------------------------------------------------------------

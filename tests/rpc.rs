@@ -60,8 +60,7 @@ fn body_option_request_gets_its_reply_on_stdout() {
     let queue = TestQueue::declare("rpc-body");
     let server = reply_server(queue.name(), &[], &["tr", "a-z", "A-Z"]);
     let out = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"HELLO");
+    out.assert_printed(b"HELLO");
     stop(server);
 }
 
@@ -84,8 +83,7 @@ fn line_mode_writes_replies_in_request_order() {
     });
     let input = "slow 1\n2\n3\nslow 4\n5\n6\n7\nslow 8\n9\n10\n";
     let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), input);
+    out.assert_printed(input);
     assert_eq!(out.stderr, "", "{out:?}");
     for server in servers {
         stop(server);
@@ -98,8 +96,7 @@ fn line_mode_ends_each_reply_with_one_newline() {
     // The server strips the newline: the client writes one line per reply all the same.
     let server = reply_server(queue.name(), &[], &["tr", "-d", "\\n"]);
     let out = rpc(queue.name()).arg("-l").stdin(b"one\ntwo\nthree").run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "one\ntwo\nthree\n");
+    out.assert_printed("one\ntwo\nthree\n");
     stop(server);
 }
 
@@ -224,8 +221,7 @@ fn two_servers_on_one_queue_answer_each_request_once() {
     });
     let input: String = (1..=40).map(|i| format!("request {i}\n")).collect();
     let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), input);
+    out.assert_printed(input);
     assert_eq!(out.stderr, "", "a reply came twice: {out:?}");
     for server in servers {
         stop(server);
@@ -423,8 +419,7 @@ fn a_second_reply_to_one_request_is_ignored_with_a_warning() {
             .unwrap_or_default()
     });
     let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "first\nsecond\n");
+    out.assert_printed("first\nsecond\n");
     assert_eq!(
         out.stderr_lines(),
         [format!(
@@ -509,8 +504,7 @@ fn reply_with_concurrency_answers_every_request() {
         .sh(&script)
         .spawn_consuming(queue.name());
     let out = rpc(queue.name()).arg("-l").stdin(b"1\n2\n3\n4\n").run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "reply 1\nreply 2\nreply 3\nreply 4\n");
+    out.assert_printed("reply 1\nreply 2\nreply 3\nreply 4\n");
     let server = server.wait();
     server.assert_ok();
     assert!(server.stdout.is_empty(), "{server:?}");
@@ -558,8 +552,7 @@ fn reply_with_retry_delay_answers_from_the_retry() {
         .sh(&script)
         .spawn_consuming(queue.name());
     let client = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
-    client.assert_ok();
-    assert_eq!(client.stdout, b"hello");
+    client.assert_printed(b"hello");
     let out = server.wait();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -610,8 +603,7 @@ fn line_mode_rate_spaces_requests_and_answers_each() {
         .args(["-l", "--rate", "20"])
         .stdin(b"a\nb\nc\nd\n")
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "a\nb\nc\nd\n");
+    out.assert_printed("a\nb\nc\nd\n");
     assert_eq!(out.stderr, "", "{out:?}");
     stop(server);
 }

@@ -48,19 +48,15 @@ fn queue_names_of_255_bytes_work_and_256_are_refused_by_every_tool() {
     let name = sized(queue.name(), 255);
     let _guard = TestQueue::adopt(&name);
     let out = amqp(DECLARE, &["-q", &name]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{name}\n"));
+    out.assert_printed(format!("{name}\n"));
     publish(&name, b"m");
     let got = amqp(GET, &["-q", &name]);
-    got.assert_ok();
-    assert_eq!(got.stdout, b"m");
+    got.assert_printed(b"m");
     publish(&name, b"c");
     let consumed = amqp(CONSUME, &["-q", &name, "-c", "1", "cat"]);
-    consumed.assert_ok();
-    assert_eq!(consumed.stdout, b"c");
+    consumed.assert_printed(b"c");
     let deleted = amqp(DELETE, &["-q", &name]);
-    deleted.assert_ok();
-    assert_eq!(deleted.stdout_text(), "0\n");
+    deleted.assert_printed("0\n");
 
     let long = sized(queue.name(), 256);
     assert_refused(&amqp(DECLARE, &["-q", &long]), "-q");

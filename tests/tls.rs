@@ -88,8 +88,7 @@ fn amqps_url_with_cacert_publishes_and_gets() {
         b"",
         &[],
     );
-    out.assert_ok();
-    assert_eq!(out.stdout, b"over TLS");
+    out.assert_printed(b"over TLS");
 }
 
 #[test]
@@ -406,8 +405,7 @@ fn sasl_external_logs_in_as_the_certificate_cn() {
         &queue,
     );
     ctl(&["-q", "delete_vhost", &vhost]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    out.assert_printed(format!("{queue}\n"));
     assert_eq!(in_vhost, vec![queue.clone()]);
     refused.assert_error_starts(
         1,

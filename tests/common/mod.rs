@@ -161,6 +161,19 @@ impl Output {
         self
     }
 
+    /// Asserts a successful run that wrote exactly the bytes `expected` on standard output.
+    #[track_caller]
+    pub fn assert_printed(&self, expected: impl AsRef<[u8]>) -> &Self {
+        self.assert_ok();
+        let expected = expected.as_ref();
+        assert!(
+            self.stdout == expected,
+            "expected stdout {:?}, got {self:?}",
+            String::from_utf8_lossy(expected)
+        );
+        self
+    }
+
     /// Asserts a successful run that wrote nothing on standard error.
     #[track_caller]
     pub fn assert_ok_quietly(&self) -> &Self {

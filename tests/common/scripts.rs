@@ -230,8 +230,7 @@ pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
 #[track_caller]
 pub fn assert_consumed(consumer: Running, expected: &[u8]) -> Output {
     let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, expected);
+    out.assert_printed(expected);
     out
 }
 
