@@ -97,6 +97,24 @@ fn persistent_sets_delivery_mode_2() {
     );
 }
 
+/// Takes the one message on `queue` and asserts its body, content type, content encoding and
+/// reply-to.
+#[track_caller]
+fn assert_only_message(
+    queue: &TestQueue,
+    body: &[u8],
+    content_type: &str,
+    content_encoding: &str,
+    reply_to: &str,
+) -> Message {
+    let message = only_message(queue);
+    assert_eq!(message.body, body);
+    assert_eq!(message.content_type.as_deref(), Some(content_type));
+    assert_eq!(message.content_encoding.as_deref(), Some(content_encoding));
+    assert_eq!(message.reply_to.as_deref(), Some(reply_to));
+    message
+}
+
 #[test]
 fn short_options_set_content_type_encoding_and_reply_to() {
     let queue = TestQueue::declare("pub-props-short");
@@ -105,11 +123,7 @@ fn short_options_set_content_type_encoding_and_reply_to() {
         .body("{}")
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"{}");
-    assert_eq!(message.content_type.as_deref(), Some("application/json"));
-    assert_eq!(message.content_encoding.as_deref(), Some("gzip"));
-    assert_eq!(message.reply_to.as_deref(), Some("reply.queue"));
+    let message = assert_only_message(&queue, b"{}", "application/json", "gzip", "reply.queue");
     assert_eq!(message.delivery_mode, Some(1));
 }
 
@@ -129,12 +143,8 @@ fn long_options_with_equals_set_every_property() {
         ])
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"long form");
+    let message = assert_only_message(&queue, b"long form", "text/plain", "utf-8", "replies.here");
     assert_eq!(message.delivery_mode, Some(2));
-    assert_eq!(message.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(message.content_encoding.as_deref(), Some("utf-8"));
-    assert_eq!(message.reply_to.as_deref(), Some("replies.here"));
     assert_eq!(message.header("x-one").as_deref(), Some("1"));
 }
 
@@ -157,11 +167,7 @@ fn long_options_with_separate_values() {
         ])
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"a,b");
-    assert_eq!(message.content_type.as_deref(), Some("text/csv"));
-    assert_eq!(message.content_encoding.as_deref(), Some("identity"));
-    assert_eq!(message.reply_to.as_deref(), Some("rq"));
+    let message = assert_only_message(&queue, b"a,b", "text/csv", "identity", "rq");
     assert_eq!(message.header("k").as_deref(), Some("v"));
 }
 
