@@ -815,11 +815,7 @@ fn consume_json_into_a_closed_pipe_leaves_the_unwritten_messages_on_the_queue() 
 #[test]
 fn consume_json_gives_the_command_the_line_on_its_standard_input() {
     let queue = queue_with("json-consume-command", b"\xffnot utf-8");
-    let out = consume(queue.name())
-        .arg("--json")
-        .count(1)
-        .args(["--", "cat"])
-        .run();
+    let out = consume_one(&queue).args(["--json", "--", "cat"]).run();
     out.assert_ok();
     let text = out.stdout_text();
     assert_eq!(text.matches('\n').count(), 1, "{text}");

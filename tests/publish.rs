@@ -738,18 +738,8 @@ fn typed_headers_keep_their_types_on_the_wire() {
     let q = TestQueue::declare("typed");
     publish_cli(q.name())
         .body("x")
-        .args([
-            "-H",
-            "s: 5",
-            "--typed-header",
-            "i=5",
-            "--typed-header",
-            "f=0.25",
-            "--typed-header",
-            "b=false",
-            "--typed-header",
-            "q=\"5\"",
-        ])
+        .args(["-H", "s: 5"])
+        .typed_headers(&["i=5", "f=0.25", "b=false", "q=\"5\""])
         .run()
         .assert_ok();
     let message = get_message(q.name()).expect("one message");
@@ -770,23 +760,18 @@ fn typed_headers_keep_their_types_on_the_wire() {
 #[test]
 fn bad_property_values_are_usage_errors() {
     let q = TestQueue::declare("badprops");
-    publish_cli(q.name())
-        .body("x")
-        .args(["--priority", "300"])
-        .run()
-        .assert_error_starts(1, "300: ");
-    publish_cli(q.name())
-        .body("x")
-        .arg("--timestamp=soon")
-        .run()
-        .assert_error(
-            1,
-            "--timestamp: 'soon' is not a number of seconds since the epoch",
-        );
-    publish_cli(q.name())
-        .body("x")
-        .args(["--typed-header", "novalue"])
-        .run()
+    let publish_with = |options: &[&str]| {
+        publish_cli(q.name())
+            .body("x")
+            .args(options.iter().copied())
+            .run()
+    };
+    publish_with(&["--priority", "300"]).assert_error_starts(1, "300: ");
+    publish_with(&["--timestamp=soon"]).assert_error(
+        1,
+        "--timestamp: 'soon' is not a number of seconds since the epoch",
+    );
+    publish_with(&["--typed-header", "novalue"])
         .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
     assert_eq!(queue_message_count(q.name()), 0);
 }

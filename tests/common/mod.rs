@@ -1049,6 +1049,12 @@ pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
     publish_messages("", queue, bodies, BasicProperties::default());
 }
 
+/// Publishes each of the owned `bodies` to `queue`, as [`publish_bodies`].
+pub fn publish_all<B: AsRef<[u8]>>(queue: &str, bodies: &[B]) {
+    let refs: Vec<&[u8]> = bodies.iter().map(AsRef::as_ref).collect();
+    publish_bodies(queue, &refs);
+}
+
 /// Publishes one message with `body` to `queue` through the default exchange.
 pub fn publish(queue: &str, body: &[u8]) {
     publish_bodies(queue, &[body]);

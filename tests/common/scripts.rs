@@ -129,6 +129,14 @@ impl Call {
         self.args(["-b", body])
     }
 
+    /// `--typed-header KEY=VALUE` for each of `headers`.
+    pub fn typed_headers(mut self, headers: &[&str]) -> Self {
+        for header in headers {
+            self = self.opt("--typed-header", *header);
+        }
+        self
+    }
+
     /// `--reply-timeout SECONDS`.
     pub fn reply_timeout(self, seconds: u32) -> Self {
         self.args(["--reply-timeout".to_string(), seconds.to_string()])
