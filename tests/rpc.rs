@@ -100,15 +100,30 @@ fn line_mode_ends_each_reply_with_one_newline() {
     stop(server);
 }
 
-#[test]
-fn a_failing_server_sends_no_reply_and_keeps_the_request() {
-    let queue = TestQueue::declare("rpc-fail");
+/// On a fresh queue, a `--reply` server for one delivery with the options `extra` running the
+/// shell `script`; asserts that a request to it got no reply within `seconds`, and returns the
+/// queue and what the server printed.
+#[track_caller]
+fn unanswered_request(
+    prefix: &str,
+    extra: &[&str],
+    script: &str,
+    seconds: u32,
+) -> (TestQueue, Output) {
+    let queue = TestQueue::declare(prefix);
     let server = consume_one(&queue)
         .arg("--reply")
-        .sh("cat >/dev/null; echo partial; exit 3")
+        .args(extra.iter().copied())
+        .sh(script)
         .spawn_consuming(queue.name());
-    assert_no_reply(&queue, 2);
-    let out = server.wait();
+    assert_no_reply(&queue, seconds);
+    (queue, server.wait())
+}
+
+#[test]
+fn a_failing_server_sends_no_reply_and_keeps_the_request() {
+    let (queue, out) =
+        unanswered_request("rpc-fail", &[], "cat >/dev/null; echo partial; exit 3", 2);
     out.assert_one_delivery_failed("warning: delivery 1: command exited with status 3; not acknowledged (redelivered after the consumer closes)");
     assert!(out.stdout.is_empty(), "the output went elsewhere: {out:?}");
     wait_for_message_count(queue.name(), 1);
@@ -520,19 +535,12 @@ fn reply_with_concurrency_answers_every_request() {
 
 #[test]
 fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
-    let queue = TestQueue::declare("rpc-cmd-timeout");
-    let server = consume_one(&queue)
-        .args([
-            "--reply",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "reject",
-        ])
-        .sh("cat; sleep 60")
-        .spawn_consuming(queue.name());
-    assert_no_reply(&queue, 3);
-    let out = server.wait();
+    let (queue, out) = unanswered_request(
+        "rpc-cmd-timeout",
+        &["--command-timeout", "1", "--on-failure", "reject"],
+        "cat; sleep 60",
+        3,
+    );
     out.assert_one_delivery_failed("warning: delivery 1: command timed out after 1 s; rejected");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
@@ -568,13 +576,7 @@ fn reply_with_retry_delay_answers_from_the_retry() {
 
 #[test]
 fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
-    let queue = TestQueue::declare("rpc-on-exit");
-    let server = consume_one(&queue)
-        .args(["--reply", "--on-exit", "3=ack"])
-        .sh("cat; exit 3")
-        .spawn_consuming(queue.name());
-    assert_no_reply(&queue, 2);
-    let out = server.wait();
+    let (queue, out) = unanswered_request("rpc-on-exit", &["--on-exit", "3=ack"], "cat; exit 3", 2);
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0, "{out:?}");
 }
