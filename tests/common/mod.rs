@@ -617,14 +617,30 @@ impl TestQueue {
 
 impl Drop for TestQueue {
     fn drop(&mut self) {
-        let name = self.name.clone();
         // Best effort; a queue already gone (auto-delete, exclusive) is fine.
-        let _ = try_with_channel(async move |channel: &Channel| {
-            channel
-                .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
-                .await
-        });
+        let _ = try_delete(Guarded::Queue, &self.name);
     }
+}
+
+/// What a test guard deletes when it drops.
+enum Guarded {
+    Queue,
+    Exchange,
+}
+
+/// Deletes the queue or exchange `name` (a guard's, when it drops).
+fn try_delete(what: Guarded, name: &str) -> lapin::Result<()> {
+    try_with_channel(async |channel: &Channel| match what {
+        Guarded::Queue => channel
+            .queue_delete(name.into(), QueueDeleteOptions::default())
+            .await
+            .map(drop),
+        Guarded::Exchange => {
+            channel
+                .exchange_delete(name.into(), ExchangeDeleteOptions::default())
+                .await
+        }
+    })
 }
 
 /// A fresh exchange of `kind`, deleted on drop.
@@ -659,12 +675,7 @@ impl TestExchange {
 
 impl Drop for TestExchange {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = try_with_channel(async move |channel: &Channel| {
-            channel
-                .exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-        });
+        let _ = try_delete(Guarded::Exchange, &self.name);
     }
 }
 
@@ -960,13 +971,20 @@ pub fn wait_for_queue_to_go(what: &str, name: &str) {
     wait_until(what, || (!queue_exists(name)).then_some(()));
 }
 
+/// The numbers of ready messages and of consumers of a queue; fails the test if the queue does
+/// not exist.
+#[track_caller]
+fn queue_counts(name: &str) -> (u32, u32) {
+    match queue_status(name) {
+        Ok(counts) => counts,
+        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
+    }
+}
+
 /// The number of ready messages in a queue; fails the test if the queue does not exist.
 #[track_caller]
 pub fn queue_message_count(name: &str) -> u32 {
-    match queue_status(name) {
-        Ok((messages, _)) => messages,
-        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
-    }
+    queue_counts(name).0
 }
 
 /// Waits (up to [`SETTLE`]) until `name` holds exactly `expected` ready messages: messages a
@@ -989,10 +1007,7 @@ pub fn wait_for_message_count(name: &str, expected: u32) {
 /// The number of consumers of a queue; fails the test if the queue does not exist.
 #[track_caller]
 pub fn queue_consumer_count(name: &str) -> u32 {
-    match queue_status(name) {
-        Ok((_, consumers)) => consumers,
-        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
-    }
+    queue_counts(name).1
 }
 
 /// Waits until `name` has at least one consumer.
