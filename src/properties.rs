@@ -10,6 +10,9 @@ use crate::{field_value, headers};
 use lapin::BasicProperties;
 use lapin::types::{FieldTable, ShortString};
 
+/// A setter of a text property: `BasicProperties::with_content_type`, ...
+type SetText = fn(BasicProperties, ShortString) -> BasicProperties;
+
 /// Builds the properties from the options; `warn` receives the `-H` warnings.
 ///
 /// Errors ([`Error::Usage`]): `--timestamp: ...` when it is neither a number of seconds nor
@@ -32,36 +35,33 @@ pub fn overrides(options: &Options, warn: impl FnMut(&str)) -> Result<BasicPrope
     if options.persistent {
         p = p.with_delivery_mode(2);
     }
-    let text = |v: &Option<ShortString>| v.clone();
-    if let Some(v) = text(&options.content_type) {
-        p = p.with_content_type(v);
-    }
-    if let Some(v) = text(&options.content_encoding) {
-        p = p.with_content_encoding(v);
-    }
-    if let Some(v) = text(&options.reply_to) {
-        p = p.with_reply_to(v);
-    }
-    if let Some(v) = text(&options.message_id) {
-        p = p.with_message_id(v);
-    }
-    if let Some(v) = text(&options.correlation_id) {
-        p = p.with_correlation_id(v);
+    // The text properties, each with its setter.
+    let texts: [(&Option<ShortString>, SetText); 8] = [
+        (&options.content_type, BasicProperties::with_content_type),
+        (
+            &options.content_encoding,
+            BasicProperties::with_content_encoding,
+        ),
+        (&options.reply_to, BasicProperties::with_reply_to),
+        (&options.message_id, BasicProperties::with_message_id),
+        (
+            &options.correlation_id,
+            BasicProperties::with_correlation_id,
+        ),
+        (&options.message_type, BasicProperties::with_type),
+        (&options.app_id, BasicProperties::with_app_id),
+        (&options.user_id, BasicProperties::with_user_id),
+    ];
+    for (value, set) in texts {
+        if let Some(v) = value {
+            p = set(p, v.clone());
+        }
     }
     if let Some(v) = options.expiration {
         p = p.with_expiration(v.to_string().into());
     }
     if let Some(v) = options.priority {
         p = p.with_priority(v);
-    }
-    if let Some(v) = text(&options.message_type) {
-        p = p.with_type(v);
-    }
-    if let Some(v) = text(&options.app_id) {
-        p = p.with_app_id(v);
-    }
-    if let Some(v) = text(&options.user_id) {
-        p = p.with_user_id(v);
     }
     if let Some(v) = &options.timestamp {
         p = p.with_timestamp(timestamp(v)?);

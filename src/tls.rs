@@ -185,22 +185,14 @@ impl ClientTls {
             E::InappropriateHandshakeMessage { .. } => {
                 "SSL handshake failed: the server sent an unexpected handshake message".to_string()
             }
-            E::PeerIncompatible(why) => format!(
-                "SSL handshake failed: the server is incompatible: {}",
-                variant_words(&format!("{why:?}"))
-            ),
-            E::PeerMisbehaved(why) => format!(
-                "SSL handshake failed: the server misbehaved: {}",
-                variant_words(&format!("{why:?}"))
-            ),
-            E::InvalidCertRevocationList(why) => format!(
-                "SSL handshake failed: invalid certificate revocation list: {}",
-                variant_words(&format!("{why:?}"))
-            ),
-            E::InvalidEncryptedClientHello(why) => format!(
-                "SSL handshake failed: encrypted client hello failed: {}",
-                variant_words(&format!("{why:?}"))
-            ),
+            E::PeerIncompatible(why) => failed_because("the server is incompatible", why),
+            E::PeerMisbehaved(why) => failed_because("the server misbehaved", why),
+            E::InvalidCertRevocationList(why) => {
+                failed_because("invalid certificate revocation list", why)
+            }
+            E::InvalidEncryptedClientHello(why) => {
+                failed_because("encrypted client hello failed", why)
+            }
             E::InconsistentKeys(_) => {
                 "SSL handshake failed: the client certificate does not match its key".to_string()
             }
@@ -427,6 +419,14 @@ fn words(camel: &str) -> String {
         }
     }
     out
+}
+
+/// `SSL handshake failed: WHAT: WHY`, `why` (a rustls reason) in the words of its variant.
+fn failed_because(what: &str, why: &impl std::fmt::Debug) -> String {
+    format!(
+        "SSL handshake failed: {what}: {}",
+        variant_words(&format!("{why:?}"))
+    )
 }
 
 /// The words of an enum variant's debug text, without its fields:
@@ -692,9 +692,13 @@ mod tests {
 
     #[test]
     fn alert_names_read_as_words() {
-        assert_eq!(words("UnknownCA"), "unknown CA");
-        assert_eq!(words("BadCertificate"), "bad certificate");
-        assert_eq!(words("CertificateRequired"), "certificate required");
+        for (name, read) in [
+            ("UnknownCA", "unknown CA"),
+            ("BadCertificate", "bad certificate"),
+            ("CertificateRequired", "certificate required"),
+        ] {
+            assert_eq!(words(name), read);
+        }
     }
 
     #[test]
@@ -902,29 +906,37 @@ mod tests {
         }
     }
 
+    /// A missing file is named; a key needs a certificate; without the default paths, a CA
+    /// certificate is needed.
     #[test]
-    fn missing_files_are_named() {
-        let files = TlsFiles {
-            cacert: Some(PathBuf::from("/nonexistent/ca.pem")),
-            ..TlsFiles::default()
-        };
-        assert_eq!(
-            ClientTls::new(&files).unwrap_err(),
-            "reading --cacert /nonexistent/ca.pem: no such file or directory"
-        );
-    }
-
-    #[test]
-    fn a_key_needs_a_certificate() {
-        let files = TlsFiles {
-            key: Some(PathBuf::from("/nonexistent/key.pem")),
-            no_default_cert_paths: false,
-            ..TlsFiles::default()
-        };
-        assert_eq!(
-            ClientTls::new(&files).unwrap_err(),
-            "--key given without --cert"
-        );
+    fn missing_or_incomplete_files_are_refused_with_the_reason() {
+        let cases = [
+            (
+                TlsFiles {
+                    cacert: Some(PathBuf::from("/nonexistent/ca.pem")),
+                    ..TlsFiles::default()
+                },
+                "reading --cacert /nonexistent/ca.pem: no such file or directory",
+            ),
+            (
+                TlsFiles {
+                    key: Some(PathBuf::from("/nonexistent/key.pem")),
+                    no_default_cert_paths: false,
+                    ..TlsFiles::default()
+                },
+                "--key given without --cert",
+            ),
+            (
+                TlsFiles {
+                    no_default_cert_paths: true,
+                    ..TlsFiles::default()
+                },
+                "no CA certificate to trust: --no-default-cert-paths needs --cacert",
+            ),
+        ];
+        for (files, reason) in cases {
+            assert_eq!(ClientTls::new(&files).unwrap_err(), reason, "{files:?}");
+        }
     }
 
     #[test]
@@ -945,18 +957,6 @@ mod tests {
                 "--cacert {}: no certificate found in PEM file",
                 empty.display()
             )
-        );
-    }
-
-    #[test]
-    fn no_default_paths_need_a_cacert() {
-        let files = TlsFiles {
-            no_default_cert_paths: true,
-            ..TlsFiles::default()
-        };
-        assert_eq!(
-            ClientTls::new(&files).unwrap_err(),
-            "no CA certificate to trust: --no-default-cert-paths needs --cacert"
         );
     }
 }

@@ -18,6 +18,15 @@ fn run_redirected(tool: &str, args: &[&str], redirect: &str) -> Output {
     run_sh(&script, ["sh"])
 }
 
+/// Runs `tool args` with standard output closed and asserts that it fails saying so.
+#[track_caller]
+fn assert_fails_writing_to_closed_stdout(tool: &str, args: &[&str]) {
+    run_redirected(tool, args, ">&-").assert_error(
+        1,
+        "writing to standard output: bad file descriptor (standard output is closed)",
+    );
+}
+
 #[test]
 fn get_with_standard_output_closed_fails_and_keeps_the_messages() {
     let queue = TestQueue::declare("fd-get");
@@ -26,11 +35,7 @@ fn get_with_standard_output_closed_fails_and_keeps_the_messages() {
         vec!["-q", queue.name()],
         vec!["-q", queue.name(), "--count", "2"],
     ] {
-        let out = run_redirected("amqp-get", &args, ">&-");
-        out.assert_error(
-            1,
-            "writing to standard output: bad file descriptor (standard output is closed)",
-        );
+        assert_fails_writing_to_closed_stdout("amqp-get", &args);
     }
     assert_eq!(queue_message_count(queue.name()), 3);
 }
@@ -39,14 +44,9 @@ fn get_with_standard_output_closed_fails_and_keeps_the_messages() {
 fn consume_json_with_standard_output_closed_fails_and_keeps_the_messages() {
     let queue = TestQueue::declare("fd-consume-json");
     publish_bodies(queue.name(), &[b"1", b"2"]);
-    let out = run_redirected(
+    assert_fails_writing_to_closed_stdout(
         "amqp-consume",
         &["-q", queue.name(), "-c", "2", "--json"],
-        ">&-",
-    );
-    out.assert_error(
-        1,
-        "writing to standard output: bad file descriptor (standard output is closed)",
     );
     assert_eq!(queue_message_count(queue.name()), 2);
 }

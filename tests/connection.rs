@@ -112,34 +112,31 @@ fn server_with_port_works_with_a_deprecation_warning() {
     );
 }
 
+/// Runs `amqp-get` with `args` only (no `--url`) and asserts exit 1, nothing on standard output
+/// and `line` among the lines of standard error.
+#[track_caller]
+fn assert_get_fails_saying(args: &[&str], line: &str) {
+    let out = run(GET, args, b"", &[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    out.assert_no_stdout();
+    assert!(out.stderr_lines().contains(&line), "{out:?}");
+}
+
 #[test]
 fn server_with_port_and_port_option_conflict() {
     let port = port();
     let server = format!("{HOST}:{port}");
-    let out = run(
-        GET,
-        ["--server", &server, "--port", &port, "-q", "x"],
-        b"",
-        &[],
-    );
-    assert_eq!(out.code, 1, "{out:?}");
-    out.assert_no_stdout();
-    assert!(
-        out.stderr_lines()
-            .contains(&"both --server and --port options specify server port"),
-        "{out:?}"
+    assert_get_fails_saying(
+        &["--server", &server, "--port", &port, "-q", "x"],
+        "both --server and --port options specify server port",
     );
 }
 
 #[test]
 fn server_with_a_bad_port_is_an_error() {
-    let out = run(GET, ["--server", "127.0.0.1:abc", "-q", "x"], b"", &[]);
-    assert_eq!(out.code, 1, "{out:?}");
-    out.assert_no_stdout();
-    assert!(
-        out.stderr_lines()
-            .contains(&"bad server port number in '127.0.0.1:abc'"),
-        "{out:?}"
+    assert_get_fails_saying(
+        &["--server", "127.0.0.1:abc", "-q", "x"],
+        "bad server port number in '127.0.0.1:abc'",
     );
 }
 
@@ -176,8 +173,7 @@ fn vhost_option_and_url_path_select_the_vhost() {
         b"",
         &[],
     );
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    out.assert_printed(format!("{queue}\n"));
     // Not in the default vhost.
     assert!(!queue_exists(&queue));
     let in_vhost: Vec<String> = ctl_rows(&["list_queues", "-p", &vhost.name, "name"])
@@ -195,8 +191,7 @@ fn vhost_option_and_url_path_select_the_vhost() {
     )
     .assert_ok();
     let out = run(GET, ["--url", &url, "-q", &queue], b"", &[]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"in the vhost");
+    out.assert_printed(b"in the vhost");
 }
 
 #[test]
@@ -487,12 +482,10 @@ fn closed_port_is_an_opening_socket_error() {
         b"",
         &[],
     );
-    out.assert_error(
+    out.assert_only_error(
         1,
         &format!("opening socket to 127.0.0.1:{closed}: connection refused"),
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
     let url = format!("amqp://guest:guest@127.0.0.1:{closed}");
     let cases: [(&str, &[&str]); 5] = [
         ("amqp-publish", &["-r", "x", "-b", "x"]),
@@ -543,23 +536,11 @@ fn connection_name_names_the_connection_for_the_broker() {
     assert!(connection_names().contains(&consumer_name));
     // amqp-publish -l at one message a second stays connected long enough to be listed.
     let publisher_name = unique_name("nightly-publisher@host");
-    let url = broker_url();
-    let publisher = spawn(
-        "amqp-publish",
-        [
-            "--url",
-            url.as_str(),
-            "--connection-name",
-            &publisher_name,
-            "-r",
-            queue.name(),
-            "-l",
-            "--rate",
-            "1",
-        ],
-        Some(b"1\n2\n3\n4\n5\n6\n".to_vec()),
-        &[],
-    );
+    let publisher = publish_cli(queue.name())
+        .opt("--connection-name", &publisher_name)
+        .args(["-l", "--rate", "1"])
+        .stdin(b"1\n2\n3\n4\n5\n6\n")
+        .spawn();
     wait_until("the publisher's connection name", || {
         connection_names().contains(&publisher_name).then_some(())
     });
@@ -606,8 +587,7 @@ fn heartbeats_keep_the_connection_alive_during_a_long_command() {
         .spawn();
     assert_eq!(broker_connection_of(consumer.pid()).timeout, "2");
     let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stderr, "", "{out:?}");
+    out.assert_ok_quietly();
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -1029,10 +1009,8 @@ fn verbose_shows_the_methods_on_the_wire_as_tshark_decodes_them() {
     }
     // "Capturing on" comes as the capture starts; give it a moment to be live.
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let published = call(PUBLISH)
-        .args(["--verbose", "-r"])
-        .arg(q.name())
-        .args(["-l", "-C", "text/plain"])
+    let published = publish_cli(q.name())
+        .args(["--verbose", "-l", "-C", "text/plain"])
         .stdin(b"one\ntwo\nthree\n")
         .run();
     published.assert_ok();
@@ -1043,44 +1021,36 @@ fn verbose_shows_the_methods_on_the_wire_as_tshark_decodes_them() {
     unsafe { libc::kill(tshark.id() as i32, libc::SIGINT) };
     let _ = tshark.wait();
 
+    // tshark reading the capture, AMQP on the broker's port, with `filter_and_fields`.
+    let read_capture = |filter_and_fields: &[&str]| {
+        std::process::Command::new("tshark")
+            .args(["-r", capture.path_str(), "-d"])
+            .arg(format!("tcp.port=={port},amqp"))
+            .args(filter_and_fields)
+            .output()
+            .expect("tshark reads the capture")
+    };
     // Every AMQP method of the capture: stream, source port, class.method, routing key.
-    let fields = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            capture.path_str(),
-            "-d",
-            &format!("tcp.port=={port},amqp"),
-            "-Y",
-            "amqp",
-            "-T",
-            "fields",
-            "-E",
-            "separator=|",
-            "-E",
-            "occurrence=a",
-            "-e",
-            "tcp.stream",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "amqp.method.class",
-            "-e",
-            "amqp.method.method",
-        ])
-        .output()
-        .expect("tshark reads the capture");
+    let fields = read_capture(&[
+        "-Y",
+        "amqp",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "occurrence=a",
+        "-e",
+        "tcp.stream",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "amqp.method.class",
+        "-e",
+        "amqp.method.method",
+    ]);
     let table = String::from_utf8_lossy(&fields.stdout).into_owned();
-    let malformed = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            capture.path_str(),
-            "-d",
-            &format!("tcp.port=={port},amqp"),
-            "-Y",
-            "_ws.malformed || _ws.expert.severity == error",
-        ])
-        .output()
-        .expect("tshark reads the capture");
+    let malformed = read_capture(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
     assert!(
         String::from_utf8_lossy(&malformed.stdout).trim().is_empty(),
         "tshark found malformed frames: {}",

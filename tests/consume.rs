@@ -18,8 +18,7 @@ fn runs_the_command_per_message_with_the_body_on_stdin() {
     let queue = TestQueue::declare("con-cat");
     publish_bodies(queue.name(), &[b"a", b"b", b"c"]);
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "3", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"abc");
+    out.assert_printed(b"abc");
     assert_eq!(out.stderr, "", "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
@@ -33,8 +32,7 @@ fn each_message_gets_its_own_process() {
         .arg("--count=3")
         .sh(r#"printf '[%s]\n' "$(cat)""#)
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "[one]\n[two]\n[three]\n");
+    out.assert_printed("[one]\n[two]\n[three]\n");
 }
 
 #[test]
@@ -56,8 +54,7 @@ fn count_stops_after_n_messages_and_leaves_the_rest() {
     let queue = TestQueue::declare("con-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3", b"4", b"5"]);
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "2", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"12");
+    out.assert_printed(b"12");
     wait_for_message_count(queue.name(), 3);
     let rest: Vec<Vec<u8>> = drain_queue(queue.name())
         .into_iter()
@@ -148,11 +145,9 @@ fn on_failure_reject_drops_the_message() {
 fn no_ack_with_count_removes_exactly_count_messages() {
     let queue = TestQueue::declare("con-noack");
     let bodies: Vec<Vec<u8>> = (0..50).map(|i| format!("m{i:02} ").into_bytes()).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
-    publish_bodies(queue.name(), &refs);
+    publish_all(queue.name(), &bodies);
     let out = amqp(CONSUME, &["-q", queue.name(), "-A", "-c", "5", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "m00 m01 m02 m03 m04 ");
+    out.assert_printed("m00 m01 m02 m03 m04 ");
     wait_for_message_count(queue.name(), 45);
     // Still 45 a moment later: nothing more was in flight.
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -164,11 +159,7 @@ fn no_ack_with_count_removes_exactly_count_messages() {
 #[test]
 fn no_ack_failure_is_not_redelivered() {
     let queue = queue_with("con-noack-fail", b"gone");
-    let out = consume(queue.name())
-        .arg("--no-ack")
-        .count(1)
-        .arg("false")
-        .run();
+    let out = consume_one(&queue).args(["--no-ack", "false"]).run();
     out.assert_ok();
     assert_eq!(
         out.first_stderr_line(),
@@ -249,13 +240,9 @@ fn exchange_with_routing_keys_binds_once_per_key() {
     publish_to(exchange.name(), "key.c", b"unbound ");
     publish_to(exchange.name(), "key.a", b"A");
     publish_to(exchange.name(), "key.b", b"B");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"AB");
+    assert_consumed(consumer, b"AB");
     // Declared auto-delete: gone once its consumer is.
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    wait_for_queue_to_go("the auto-delete queue to go", queue.name());
 }
 
 #[test]
@@ -295,13 +282,9 @@ fn without_queue_a_server_named_queue_is_announced() {
     assert!(name.starts_with("amq.gen-"), "{line}");
     wait_for_consumer(&name);
     publish(&name, b"to the server-named queue");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"to the server-named queue");
+    let out = assert_consumed(consumer, b"to the server-named queue");
     assert_eq!(out.stderr_lines(), vec![line.as_str()], "{out:?}");
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(&name)).then_some(())
-    });
+    wait_for_queue_to_go("the auto-delete queue to go", &name);
 }
 
 #[test]
@@ -325,12 +308,8 @@ fn exclusive_declares_an_exclusive_queue() {
         (queue_status(queue.name()) == Err(405)).then_some(())
     });
     publish(queue.name(), b"exclusive");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"exclusive");
-    wait_until("the exclusive queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    assert_consumed(consumer, b"exclusive");
+    wait_for_queue_to_go("the exclusive queue to go", queue.name());
 }
 
 #[test]
@@ -357,12 +336,8 @@ fn declare_flag_declares_an_auto_delete_queue() {
     // Not exclusive: another connection may inspect it.
     assert_eq!(queue_status(queue.name()), Ok((0, 1)));
     publish(queue.name(), b"declared");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"declared");
-    wait_until("the auto-delete queue to go", || {
-        (!queue_exists(queue.name())).then_some(())
-    });
+    assert_consumed(consumer, b"declared");
+    wait_for_queue_to_go("the auto-delete queue to go", queue.name());
 }
 
 #[test]
@@ -383,8 +358,7 @@ fn missing_queue_without_declare_is_the_servers_404() {
 fn options_may_follow_the_command() {
     let queue = queue_with("con-after", b"after");
     let out = amqp(CONSUME, &["cat", "-q", queue.name(), "-c", "1"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"after");
+    out.assert_printed(b"after");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -401,16 +375,17 @@ fn double_dash_passes_options_to_the_command() {
             "--queue",
         ])
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "through sh\n-x --queue\n");
+    out.assert_printed("through sh\n-x --queue\n");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
 #[test]
 fn no_command_is_an_error_with_usage() {
-    let out = amqp(CONSUME, &["-q", "whatever"]);
-    out.assert_error(1, "consuming command not specified")
-        .assert_no_stdout();
+    let out = assert_refused(
+        CONSUME,
+        &["-q", "whatever"],
+        "consuming command not specified",
+    );
     let lines = out.stderr_lines();
     assert!(
         lines.len() >= 2 && lines[1].starts_with("Usage: amqp-consume"),
@@ -433,23 +408,6 @@ fn sigterm_lets_the_running_command_finish_and_acks_it() {
     // Acked: it does not come back.
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(queue_message_count(queue.name()), 0);
-}
-
-#[test]
-fn deleting_the_queue_ends_the_consumer_with_an_error() {
-    let queue = TestQueue::declare("con-deleted");
-    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
-    wait_for_consumer(queue.name());
-    delete_queue(queue.name());
-    let out = consumer.wait();
-    out.assert_error(
-        1,
-        &format!(
-            "consuming from queue '{}': the server cancelled the consumer (was the queue deleted?)",
-            queue.name()
-        ),
-    )
-    .assert_no_stdout();
 }
 
 #[test]
@@ -540,8 +498,7 @@ fn a_failed_bind_keeps_a_queue_that_existed_before() {
 fn no_ack_with_count_200_of_2000_removes_exactly_200() {
     let queue = TestQueue::declare("rel-no-ack-count");
     let bodies: Vec<Vec<u8>> = (0..2000).map(|i| format!("{i}").into_bytes()).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_slice()).collect();
-    publish_bodies(queue.name(), &refs);
+    publish_all(queue.name(), &bodies);
     let out = amqp(CONSUME, &["-A", "-c", "200", "-q", queue.name(), "true"]);
     out.assert_ok();
     wait_for_message_count(queue.name(), 1800);
@@ -596,35 +553,23 @@ fn on_failure_requeue_returns_the_message_at_once() {
         .args(["--on-failure", "requeue"])
         .sh(r#"cat >/dev/null; test "$AMQP_REDELIVERED" = true"#)
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; requeued"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; requeued",
     );
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
 #[test]
 fn on_failure_reject_dead_letters_the_message() {
-    let dlq = TestQueue::declare("rel-dlq");
-    let queue = TestQueue::named("rel-fail-reject");
-    let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    call(DECLARE)
-        .opt("-q", queue.name())
-        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
-        .arg(&dlx_key)
-        .run()
-        .assert_ok();
+    let (queue, dlq) = declare_with_dead_letters("rel-fail-reject", &[]);
     publish(queue.name(), b"poison");
     let out = consume_one(&queue)
         .args(["--on-failure", "reject", "false"])
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; rejected"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; rejected",
     );
     wait_for_message_count(dlq.name(), 1);
     let dead = get_message(dlq.name()).expect("dead-lettered message");
@@ -642,12 +587,7 @@ fn on_failure_reject_dead_letters_the_message() {
 fn a_command_killed_by_a_signal_counts_as_failed() {
     let queue = queue_with("rel-fail-killed", b"job");
     let out = consume_one(&queue).sh("kill -9 $$").run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command killed by signal 9"),
-        "{out:?}"
-    );
+    out.assert_error_starts(1, "warning: delivery 1: command killed by signal 9");
     wait_for_message_count(queue.name(), 1);
 }
 
@@ -661,8 +601,7 @@ fn signal_stops_the_consumer_cleanly(signal: i32, whole_group: bool) {
     let queue = TestQueue::declare("rel-signal");
     let total = 40;
     let bodies: Vec<String> = (0..total).map(|i| format!("m{i:03}")).collect();
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
-    publish_bodies(queue.name(), &refs);
+    publish_all(queue.name(), &bodies);
     let log = TempFile::new(b"");
     let url = broker_url();
     let mut command = Command::new(bin(CONSUME));
@@ -725,15 +664,25 @@ fn ctrl_c_to_the_process_group_loses_nothing() {
     signal_stops_the_consumer_cleanly(libc::SIGINT, true);
 }
 
-#[test]
-fn broker_closing_the_connection_ends_the_consumer_at_once() {
-    let queue = TestQueue::declare("rel-closed");
+/// Starts `amqp-consume -q QUEUE cat` on a fresh queue, does `end` (to the queue or the
+/// consumer) once it consumes, and asserts that the consumer ended within 3 s; returns the
+/// queue and what the consumer printed.
+fn consumer_ended_by(prefix: &str, end: impl FnOnce(&TestQueue, &Running)) -> (TestQueue, Output) {
+    let queue = TestQueue::declare(prefix);
     let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
     wait_for_consumer(queue.name());
-    close_connection_of(consumer.pid(), "closed by the reliability test");
-    let closed = Instant::now();
+    end(&queue, &consumer);
+    let ended = Instant::now();
     let out = consumer.wait();
-    assert!(closed.elapsed() < Duration::from_secs(3), "{out:?}");
+    assert!(ended.elapsed() < Duration::from_secs(3), "{out:?}");
+    (queue, out)
+}
+
+#[test]
+fn broker_closing_the_connection_ends_the_consumer_at_once() {
+    let (queue, out) = consumer_ended_by("rel-closed", |_, consumer| {
+        close_connection_of(consumer.pid(), "closed by the reliability test")
+    });
     let line = assert_one_line_failure(&out);
     assert_eq!(
         line,
@@ -773,13 +722,7 @@ fn connection_closed_during_a_command_acks_nothing() {
 
 #[test]
 fn deleting_the_queue_ends_the_consumer_with_exit_1() {
-    let queue = TestQueue::declare("rel-deleted");
-    let consumer = amqp_spawn(CONSUME, &["-q", queue.name(), "cat"]);
-    wait_for_consumer(queue.name());
-    delete_queue(queue.name());
-    let deleted = Instant::now();
-    let out = consumer.wait();
-    assert!(deleted.elapsed() < Duration::from_secs(3), "{out:?}");
+    let (queue, out) = consumer_ended_by("rel-deleted", |queue, _| delete_queue(queue.name()));
     let line = assert_one_line_failure(&out);
     assert_eq!(
         line,
@@ -788,6 +731,7 @@ fn deleting_the_queue_ends_the_consumer_with_exit_1() {
             queue.name()
         )
     );
+    out.assert_no_stdout();
 }
 
 #[test]
@@ -836,8 +780,7 @@ fn a_command_that_ignores_a_large_body_is_judged_by_its_exit_status() {
     let big = vec![b'x'; 1024 * 1024];
     publish_bodies(queue.name(), &[&big, &big]);
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "true"]);
-    out.assert_ok();
-    assert_eq!(out.stderr, "", "{out:?}");
+    out.assert_ok_quietly();
     let out = amqp(CONSUME, &["-q", queue.name(), "-c", "1", "false"]);
     assert_eq!(out.code, 1, "{out:?}");
     wait_for_message_count(queue.name(), 1);
@@ -887,13 +830,8 @@ fn every_property_reaches_the_command_environment() {
             "--timestamp=1700000000",
             "-H",
             "x-trace-id: abc def",
-            "--typed-header",
-            "n=42",
-            "--typed-header",
-            "ok=true",
-            "--typed-header",
-            "nested={\"a\":[1,\"b\"]}",
         ])
+        .typed_headers(&["n=42", "ok=true", "nested={\"a\":[1,\"b\"]}"])
         .run()
         .assert_ok();
     let env = consumed_environment(q.name());
@@ -932,28 +870,12 @@ fn every_property_reaches_the_command_environment() {
 #[test]
 fn unset_properties_are_not_inherited_from_the_consumer() {
     let q = queue_with("noprops", b"plain");
-    let url = broker_url();
-    let out = run(
-        "amqp-consume",
-        [
-            "--url",
-            url.as_str(),
-            "-q",
-            q.name(),
-            "-c",
-            "1",
-            "--",
-            "sh",
-            "-c",
-            "cat >/dev/null; env",
-        ],
-        b"",
-        &[
-            ("AMQP_REPLY_TO", "stale"),
-            ("AMQP_HEADER_OLD", "stale"),
-            ("AMQP_URL", "kept"),
-        ],
-    );
+    let out = consume_one(&q)
+        .sh("cat >/dev/null; env")
+        .env("AMQP_REPLY_TO", "stale")
+        .env("AMQP_HEADER_OLD", "stale")
+        .env("AMQP_URL", "kept")
+        .run();
     out.assert_ok();
     let text = out.stdout_text();
     assert!(!text.contains("AMQP_REPLY_TO="), "{text}");

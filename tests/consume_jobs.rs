@@ -9,26 +9,14 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// A queue with `extra` arguments whose dead letters go to a second queue, which is returned
+/// A durable queue with `extra` arguments whose dead letters go to a second queue, which is returned
 /// too (both deleted on drop).
 fn queue_with_dead_letters(prefix: &str, extra: &[&str]) -> (TestQueue, TestQueue) {
-    let dlq = TestQueue::declare(&format!("{prefix}-dlq"));
-    let queue = TestQueue::named(prefix);
-    let dlx_key = format!("x-dead-letter-routing-key={}", dlq.name());
-    let mut args = vec![
-        "-q",
-        queue.name(),
-        "-d",
-        "--arg",
-        "x-dead-letter-exchange=",
-        "--arg",
-        &dlx_key,
-    ];
+    let mut options = vec!["-d"];
     for arg in extra {
-        args.extend(["--arg", arg]);
+        options.extend(["--arg", arg]);
     }
-    amqp(DECLARE, &args).assert_ok();
-    (queue, dlq)
+    declare_with_dead_letters(prefix, &options)
 }
 
 /// The lines a command appended to `log`.
@@ -59,8 +47,7 @@ fn idle_timeout_drains_the_queue_then_exits_0() {
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let started = Instant::now();
     let out = amqp(CONSUME, &["-q", queue.name(), "--idle-timeout", "1", "cat"]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "123");
+    out.assert_printed("123");
     assert_eq!(out.stderr, "");
     assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -169,8 +156,7 @@ fn a_command_within_its_timeout_is_acked() {
     let out = consume_one(&queue)
         .args(["--command-timeout", "20", "cat"])
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "quick");
+    out.assert_printed("quick");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -330,11 +316,9 @@ fn a_replayed_message_with_a_stale_count_is_not_rejected_on_first_delivery() {
             "false",
         ])
         .run();
-    assert_eq!(out.code, 1, "{out:?}");
-    assert!(
-        out.first_stderr_line()
-            .starts_with("warning: delivery 1: command exited with status 1; requeued"),
-        "{out:?}"
+    out.assert_error_starts(
+        1,
+        "warning: delivery 1: command exited with status 1; requeued",
     );
     assert_eq!(queue_message_count(dlq.name()), 0);
     wait_for_message_count(queue.name(), 1);
@@ -512,8 +496,7 @@ fn idle_timeout_waits_for_the_running_commands() {
         .args(["--concurrency", "2", "--idle-timeout", "0.5"])
         .sh("sleep 2; cat")
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "slow");
+    out.assert_printed("slow");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 

@@ -21,8 +21,7 @@ fn writes_the_body_exactly_and_removes_the_message() {
 fn text_body_gets_no_newline_added() {
     let queue = queue_with("get-text", b"hello");
     let out = amqp(GET, &["--queue", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"hello");
+    out.assert_printed(b"hello");
 }
 
 #[test]
@@ -32,8 +31,7 @@ fn takes_one_message_at_a_time_in_order() {
     let queue_option = format!("--queue={}", queue.name());
     for (expected, left) in [(&b"one"[..], 2), (b"two", 1), (b"three", 0)] {
         let out = amqp(GET, &[&queue_option]);
-        out.assert_ok();
-        assert_eq!(out.stdout, expected);
+        out.assert_printed(expected);
         assert_eq!(queue_message_count(queue.name()), left);
     }
 }
@@ -60,21 +58,17 @@ fn empty_queue_exits_2_silently() {
 fn missing_queue_is_the_servers_404() {
     let queue = unique_name("get-missing");
     let out = amqp(GET, &["-q", &queue]);
-    out.assert_error(
+    out.assert_only_error(
         1,
         &format!(
             "basic.get: server channel error 404, message: NOT_FOUND - no queue '{queue}' in vhost '/'"
         ),
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]
 fn missing_queue_option_is_an_error() {
-    let out = amqp(GET, &[]);
-    out.assert_error(1, "queue not specified")
-        .assert_no_stdout();
+    assert_refused(GET, &[], "queue not specified");
 }
 
 #[test]
@@ -84,12 +78,10 @@ fn reconnect_with_ack_mode_requeue_is_refused() {
         GET,
         &["--reconnect", "3", "--ack-mode", "requeue", "-q", "q"],
     );
-    out.assert_error(
+    out.assert_only_error(
         1,
         "--reconnect cannot be used with --ack-mode requeue (a lost connection returns every message held, and they would be written twice)",
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]

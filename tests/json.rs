@@ -237,25 +237,32 @@ fn cases() -> Vec<(String, String)> {
     cases
 }
 
+/// A fresh queue holding the oracle's messages ([`cases`]), and how many they are.
+fn queue_of_oracle_messages(prefix: &str) -> (TestQueue, u32) {
+    let queue = TestQueue::declare(prefix);
+    let cases = cases();
+    oracle_publish(queue.name(), &cases);
+    let count = cases.len() as u32;
+    wait_for_message_count(queue.name(), count);
+    (queue, count)
+}
+
 /// The oracle's messages, dumped with `amqp-get --json` and replayed with `amqp-publish
 /// --json` (unchanged, through `jq .` and through `jq -c .`), are the same messages in the
 /// broker's eyes: every property's presence and value, every header's name, type, value and
 /// nesting, the body bytes.
 #[test]
 fn oracle_messages_survive_dump_and_replay_also_through_jq() {
-    let source = TestQueue::declare("json-oracle");
-    let cases = cases();
-    oracle_publish(source.name(), &cases);
-    wait_for_message_count(source.name(), cases.len() as u32);
+    let (source, count) = queue_of_oracle_messages("json-oracle");
     let dump = get_cli(source.name())
         .args(["--json", "--count", "0", "--ack-mode", "requeue"])
         .run();
     dump.assert_ok();
     assert_eq!(
         dump.stdout.iter().filter(|&&b| b == b'\n').count(),
-        cases.len()
+        count as usize
     );
-    wait_for_message_count(source.name(), cases.len() as u32);
+    wait_for_message_count(source.name(), count);
     let original = broker_view(source.name(), true);
     assert!(original.contains("P_basic"), "{original}");
     let dump_file = TempFile::new(&dump.stdout);
@@ -369,48 +376,52 @@ fn count_takes_that_many_and_an_empty_queue_exits_2() {
     let queue = TestQueue::declare("json-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let two = amqp(GET, &["-q", queue.name(), "--count", "2"]);
-    two.assert_ok();
-    assert_eq!(two.stdout, b"12");
+    two.assert_printed(b"12");
     assert_eq!(queue_message_count(queue.name()), 1);
     let rest = amqp(GET, &["-q", queue.name(), "--count", "0"]);
-    rest.assert_ok();
-    assert_eq!(rest.stdout, b"3");
+    rest.assert_printed(b"3");
     let empty = amqp(GET, &["-q", queue.name(), "--count", "0", "--json"]);
     assert_eq!(empty.code, 2, "{empty:?}");
     empty.assert_no_stdout();
+}
+
+/// `amqp-get --json --count 0 -q FROM | FILTER | amqp-publish --json -r TO` (without a filter:
+/// straight from one to the other), through `sh`.
+fn dump_and_replay(from: &str, filter: Option<&str>, to: &str) -> Output {
+    let filter = filter
+        .map(|filter| format!(" | {filter}"))
+        .unwrap_or_default();
+    run_sh(
+        &format!(
+            "\"$1\" --url \"$3\" --json --count 0 -q \"$4\"{filter} | \"$2\" --url \"$3\" --json -r \"$5\""
+        ),
+        [
+            "sh",
+            bin(GET).to_str().unwrap(),
+            bin(PUBLISH).to_str().unwrap(),
+            &broker_url(),
+            from,
+            to,
+        ],
+    )
 }
 
 /// `--ack-mode reject` dead-letters; the dead-letter queue moves back with the example of
 /// the man page (strip x-death, replay to the work queue).
 #[test]
 fn reject_dead_letters_and_the_dead_letters_move_back() {
-    let dlq = TestQueue::declare("json-dlq");
-    let work = TestQueue::named("json-work");
-    call(DECLARE)
-        .arg("-q")
-        .arg(work.name())
-        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
-        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
-        .run()
-        .assert_ok();
+    let (work, dlq) = declare_with_dead_letters("json-work", &[]);
     publish_bodies(work.name(), &[b"p1", b"p2"]);
     let rejected = get_cli(work.name())
         .args(["--count", "0", "--ack-mode", "reject"])
         .run();
-    rejected.assert_ok();
-    assert_eq!(rejected.stdout, b"p1p2");
+    rejected.assert_printed(b"p1p2");
     wait_for_message_count(dlq.name(), 2);
     assert_eq!(queue_message_count(work.name()), 0);
-    let out = run_sh(
-        "\"$1\" --url \"$3\" --json --count 0 -q \"$4\" | jq 'del(.properties.headers[\"x-death\"])' | \"$2\" --url \"$3\" --json -r \"$5\"",
-        [
-            "sh",
-            bin(GET).to_str().unwrap(),
-            bin(PUBLISH).to_str().unwrap(),
-            &broker_url(),
-            dlq.name(),
-            work.name(),
-        ],
+    let out = dump_and_replay(
+        dlq.name(),
+        Some("jq 'del(.properties.headers[\"x-death\"])'"),
+        work.name(),
     );
     out.assert_ok();
     assert_eq!(queue_message_count(dlq.name()), 0);
@@ -429,17 +440,7 @@ fn order_of_1000_messages_is_kept() {
     let lines: String = (0..1000).map(|i| format!("{i}\n")).collect();
     amqp_stdin(PUBLISH, &["-r", from.name(), "-l"], lines.as_bytes()).assert_ok();
     wait_for_message_count(from.name(), 1000);
-    let out = run_sh(
-        "\"$1\" --url \"$3\" --json --count 0 -q \"$4\" | \"$2\" --url \"$3\" --json -r \"$5\"",
-        [
-            "sh",
-            bin(GET).to_str().unwrap(),
-            bin(PUBLISH).to_str().unwrap(),
-            &broker_url(),
-            from.name(),
-            to.name(),
-        ],
-    );
+    let out = dump_and_replay(from.name(), None, to.name());
     out.assert_ok();
     let replayed = amqp(GET, &["-q", to.name(), "--count", "0"]);
     replayed.assert_ok();
@@ -524,8 +525,7 @@ fn any_whitespace_separates_the_messages() {
         .replace("\"Q\"", &format!("\"{}\"", queue.name()));
     amqp_stdin(PUBLISH, &["--json"], input.as_bytes()).assert_ok();
     let out = amqp(GET, &["-q", queue.name(), "--count", "0"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"12");
+    out.assert_printed(b"12");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -534,18 +534,7 @@ fn any_whitespace_separates_the_messages() {
 fn options_override_the_line() {
     let exchange = TestExchange::declare("json-ex", lapin::ExchangeKind::Direct);
     let queue = TestQueue::declare("json-override");
-    with_channel(async |channel: &lapin::Channel| {
-        channel
-            .queue_bind(
-                queue.name().into(),
-                exchange.name().into(),
-                "k".into(),
-                Default::default(),
-                Default::default(),
-            )
-            .await
-            .unwrap()
-    });
+    bind_queue(queue.name(), exchange.name(), "k");
     let line = r#"{"exchange":"","routing_key":"nowhere","properties":{"content_type":"text/plain","priority":3,"headers":{"a":"line","b":"line"}},"payload":"x"}"#;
     call(PUBLISH)
         .args(["--json", "-e"])
@@ -690,20 +679,11 @@ impl Drop for SecondNode {
 /// A dump of the oracle's messages replayed onto another broker gives the same messages there.
 #[test]
 fn replay_onto_a_second_node_gives_the_same_messages() {
-    let source = TestQueue::declare("json-move");
-    let cases = cases();
-    oracle_publish(source.name(), &cases);
-    wait_for_message_count(source.name(), cases.len() as u32);
+    let (source, _) = queue_of_oracle_messages("json-move");
     let original = broker_view(source.name(), true);
     let node = SecondNode::start();
     // The lines name the source queue as routing key: the same queue on the second node.
-    run(
-        "amqp-declare-queue",
-        ["--url", node.url.as_str(), "-q", source.name()],
-        b"",
-        &[],
-    )
-    .assert_ok();
+    declare_cli(source.name()).url(&node.url).run().assert_ok();
     let out = run_sh(
         "\"$1\" --url \"$3\" --json --count 0 -q \"$5\" | \"$2\" --url \"$4\" --json --mandatory",
         [
@@ -835,11 +815,7 @@ fn consume_json_into_a_closed_pipe_leaves_the_unwritten_messages_on_the_queue() 
 #[test]
 fn consume_json_gives_the_command_the_line_on_its_standard_input() {
     let queue = queue_with("json-consume-command", b"\xffnot utf-8");
-    let out = consume(queue.name())
-        .arg("--json")
-        .count(1)
-        .args(["--", "cat"])
-        .run();
+    let out = consume_one(&queue).args(["--json", "--", "cat"]).run();
     out.assert_ok();
     let text = out.stdout_text();
     assert_eq!(text.matches('\n').count(), 1, "{text}");

@@ -6,33 +6,17 @@ mod common;
 
 use common::*;
 use lapin::ExchangeKind;
-use lapin::options::QueueBindOptions;
 use lapin::types::AMQPValue;
-use lapin::types::FieldTable;
 use std::thread;
 use std::time::Duration;
 
-fn bind(queue: &str, exchange: &str, key: &str) {
-    let (queue, exchange, key) = (queue.to_string(), exchange.to_string(), key.to_string());
-    with_channel(async move |channel: &lapin::Channel| {
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                key.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("queue.bind")
-    });
-}
-
 #[test]
 fn neither_exchange_nor_routing_key_is_an_error() {
-    let out = amqp(PUBLISH, &["-b", "x"]);
-    out.assert_error(1, "neither exchange nor routing key specified")
-        .assert_no_stdout();
+    assert_refused(
+        PUBLISH,
+        &["-b", "x"],
+        "neither exchange nor routing key specified",
+    );
 }
 
 #[test]
@@ -55,7 +39,7 @@ fn routing_key_publishes_through_the_default_exchange() {
 fn exchange_and_routing_key_route_through_the_exchange() {
     let exchange = TestExchange::declare("pub-direct", ExchangeKind::Direct);
     let queue = TestQueue::declare("pub-ex");
-    bind(queue.name(), exchange.name(), "key-a");
+    bind_queue(queue.name(), exchange.name(), "key-a");
     call(PUBLISH)
         .opt("-e", exchange.name())
         .args(["-r", "key-a"])
@@ -75,7 +59,7 @@ fn exchange_and_routing_key_route_through_the_exchange() {
 fn exchange_alone_publishes_with_an_empty_routing_key() {
     let exchange = TestExchange::declare("pub-fanout", ExchangeKind::Fanout);
     let queue = TestQueue::declare("pub-fan");
-    bind(queue.name(), exchange.name(), "");
+    bind_queue(queue.name(), exchange.name(), "");
     amqp(PUBLISH, &["-e", exchange.name(), "-b", "fanned"]).assert_ok();
     assert_eq!(only_message(&queue).body, b"fanned");
 }
@@ -113,6 +97,24 @@ fn persistent_sets_delivery_mode_2() {
     );
 }
 
+/// Takes the one message on `queue` and asserts its body, content type, content encoding and
+/// reply-to.
+#[track_caller]
+fn assert_only_message(
+    queue: &TestQueue,
+    body: &[u8],
+    content_type: &str,
+    content_encoding: &str,
+    reply_to: &str,
+) -> Message {
+    let message = only_message(queue);
+    assert_eq!(message.body, body);
+    assert_eq!(message.content_type.as_deref(), Some(content_type));
+    assert_eq!(message.content_encoding.as_deref(), Some(content_encoding));
+    assert_eq!(message.reply_to.as_deref(), Some(reply_to));
+    message
+}
+
 #[test]
 fn short_options_set_content_type_encoding_and_reply_to() {
     let queue = TestQueue::declare("pub-props-short");
@@ -121,11 +123,7 @@ fn short_options_set_content_type_encoding_and_reply_to() {
         .body("{}")
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"{}");
-    assert_eq!(message.content_type.as_deref(), Some("application/json"));
-    assert_eq!(message.content_encoding.as_deref(), Some("gzip"));
-    assert_eq!(message.reply_to.as_deref(), Some("reply.queue"));
+    let message = assert_only_message(&queue, b"{}", "application/json", "gzip", "reply.queue");
     assert_eq!(message.delivery_mode, Some(1));
 }
 
@@ -145,12 +143,8 @@ fn long_options_with_equals_set_every_property() {
         ])
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"long form");
+    let message = assert_only_message(&queue, b"long form", "text/plain", "utf-8", "replies.here");
     assert_eq!(message.delivery_mode, Some(2));
-    assert_eq!(message.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(message.content_encoding.as_deref(), Some("utf-8"));
-    assert_eq!(message.reply_to.as_deref(), Some("replies.here"));
     assert_eq!(message.header("x-one").as_deref(), Some("1"));
 }
 
@@ -173,11 +167,7 @@ fn long_options_with_separate_values() {
         ])
         .run()
         .assert_ok();
-    let message = only_message(&queue);
-    assert_eq!(message.body, b"a,b");
-    assert_eq!(message.content_type.as_deref(), Some("text/csv"));
-    assert_eq!(message.content_encoding.as_deref(), Some("identity"));
-    assert_eq!(message.reply_to.as_deref(), Some("rq"));
+    let message = assert_only_message(&queue, b"a,b", "text/csv", "identity", "rq");
     assert_eq!(message.header("k").as_deref(), Some("v"));
 }
 
@@ -221,8 +211,7 @@ fn headers_are_repeatable_string_values() {
         ])
         .body("with headers")
         .run();
-    out.assert_ok();
-    assert_eq!(out.stderr, "", "{out:?}");
+    out.assert_ok_quietly();
     let message = only_message(&queue);
     let headers = message.headers.clone().expect("headers");
     assert_eq!(headers.len(), 4, "{headers:?}");
@@ -448,12 +437,10 @@ fn line_mode_with_a_body_is_a_usage_error_and_publishes_nothing() {
         .opt("-r", queue.name())
         .stdin(b"line\n")
         .run();
-    out.assert_error(
+    out.assert_only_error(
         1,
         "--line-buffered and --body cannot be used together (-l publishes each line of standard input, -b one given body)",
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
     assert_eq!(queue_message_count(queue.name()), 0);
 }
 
@@ -584,17 +571,7 @@ fn publish_exits_0_once_every_message_is_confirmed() {
 #[test]
 fn a_nack_fails_the_publish_for_body_and_stdin() {
     // A full queue with reject-publish nacks every further message.
-    let queue = TestQueue::named("rel-nack");
-    call(DECLARE)
-        .opt("-q", queue.name())
-        .args([
-            "--arg",
-            "x-max-length=1",
-            "--arg",
-            "x-overflow=reject-publish",
-        ])
-        .run()
-        .assert_ok();
+    let queue = declare_reject_publish("rel-nack", 1);
     publish(queue.name(), b"fills the queue");
     let expected = "basic.nack: the server refused a message (1 of 1 message not confirmed)";
     let out = amqp(PUBLISH, &["-r", queue.name(), "-b", "refused"]);
@@ -608,17 +585,7 @@ fn a_nack_fails_the_publish_for_body_and_stdin() {
 
 #[test]
 fn a_nack_in_line_mode_counts_the_unconfirmed_messages() {
-    let queue = TestQueue::named("rel-nack-lines");
-    call(DECLARE)
-        .opt("-q", queue.name())
-        .args([
-            "--arg",
-            "x-max-length=3",
-            "--arg",
-            "x-overflow=reject-publish",
-        ])
-        .run()
-        .assert_ok();
+    let queue = declare_reject_publish("rel-nack-lines", 3);
     let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n3\n4\n5\n");
     assert_eq!(
         assert_one_line_failure(&out),
@@ -731,8 +698,7 @@ fn line_mode_from_a_quiet_pipe_keeps_its_connection() {
     thread::sleep(Duration::from_secs(5));
     publisher.write(b"after\n");
     let out = publisher.finish();
-    out.assert_ok();
-    assert_eq!(out.stderr, "", "{out:?}");
+    out.assert_ok_quietly();
     assert_eq!(queue_message_count(queue.name()), 2);
 }
 
@@ -772,18 +738,8 @@ fn typed_headers_keep_their_types_on_the_wire() {
     let q = TestQueue::declare("typed");
     publish_cli(q.name())
         .body("x")
-        .args([
-            "-H",
-            "s: 5",
-            "--typed-header",
-            "i=5",
-            "--typed-header",
-            "f=0.25",
-            "--typed-header",
-            "b=false",
-            "--typed-header",
-            "q=\"5\"",
-        ])
+        .args(["-H", "s: 5"])
+        .typed_headers(&["i=5", "f=0.25", "b=false", "q=\"5\""])
         .run()
         .assert_ok();
     let message = get_message(q.name()).expect("one message");
@@ -804,23 +760,18 @@ fn typed_headers_keep_their_types_on_the_wire() {
 #[test]
 fn bad_property_values_are_usage_errors() {
     let q = TestQueue::declare("badprops");
-    publish_cli(q.name())
-        .body("x")
-        .args(["--priority", "300"])
-        .run()
-        .assert_error_starts(1, "300: ");
-    publish_cli(q.name())
-        .body("x")
-        .arg("--timestamp=soon")
-        .run()
-        .assert_error(
-            1,
-            "--timestamp: 'soon' is not a number of seconds since the epoch",
-        );
-    publish_cli(q.name())
-        .body("x")
-        .args(["--typed-header", "novalue"])
-        .run()
+    let publish_with = |options: &[&str]| {
+        publish_cli(q.name())
+            .body("x")
+            .args(options.iter().copied())
+            .run()
+    };
+    publish_with(&["--priority", "300"]).assert_error_starts(1, "300: ");
+    publish_with(&["--timestamp=soon"]).assert_error(
+        1,
+        "--timestamp: 'soon' is not a number of seconds since the epoch",
+    );
+    publish_with(&["--typed-header", "novalue"])
         .assert_error_starts(1, "--typed-header: expected KEY=VALUE");
     assert_eq!(queue_message_count(q.name()), 0);
 }

@@ -12,8 +12,7 @@ use common::*;
 fn declare_prints_the_name_and_creates_the_queue() {
     let queue = TestQueue::named("decl");
     let out = amqp(DECLARE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{}\n", queue.name()));
+    out.assert_printed(format!("{}\n", queue.name()));
     assert_eq!(out.stderr, "", "{out:?}");
     assert_eq!(queue_status(queue.name()), Ok((0, 0)));
 }
@@ -23,8 +22,7 @@ fn declare_is_idempotent_and_keeps_messages() {
     let queue = queue_with("decl-again", b"kept");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DECLARE, &[&option]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{}\n", queue.name()));
+    out.assert_printed(format!("{}\n", queue.name()));
     assert_eq!(queue_message_count(queue.name()), 1);
 }
 
@@ -81,9 +79,7 @@ fn empty_name_gives_a_server_named_queue() {
 
 #[test]
 fn declare_without_queue_is_an_error() {
-    let out = amqp(DECLARE, &[]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
+    assert_refused(DECLARE, &[], "queue name not specified");
 }
 
 #[test]
@@ -105,8 +101,7 @@ fn delete_prints_the_message_count_and_deletes() {
     let queue = TestQueue::declare("del-count");
     publish_bodies(queue.name(), &[b"1", b"2", b"3"]);
     let out = amqp(DELETE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "3\n");
+    out.assert_printed("3\n");
     assert_eq!(out.stderr, "", "{out:?}");
     assert!(!queue_exists(queue.name()));
 }
@@ -116,8 +111,7 @@ fn delete_empty_queue_prints_zero() {
     let queue = TestQueue::declare("del-zero");
     let option = format!("--queue={}", queue.name());
     let out = amqp(DELETE, &[&option]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
@@ -138,8 +132,7 @@ fn if_empty_refuses_a_queue_with_messages() {
 fn if_empty_deletes_an_empty_queue() {
     let queue = TestQueue::declare("del-ifempty-ok");
     let out = amqp(DELETE, &["--if-empty", "-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
@@ -154,23 +147,16 @@ fn if_unused_refuses_a_queue_with_a_consumer() {
     assert!(queue_exists(queue.name()));
     // End the consumer with its one message.
     publish(queue.name(), b"bye");
-    let done = consumer.wait();
-    done.assert_ok();
-    assert_eq!(done.stdout, b"bye");
+    assert_consumed(consumer, b"bye");
     let out = amqp(DELETE, &["--if-unused", "-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "0\n");
+    out.assert_printed("0\n");
     assert!(!queue_exists(queue.name()));
 }
 
 #[test]
 fn delete_without_queue_is_an_error() {
-    let out = amqp(DELETE, &[]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
-    let out = amqp(DELETE, &["-q", ""]);
-    out.assert_error(1, "queue name not specified")
-        .assert_no_stdout();
+    assert_refused(DELETE, &[], "queue name not specified");
+    assert_refused(DELETE, &["-q", ""], "queue name not specified");
 }
 
 #[test]
@@ -179,8 +165,7 @@ fn declare_then_delete_round_trip() {
     amqp(DECLARE, &["-q", queue.name()]).assert_ok();
     amqp_stdin(PUBLISH, &["-r", queue.name(), "-l"], b"1\n2\n").assert_ok();
     let out = amqp(DELETE, &["-q", queue.name()]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "2\n");
+    out.assert_printed("2\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,9 +174,7 @@ fn declare_then_delete_round_trip() {
 #[test]
 fn declare_queue_arguments_make_quorum_and_stream_queues() {
     let quorum = TestQueue::named("quorum");
-    call(DECLARE)
-        .arg("-q")
-        .arg(quorum.name())
+    declare_cli(quorum.name())
         .args([
             "-d",
             "--arg",
@@ -228,9 +211,7 @@ fn declare_queue_arguments_make_quorum_and_stream_queues() {
     assert_eq!(amqp(GET, &["-q", quorum.name()]).assert_ok().stdout, b"2");
 
     let stream = TestQueue::named("stream");
-    call(DECLARE)
-        .arg("-q")
-        .arg(stream.name())
+    declare_cli(stream.name())
         .args(["-d", "--arg", "x-queue-type=stream"])
         .run()
         .assert_ok();
@@ -267,15 +248,11 @@ fn declare_queue_passive_exclusive_auto_delete() {
     amqp(DECLARE, &["-q", present.name(), "--passive"]).assert_ok();
     // Exclusive: gone with the tool's connection.
     let exclusive = TestQueue::named("excl");
-    call(DECLARE)
-        .arg("-q")
-        .arg(exclusive.name())
+    declare_cli(exclusive.name())
         .arg("--exclusive")
         .run()
         .assert_ok();
-    wait_until("the exclusive queue to go", || {
-        (!queue_exists(exclusive.name())).then_some(())
-    });
+    wait_for_queue_to_go("the exclusive queue to go", exclusive.name());
     let auto = TestQueue::named("autodel");
     amqp(DECLARE, &["-q", auto.name(), "--auto-delete"]).assert_ok();
     let rows = ctl_rows(&["list_queues", "name", "auto_delete"]);
@@ -284,9 +261,7 @@ fn declare_queue_passive_exclusive_auto_delete() {
         .find(|r| r["name"] == auto.name())
         .expect("queue listed");
     assert_eq!(row["auto_delete"], true, "{row:?}");
-    call(DECLARE)
-        .arg("-q")
-        .arg(auto.name())
+    declare_cli(auto.name())
         .args(["--arg", "broken"])
         .run()
         .assert_error_starts(1, "--arg: expected KEY=VALUE");

@@ -11,14 +11,30 @@ use lapin::{BasicProperties, types::ShortString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+/// Sends the request `x` to `queue` and asserts that the client gave up after `seconds` with
+/// no reply: exit 1, the one request unanswered, nothing on standard output.
+#[track_caller]
+fn assert_no_reply(queue: &TestQueue, seconds: u32) {
+    rpc(queue.name())
+        .body("x")
+        .reply_timeout(seconds)
+        .run()
+        .assert_error(
+            1,
+            &format!(
+                "waiting for the reply: no reply within {seconds} s (0 of 1 request answered)"
+            ),
+        )
+        .assert_no_stdout();
+}
+
 #[test]
 fn echo_returns_all_256_byte_values() {
     let queue = TestQueue::declare("rpc-bytes");
     let server = echo_server(queue.name(), &[]);
     let body = binary_body();
     let out = amqp_stdin(PUBLISH, &["-r", queue.name(), "--rpc"], &body);
-    out.assert_ok();
-    assert_eq!(out.stderr, "", "{out:?}");
+    out.assert_ok_quietly();
     assert!(
         out.stdout == body,
         "reply differs from the request: {out:?}"
@@ -42,12 +58,9 @@ fn echo_returns_a_1_mib_body() {
 #[test]
 fn body_option_request_gets_its_reply_on_stdout() {
     let queue = TestQueue::declare("rpc-body");
-    let server = consume(queue.name())
-        .args(["--reply", "--", "tr", "a-z", "A-Z"])
-        .spawn_consuming(queue.name());
+    let server = reply_server(queue.name(), &[], &["tr", "a-z", "A-Z"]);
     let out = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
-    out.assert_ok();
-    assert_eq!(out.stdout, b"HELLO");
+    out.assert_printed(b"HELLO");
     stop(server);
 }
 
@@ -70,8 +83,7 @@ fn line_mode_writes_replies_in_request_order() {
     });
     let input = "slow 1\n2\n3\nslow 4\n5\n6\n7\nslow 8\n9\n10\n";
     let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), input);
+    out.assert_printed(input);
     assert_eq!(out.stderr, "", "{out:?}");
     for server in servers {
         stop(server);
@@ -82,30 +94,36 @@ fn line_mode_writes_replies_in_request_order() {
 fn line_mode_ends_each_reply_with_one_newline() {
     let queue = TestQueue::declare("rpc-lines");
     // The server strips the newline: the client writes one line per reply all the same.
-    let server = consume(queue.name())
-        .args(["--reply", "--", "tr", "-d", "\\n"])
-        .spawn_consuming(queue.name());
+    let server = reply_server(queue.name(), &[], &["tr", "-d", "\\n"]);
     let out = rpc(queue.name()).arg("-l").stdin(b"one\ntwo\nthree").run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "one\ntwo\nthree\n");
+    out.assert_printed("one\ntwo\nthree\n");
     stop(server);
+}
+
+/// On a fresh queue, a `--reply` server for one delivery with the options `extra` running the
+/// shell `script`; asserts that a request to it got no reply within `seconds`, and returns the
+/// queue and what the server printed.
+#[track_caller]
+fn unanswered_request(
+    prefix: &str,
+    extra: &[&str],
+    script: &str,
+    seconds: u32,
+) -> (TestQueue, Output) {
+    let queue = TestQueue::declare(prefix);
+    let server = consume_one(&queue)
+        .arg("--reply")
+        .args(extra.iter().copied())
+        .sh(script)
+        .spawn_consuming(queue.name());
+    assert_no_reply(&queue, seconds);
+    (queue, server.wait())
 }
 
 #[test]
 fn a_failing_server_sends_no_reply_and_keeps_the_request() {
-    let queue = TestQueue::declare("rpc-fail");
-    let server = consume_one(&queue)
-        .arg("--reply")
-        .sh("cat >/dev/null; echo partial; exit 3")
-        .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 2 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
-    let out = server.wait();
+    let (queue, out) =
+        unanswered_request("rpc-fail", &[], "cat >/dev/null; echo partial; exit 3", 2);
     out.assert_one_delivery_failed("warning: delivery 1: command exited with status 3; not acknowledged (redelivered after the consumer closes)");
     assert!(out.stdout.is_empty(), "the output went elsewhere: {out:?}");
     wait_for_message_count(queue.name(), 1);
@@ -133,26 +151,19 @@ fn no_server_and_no_queue_fails_at_once_with_no_route() {
     // The reply timeout is far longer than a test run may take: the failure must come from the
     // return of the mandatory request.
     let out = rpc(queue.name()).body("x").reply_timeout(600).run();
-    out.assert_error(
+    out.assert_only_error(
         1,
         &format!(
             "basic.return: 312 NO_ROUTE: message to exchange '' with routing key '{}' was returned (1 of 1 message not confirmed)",
             queue.name()
         ),
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]
 fn a_queue_without_consumer_fails_after_the_reply_timeout() {
     let queue = TestQueue::declare("rpc-noconsumer");
-    let out = rpc(queue.name()).body("x").reply_timeout(1).run();
-    out.assert_error(
-        1,
-        "waiting for the reply: no reply within 1 s (0 of 1 request answered)",
-    )
-    .assert_no_stdout();
+    assert_no_reply(&queue, 1);
     let request = get_message(queue.name()).expect("the request is on the queue");
     assert_eq!(request.body, b"x");
     // The broker rewrites the pseudo-queue's name into this channel's reply address.
@@ -225,8 +236,7 @@ fn two_servers_on_one_queue_answer_each_request_once() {
     });
     let input: String = (1..=40).map(|i| format!("request {i}\n")).collect();
     let out = rpc(queue.name()).arg("-l").stdin(input.as_bytes()).run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), input);
+    out.assert_printed(input);
     assert_eq!(out.stderr, "", "a reply came twice: {out:?}");
     for server in servers {
         stop(server);
@@ -249,9 +259,7 @@ fn sigterm_lets_the_running_request_finish_and_answers_it() {
     let client = amqp_spawn(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "answer me"]);
     server.wait_for_stderr_line("started");
     server.signal(libc::SIGTERM);
-    let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"answer me");
+    assert_consumed(client, b"answer me");
     let served = server.wait();
     assert_eq!(served.code, 143, "{served:?}");
     assert_eq!(queue_message_count(queue.name()), 0);
@@ -294,9 +302,7 @@ fn sigterm_killing_the_request_delivers_it_again_to_the_next_server() {
         "{stopped:?}"
     );
     let second = echo_server(queue.name(), &[]);
-    let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"do it");
+    assert_consumed(client, b"do it");
     stop(second);
 }
 
@@ -428,8 +434,7 @@ fn a_second_reply_to_one_request_is_ignored_with_a_warning() {
             .unwrap_or_default()
     });
     let out = client.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "first\nsecond\n");
+    out.assert_printed("first\nsecond\n");
     assert_eq!(
         out.stderr_lines(),
         [format!(
@@ -485,26 +490,13 @@ fn line_mode_writes_each_reply_while_standard_input_is_idle() {
 fn a_refused_request_fails_at_once() {
     // A full queue with reject-publish nacks the request; the reply timeout is far longer than
     // a test run may take.
-    let queue = TestQueue::named("rpc-refused");
-    call(DECLARE)
-        .arg("-q")
-        .arg(queue.name())
-        .args([
-            "--arg",
-            "x-max-length=1",
-            "--arg",
-            "x-overflow=reject-publish",
-        ])
-        .run()
-        .assert_ok();
+    let queue = declare_reject_publish("rpc-refused", 1);
     publish(queue.name(), b"fills the queue");
     let out = rpc(queue.name()).body("x").reply_timeout(600).run();
-    out.assert_error(
+    out.assert_only_error(
         1,
         "basic.nack: the server refused a message (1 of 1 message not confirmed)",
-    )
-    .assert_no_stdout();
-    assert_eq!(out.stderr_lines().len(), 1, "{out:?}");
+    );
 }
 
 #[test]
@@ -527,8 +519,7 @@ fn reply_with_concurrency_answers_every_request() {
         .sh(&script)
         .spawn_consuming(queue.name());
     let out = rpc(queue.name()).arg("-l").stdin(b"1\n2\n3\n4\n").run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "reply 1\nreply 2\nreply 3\nreply 4\n");
+    out.assert_printed("reply 1\nreply 2\nreply 3\nreply 4\n");
     let server = server.wait();
     server.assert_ok();
     assert!(server.stdout.is_empty(), "{server:?}");
@@ -544,25 +535,12 @@ fn reply_with_concurrency_answers_every_request() {
 
 #[test]
 fn reply_with_command_timeout_sends_no_reply_for_a_killed_command() {
-    let queue = TestQueue::declare("rpc-cmd-timeout");
-    let server = consume_one(&queue)
-        .args([
-            "--reply",
-            "--command-timeout",
-            "1",
-            "--on-failure",
-            "reject",
-        ])
-        .sh("cat; sleep 60")
-        .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(3).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 3 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
-    let out = server.wait();
+    let (queue, out) = unanswered_request(
+        "rpc-cmd-timeout",
+        &["--command-timeout", "1", "--on-failure", "reject"],
+        "cat; sleep 60",
+        3,
+    );
     out.assert_one_delivery_failed("warning: delivery 1: command timed out after 1 s; rejected");
     assert_eq!(queue_message_count(queue.name()), 0);
 }
@@ -582,8 +560,7 @@ fn reply_with_retry_delay_answers_from_the_retry() {
         .sh(&script)
         .spawn_consuming(queue.name());
     let client = amqp(PUBLISH, &["-r", queue.name(), "--rpc", "-b", "hello"]);
-    client.assert_ok();
-    assert_eq!(client.stdout, b"hello");
+    client.assert_printed(b"hello");
     let out = server.wait();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -599,19 +576,7 @@ fn reply_with_retry_delay_answers_from_the_retry() {
 
 #[test]
 fn reply_with_on_exit_ack_acks_a_failed_command_without_a_reply() {
-    let queue = TestQueue::declare("rpc-on-exit");
-    let server = consume_one(&queue)
-        .args(["--reply", "--on-exit", "3=ack"])
-        .sh("cat; exit 3")
-        .spawn_consuming(queue.name());
-    let client = rpc(queue.name()).body("x").reply_timeout(2).run();
-    client
-        .assert_error(
-            1,
-            "waiting for the reply: no reply within 2 s (0 of 1 request answered)",
-        )
-        .assert_no_stdout();
-    let out = server.wait();
+    let (queue, out) = unanswered_request("rpc-on-exit", &["--on-exit", "3=ack"], "cat; exit 3", 2);
     assert!(out.stdout.is_empty(), "{out:?}");
     assert_eq!(queue_message_count(queue.name()), 0, "{out:?}");
 }
@@ -640,8 +605,7 @@ fn line_mode_rate_spaces_requests_and_answers_each() {
         .args(["-l", "--rate", "20"])
         .stdin(b"a\nb\nc\nd\n")
         .run();
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), "a\nb\nc\nd\n");
+    out.assert_printed("a\nb\nc\nd\n");
     assert_eq!(out.stderr, "", "{out:?}");
     stop(server);
 }

@@ -48,19 +48,15 @@ fn queue_names_of_255_bytes_work_and_256_are_refused_by_every_tool() {
     let name = sized(queue.name(), 255);
     let _guard = TestQueue::adopt(&name);
     let out = amqp(DECLARE, &["-q", &name]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{name}\n"));
+    out.assert_printed(format!("{name}\n"));
     publish(&name, b"m");
     let got = amqp(GET, &["-q", &name]);
-    got.assert_ok();
-    assert_eq!(got.stdout, b"m");
+    got.assert_printed(b"m");
     publish(&name, b"c");
     let consumed = amqp(CONSUME, &["-q", &name, "-c", "1", "cat"]);
-    consumed.assert_ok();
-    assert_eq!(consumed.stdout, b"c");
+    consumed.assert_printed(b"c");
     let deleted = amqp(DELETE, &["-q", &name]);
-    deleted.assert_ok();
-    assert_eq!(deleted.stdout_text(), "0\n");
+    deleted.assert_printed("0\n");
 
     let long = sized(queue.name(), 256);
     assert_refused(&amqp(DECLARE, &["-q", &long]), "-q");
@@ -95,9 +91,7 @@ fn consume_takes_255_byte_exchange_names_and_binding_keys_and_refuses_256() {
         .arg("cat")
         .spawn_consuming(queue.name());
     publish_to(&exchange, &key, b"bound");
-    let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, b"bound");
+    assert_consumed(consumer, b"bound");
 
     let long_key = sized("k", 256);
     let out = consume(queue.name())
@@ -244,13 +238,11 @@ fn queue_argument_names_of_255_bytes_are_sent_and_256_refused() {
     amqp(DECLARE, &["-q", queue.name(), "--arg", &format!("{key}=1")]).assert_ok();
     let long = sized("x-k", 256);
     let other = TestQueue::named("ss-args2");
-    let out = call(DECLARE)
-        .opt("-q", other.name())
+    let out = declare_cli(other.name())
         .opt("--arg", format!("{long}=1"))
         .run();
     out.assert_error(1, &format!("--arg: field name: {}", TOO_LONG));
-    let out = call(DECLARE)
-        .opt("-q", other.name())
+    let out = declare_cli(other.name())
         .opt("--arg", format!("x-t={{\"{long}\":1}}"))
         .run();
     out.assert_error(1, &format!("--arg: x-t: field name: {}", TOO_LONG));

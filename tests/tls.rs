@@ -31,6 +31,11 @@ fn assert_declared(out: &Output, queue: &TestQueue) {
     );
 }
 
+/// `--url URL --cacert CA --cert CERT --key KEY`: TLS with a client certificate.
+fn client_cert_options<'a>(url: &'a str, ca: &'a str, cert: &'a str, key: &'a str) -> [&'a str; 8] {
+    ["--url", url, "--cacert", ca, "--cert", cert, "--key", key]
+}
+
 /// `opening socket to localhost:PORT: ` for the node's TLS port.
 fn socket_step(host: &str, port: u16) -> String {
     format!("opening socket to {host}:{port}: ")
@@ -88,8 +93,7 @@ fn amqps_url_with_cacert_publishes_and_gets() {
         b"",
         &[],
     );
-    out.assert_ok();
-    assert_eq!(out.stdout, b"over TLS");
+    out.assert_printed(b"over TLS");
 }
 
 #[test]
@@ -106,13 +110,20 @@ fn amqp_url_environment_variable_may_be_amqps() {
     assert_declared(&out, &queue);
 }
 
+/// Asserts that amqp-declare-queue declares a fresh queue over TLS to `host` (the node's TLS
+/// port), trusting the test CA with `--cacert`, with the further `options`.
+#[track_caller]
+fn assert_declares_over_tls(prefix: &str, host: &str, options: &[&str]) {
+    let queue = TestQueue::named(prefix);
+    let ca = pki("ca.pem");
+    let url = tls_url(host, "");
+    let all = [&["--url", &url, "--cacert", &ca][..], options].concat();
+    assert_declared(&declare(&all, queue.name()), &queue);
+}
+
 #[test]
 fn ip_address_in_the_url_matches_the_certificates_ip_san() {
-    let queue = TestQueue::named("tls-ip-san");
-    let ca = pki("ca.pem");
-    let url = tls_url("127.0.0.1", "");
-    let out = declare(&["--url", &url, "--cacert", &ca], queue.name());
-    assert_declared(&out, &queue);
+    assert_declares_over_tls("tls-ip-san", "127.0.0.1", &[]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,14 +159,11 @@ fn server_signed_by_an_unknown_ca_is_refused() {
 
 #[test]
 fn no_default_cert_paths_with_the_right_cacert_still_works() {
-    let queue = TestQueue::named("tls-no-default-paths");
-    let ca = pki("ca.pem");
-    let url = tls_url("localhost", "");
-    let out = declare(
-        &["--url", &url, "--cacert", &ca, "--no-default-cert-paths"],
-        queue.name(),
+    assert_declares_over_tls(
+        "tls-no-default-paths",
+        "localhost",
+        &["--no-default-cert-paths"],
     );
-    assert_declared(&out, &queue);
 }
 
 /// Asserts that a run connecting to localhost on `port` was refused because no CA it trusts
@@ -244,23 +252,10 @@ fn mutual_tls_presents_the_client_certificate() {
     let queue = TestQueue::declare("tls-mutual");
     let (ca, cert, key) = (pki("ca.pem"), pki("client.pem"), pki("client.key"));
     let url = tls_url("localhost", "");
+    let options = client_cert_options(&url, &ca, &cert, &key);
     let consumer = spawn(
         CONSUME,
-        [
-            "--url",
-            &url,
-            "--cacert",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "-q",
-            queue.name(),
-            "-c",
-            "1",
-            "cat",
-        ],
+        [&options[..], &["-q", queue.name(), "-c", "1", "cat"]].concat(),
         None,
         &[],
     );
@@ -345,9 +340,7 @@ fn client_certificate_refused_by_the_server_is_named() {
     let (ca, cert, key) = (pki("ca.pem"), pki("server.pem"), pki("server.key"));
     let url = format!("amqps://guest:guest@localhost:{}", server.port());
     let out = declare(
-        &[
-            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
-        ],
+        &client_cert_options(&url, &ca, &cert, &key),
         "tls-bad-client-cert",
     );
     out.assert_error_starts(
@@ -385,12 +378,7 @@ fn sasl_external_logs_in_as_the_certificate_cn() {
         "amqps://localhost:{}/{vhost}?auth_mechanism=external",
         tls_port()
     );
-    let out = declare(
-        &[
-            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
-        ],
-        &queue,
-    );
+    let out = declare(&client_cert_options(&url, &ca, &cert, &key), &queue);
     let in_vhost: Vec<String> = ctl_rows(&["list_queues", "-p", &vhost, "name"])
         .into_iter()
         .map(|r| r["name"].as_str().unwrap_or_default().to_string())
@@ -399,15 +387,9 @@ fn sasl_external_logs_in_as_the_certificate_cn() {
     let refused = declare(&["--url", &url, "--cacert", &ca], &queue);
     // guest (PLAIN) may not use the vhost: the login above was the certificate's.
     let guest_url = format!("amqps://guest:guest@localhost:{}/{vhost}", tls_port());
-    let guest = declare(
-        &[
-            "--url", &guest_url, "--cacert", &ca, "--cert", &cert, "--key", &key,
-        ],
-        &queue,
-    );
+    let guest = declare(&client_cert_options(&guest_url, &ca, &cert, &key), &queue);
     ctl(&["-q", "delete_vhost", &vhost]);
-    out.assert_ok();
-    assert_eq!(out.stdout_text(), format!("{queue}\n"));
+    out.assert_printed(format!("{queue}\n"));
     assert_eq!(in_vhost, vec![queue.clone()]);
     refused.assert_error_starts(
         1,
@@ -480,9 +462,7 @@ fn unreadable_or_malformed_pem_files_are_named() {
     );
     let other_key = pki("server.key");
     let out = declare(
-        &[
-            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &other_key,
-        ],
+        &client_cert_options(&url, &ca, &cert, &other_key),
         "tls-files",
     );
     out.assert_error(
@@ -632,16 +612,15 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     // Version 3, no subjectAltName: OpenSSL falls back to the CN (RFC 6125 6.4.4).
     let certs = Certs::new("tls-cn-only");
     let ca = pki("ca.pem");
-    let (cert, key) = certs.signed(
-        "cn",
-        "localhost",
-        "ca",
-        Some("basicConstraints=CA:FALSE"),
-        "rsa:2048",
-    );
+    // A TLS front with a certificate for `cn` signed by the test CA, with `extensions`; its URL.
+    let serve = |name: &str, cn: &str, extensions: &str| {
+        let (cert, key) = certs.signed(name, cn, "ca", Some(extensions), "rsa:2048");
+        let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+        let url = url_at("localhost", proxy.port(), "");
+        (cert, proxy, url)
+    };
+    let (cert, _proxy, url) = serve("cn", "localhost", "basicConstraints=CA:FALSE");
     assert_eq!(x509_version(&cert), "3");
-    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
-    let url = url_at("localhost", proxy.port(), "");
     let queue = TestQueue::named("tls-cn-only");
     assert_declared(
         &declare(&["--url", &url, "--cacert", &ca], queue.name()),
@@ -650,27 +629,15 @@ fn host_name_only_in_the_subject_cn_is_accepted() {
     let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", queue.name()]);
     assert!(c.status.success(), "C: {c:?}");
     // Another name in the CN: refused.
-    let (cert, key) = certs.signed(
+    let (_, proxy, url) = serve(
         "cn-wrong",
         "wrong-host.invalid",
-        "ca",
-        Some("basicConstraints=CA:FALSE"),
-        "rsa:2048",
+        "basicConstraints=CA:FALSE",
     );
-    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
-    let url = url_at("localhost", proxy.port(), "");
     let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
     assert_hostname_refused(&out, "localhost", proxy.port(), "wrong-host.invalid");
     // A DNS name in the subjectAltName wins over the CN: refused.
-    let (cert, key) = certs.signed(
-        "san-first",
-        "localhost",
-        "ca",
-        Some("subjectAltName=DNS:other.invalid"),
-        "rsa:2048",
-    );
-    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
-    let url = url_at("localhost", proxy.port(), "");
+    let (_, proxy, url) = serve("san-first", "localhost", "subjectAltName=DNS:other.invalid");
     let out = declare(&["--url", &url, "--cacert", &ca], "tls-cn-only");
     assert_hostname_refused(&out, "localhost", proxy.port(), "other.invalid");
     let c = c_declare(&["--ssl", "--url", &url, "--cacert", &ca, "-q", "tls-cn-only"]);
@@ -685,33 +652,14 @@ fn version_1_client_certificate_is_presented() {
     let ca = pki("ca.pem");
     let url = tls_url("localhost", "");
     let queue = TestQueue::named("tls-v1-client");
-    let out = declare(
-        &[
-            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &key,
-        ],
-        queue.name(),
-    );
-    assert_declared(&out, &queue);
-    let c = c_declare(&[
-        "--ssl",
-        "--url",
-        &url,
-        "--cacert",
-        &ca,
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "-q",
-        queue.name(),
-    ]);
+    let options = client_cert_options(&url, &ca, &cert, &key);
+    assert_declared(&declare(&options, queue.name()), &queue);
+    let c = c_declare(&[&["--ssl"][..], &options, &["-q", queue.name()]].concat());
     assert!(c.status.success(), "C: {c:?}");
     // A key that is not the certificate's is still caught before connecting.
     let other_key = pki("client.key");
     declare(
-        &[
-            "--url", &url, "--cacert", &ca, "--cert", &cert, "--key", &other_key,
-        ],
+        &client_cert_options(&url, &ca, &cert, &other_key),
         "tls-v1-client",
     )
     .assert_error(

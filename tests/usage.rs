@@ -132,87 +132,54 @@ fn version_prints_the_version() {
     }
 }
 
-#[test]
-fn unknown_long_option_is_a_usage_error() {
-    for tool in TOOLS {
-        let out = offline(tool, &["--bogus"]);
-        assert_usage_error(tool, &out, "--bogus: unknown option");
+/// Runs each `(tool, args, message)` offline and asserts a usage error with that message.
+#[track_caller]
+fn assert_usage_errors(cases: &[(&str, &[&str], &str)]) {
+    for (tool, args, message) in cases {
+        assert_usage_error(tool, &offline(tool, args), message);
     }
 }
 
 #[test]
-fn unknown_option_with_a_value_is_a_usage_error() {
-    let out = offline("amqp-get", &["--bogus=1", "-q", "x"]);
-    assert_usage_error("amqp-get", &out, "--bogus=1: unknown option");
-}
-
-#[test]
-fn unknown_short_option_is_a_usage_error() {
+fn unknown_options_are_usage_errors() {
     for tool in TOOLS {
-        let out = offline(tool, &["-Z"]);
-        assert_usage_error(tool, &out, "-Z: unknown option");
+        assert_usage_errors(&[
+            (tool, &["--bogus"], "--bogus: unknown option"),
+            (tool, &["-Z"], "-Z: unknown option"),
+        ]);
     }
+    assert_usage_errors(&[(GET, &["--bogus=1", "-q", "x"], "--bogus=1: unknown option")]);
 }
 
 #[test]
 fn stray_operand_is_a_usage_error() {
-    let cases: [(&str, &[&str]); 4] = [
-        ("amqp-publish", &["-r", "x", "stray"]),
-        ("amqp-get", &["-q", "x", "stray"]),
-        ("amqp-declare-queue", &["stray", "-q", "x"]),
-        ("amqp-delete-queue", &["-q", "x", "stray"]),
+    let stray = "unexpected operand: stray";
+    assert_usage_errors(&[
+        (PUBLISH, &["-r", "x", "stray"], stray),
+        (GET, &["-q", "x", "stray"], stray),
+        (DECLARE, &["stray", "-q", "x"], stray),
+        (DELETE, &["-q", "x", "stray"], stray),
+    ]);
+}
+
+#[test]
+fn missing_and_non_numeric_values_are_usage_errors_naming_the_option_as_given() {
+    #[rustfmt::skip]
+    let cases: [(&str, &[&str], &str); 12] = [
+        (GET, &["-q"], "-q: missing argument"),
+        (PUBLISH, &["-r", "x", "-b"], "-b: missing argument"),
+        (DECLARE, &["-u"], "-u: missing argument"),
+        (GET, &["--queue"], "--queue: missing argument"),
+        (DELETE, &["--port"], "--port: missing argument"),
+        (CONSUME, &["-q", "x", "cat", "--count"], "--count: missing argument"),
+        (CONSUME, &["-c", "abc", "-q", "x", "cat"], "abc: invalid numeric value"),
+        (CONSUME, &["--count=abc", "-q", "x", "cat"], "--count=abc: invalid numeric value"),
+        (CONSUME, &["-p", "1.5", "-q", "x", "cat"], "1.5: invalid numeric value"),
+        (GET, &["--port", "abc", "-q", "x"], "abc: invalid numeric value"),
+        (GET, &["--heartbeat", "x", "-q", "x"], "x: invalid numeric value"),
+        (CONSUME, &["-c", "99999999999999999999", "-q", "x", "cat"], "99999999999999999999: number too large or too small"),
     ];
-    for (tool, args) in cases {
-        let out = offline(tool, args);
-        assert_usage_error(tool, &out, "unexpected operand: stray");
-    }
-}
-
-#[test]
-fn missing_value_of_a_short_option_names_it_as_given() {
-    let out = offline("amqp-get", &["-q"]);
-    assert_usage_error("amqp-get", &out, "-q: missing argument");
-    let out = offline("amqp-publish", &["-r", "x", "-b"]);
-    assert_usage_error("amqp-publish", &out, "-b: missing argument");
-    let out = offline("amqp-declare-queue", &["-u"]);
-    assert_usage_error("amqp-declare-queue", &out, "-u: missing argument");
-}
-
-#[test]
-fn missing_value_of_a_long_option() {
-    let out = offline("amqp-get", &["--queue"]);
-    assert_usage_error("amqp-get", &out, "--queue: missing argument");
-    let out = offline("amqp-delete-queue", &["--port"]);
-    assert_usage_error("amqp-delete-queue", &out, "--port: missing argument");
-    let out = offline("amqp-consume", &["-q", "x", "cat", "--count"]);
-    assert_usage_error("amqp-consume", &out, "--count: missing argument");
-}
-
-#[test]
-fn non_numeric_values_are_usage_errors() {
-    let out = offline("amqp-consume", &["-c", "abc", "-q", "x", "cat"]);
-    assert_usage_error("amqp-consume", &out, "abc: invalid numeric value");
-    let out = offline("amqp-consume", &["--count=abc", "-q", "x", "cat"]);
-    assert_usage_error("amqp-consume", &out, "--count=abc: invalid numeric value");
-    let out = offline("amqp-consume", &["-p", "1.5", "-q", "x", "cat"]);
-    assert_usage_error("amqp-consume", &out, "1.5: invalid numeric value");
-    let out = offline("amqp-get", &["--port", "abc", "-q", "x"]);
-    assert_usage_error("amqp-get", &out, "abc: invalid numeric value");
-    let out = offline("amqp-get", &["--heartbeat", "x", "-q", "x"]);
-    assert_usage_error("amqp-get", &out, "x: invalid numeric value");
-}
-
-#[test]
-fn huge_numbers_are_usage_errors() {
-    let out = offline(
-        "amqp-consume",
-        &["-c", "99999999999999999999", "-q", "x", "cat"],
-    );
-    assert_usage_error(
-        "amqp-consume",
-        &out,
-        "99999999999999999999: number too large or too small",
-    );
+    assert_usage_errors(&cases);
 }
 
 #[test]

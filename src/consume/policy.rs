@@ -381,13 +381,19 @@ mod tests {
         Outcome::Exited(std::process::ExitStatus::from_raw(code << 8))
     }
 
+    /// The actions `table` takes for commands that exited with each of `codes`.
+    fn actions(table: &ExitTable, codes: &[i32]) -> Vec<Action> {
+        codes.iter().map(|c| table.action(&exited(*c))).collect()
+    }
+
     #[test]
     fn the_table_falls_back_to_the_failure_policy() {
         let table = ExitTable::new(&[], FailurePolicy::Requeue);
-        assert_eq!(table.action(&exited(0)), Action::Ack);
-        assert_eq!(table.action(&exited(1)), Action::Requeue);
-        assert_eq!(table.action(&exited(127)), Action::Stop);
-        assert_eq!(table.action(&exited(126)), Action::Stop);
+        use Action::*;
+        assert_eq!(
+            actions(&table, &[0, 1, 127, 126]),
+            [Ack, Requeue, Stop, Stop]
+        );
     }
 
     #[test]
@@ -397,10 +403,8 @@ mod tests {
             .map(|r| parse_exit_rule(r).unwrap())
             .collect();
         let table = ExitTable::new(&rules, FailurePolicy::Keep);
-        assert_eq!(table.action(&exited(3)), Action::Ack);
-        assert_eq!(table.action(&exited(9)), Action::Stop);
-        assert_eq!(table.action(&exited(127)), Action::Keep);
-        assert_eq!(table.action(&exited(126)), Action::Stop);
+        use Action::*;
+        assert_eq!(actions(&table, &[3, 9, 127, 126]), [Ack, Stop, Keep, Stop]);
     }
 
     #[test]
@@ -409,12 +413,11 @@ mod tests {
             &[parse_exit_rule(CLI_CONSUMER_PRESET).unwrap()],
             FailurePolicy::Keep,
         );
-        let actions: Vec<Action> = [0, 3, 4, 5, 6, 1, 7]
-            .iter()
-            .map(|c| table.action(&exited(*c)))
-            .collect();
         use Action::*;
-        assert_eq!(actions, [Ack, Reject, Requeue, Reject, Requeue, Stop, Stop]);
+        assert_eq!(
+            actions(&table, &[0, 3, 4, 5, 6, 1, 7]),
+            [Ack, Reject, Requeue, Reject, Requeue, Stop, Stop]
+        );
     }
 
     #[test]

@@ -161,6 +161,27 @@ impl Output {
         self
     }
 
+    /// Asserts a successful run that wrote exactly the bytes `expected` on standard output.
+    #[track_caller]
+    pub fn assert_printed(&self, expected: impl AsRef<[u8]>) -> &Self {
+        self.assert_ok();
+        let expected = expected.as_ref();
+        assert!(
+            self.stdout == expected,
+            "expected stdout {:?}, got {self:?}",
+            String::from_utf8_lossy(expected)
+        );
+        self
+    }
+
+    /// Asserts a successful run that wrote nothing on standard error.
+    #[track_caller]
+    pub fn assert_ok_quietly(&self) -> &Self {
+        self.assert_ok();
+        assert_eq!(self.stderr, "", "{self:?}");
+        self
+    }
+
     /// Asserts exit `code` and the exact first line of standard error.
     #[track_caller]
     pub fn assert_error(&self, code: i32, first_line: &str) -> &Self {
@@ -189,6 +210,15 @@ impl Output {
         self
     }
 
+    /// Asserts exit `code`, `line` as the one line of standard error, and nothing on standard
+    /// output.
+    #[track_caller]
+    pub fn assert_only_error(&self, code: i32, line: &str) -> &Self {
+        self.assert_error(code, line).assert_no_stdout();
+        assert_eq!(self.stderr_lines().len(), 1, "{self:?}");
+        self
+    }
+
     /// Asserts exit `code` and a first line of standard error that starts with `prefix`.
     #[track_caller]
     pub fn assert_error_starts(&self, code: i32, prefix: &str) -> &Self {
@@ -208,17 +238,24 @@ impl Output {
     }
 }
 
+/// Cuts `text` when it is longer than `longer_than` bytes: to at most `keep` bytes (on a
+/// character boundary), followed by `tail`.
+pub fn shorten(text: &mut String, longer_than: usize, keep: usize, tail: &str) {
+    if text.len() > longer_than {
+        let mut cut = keep;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(tail);
+    }
+}
+
 impl fmt::Debug for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = String::from_utf8_lossy(&self.stdout).into_owned();
-        if shown.len() > 2000 {
-            let mut cut = 2000;
-            while !shown.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            shown.truncate(cut);
-            shown.push_str(&format!("... ({} bytes)", self.stdout.len()));
-        }
+        let tail = format!("... ({} bytes)", self.stdout.len());
+        shorten(&mut shown, 2000, 2000, &tail);
         write!(
             f,
             "exit {}\n--- stdout ---\n{shown}\n--- stderr ---\n{}",
@@ -501,6 +538,15 @@ pub fn amqp(tool: &str, args: &[&str]) -> Output {
     amqp_stdin(tool, args, b"")
 }
 
+/// Runs `tool` with `args` and asserts that it fails with exit 1 and `first_line` first on
+/// standard error, having written nothing on standard output; returns what it printed.
+#[track_caller]
+pub fn assert_refused(tool: &str, args: &[&str], first_line: &str) -> Output {
+    let out = amqp(tool, args);
+    out.assert_error(1, first_line).assert_no_stdout();
+    out
+}
+
 /// As [`amqp`], with `stdin` as standard input.
 #[track_caller]
 pub fn amqp_stdin(tool: &str, args: &[&str], stdin: &[u8]) -> Output {
@@ -571,14 +617,30 @@ impl TestQueue {
 
 impl Drop for TestQueue {
     fn drop(&mut self) {
-        let name = self.name.clone();
         // Best effort; a queue already gone (auto-delete, exclusive) is fine.
-        let _ = try_with_channel(async move |channel: &Channel| {
-            channel
-                .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
-                .await
-        });
+        let _ = try_delete(Guarded::Queue, &self.name);
     }
+}
+
+/// What a test guard deletes when it drops.
+enum Guarded {
+    Queue,
+    Exchange,
+}
+
+/// Deletes the queue or exchange `name` (a guard's, when it drops).
+fn try_delete(what: Guarded, name: &str) -> lapin::Result<()> {
+    try_with_channel(async |channel: &Channel| match what {
+        Guarded::Queue => channel
+            .queue_delete(name.into(), QueueDeleteOptions::default())
+            .await
+            .map(drop),
+        Guarded::Exchange => {
+            channel
+                .exchange_delete(name.into(), ExchangeDeleteOptions::default())
+                .await
+        }
+    })
 }
 
 /// A fresh exchange of `kind`, deleted on drop.
@@ -613,12 +675,7 @@ impl TestExchange {
 
 impl Drop for TestExchange {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = try_with_channel(async move |channel: &Channel| {
-            channel
-                .exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
-                .await
-        });
+        let _ = try_delete(Guarded::Exchange, &self.name);
     }
 }
 
@@ -847,6 +904,22 @@ pub fn declare_queue(name: &str) {
     });
 }
 
+/// Binds `queue` to `exchange` with the binding key `key`.
+pub fn bind_queue(queue: &str, exchange: &str, key: &str) {
+    with_channel(async |channel: &Channel| {
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                key.into(),
+                Default::default(),
+                Default::default(),
+            )
+            .await
+            .expect("queue.bind")
+    });
+}
+
 /// Deletes a queue (no error if it does not exist).
 pub fn delete_queue(name: &str) {
     let name = name.to_string();
@@ -891,13 +964,27 @@ pub fn queue_exists(name: &str) -> bool {
     }
 }
 
+/// Waits until the queue `name` is gone (an auto-delete or exclusive queue once its connection
+/// has ended); fails the test naming `what` if it stays past [`SETTLE`].
+#[track_caller]
+pub fn wait_for_queue_to_go(what: &str, name: &str) {
+    wait_until(what, || (!queue_exists(name)).then_some(()));
+}
+
+/// The numbers of ready messages and of consumers of a queue; fails the test if the queue does
+/// not exist.
+#[track_caller]
+fn queue_counts(name: &str) -> (u32, u32) {
+    match queue_status(name) {
+        Ok(counts) => counts,
+        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
+    }
+}
+
 /// The number of ready messages in a queue; fails the test if the queue does not exist.
 #[track_caller]
 pub fn queue_message_count(name: &str) -> u32 {
-    match queue_status(name) {
-        Ok((messages, _)) => messages,
-        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
-    }
+    queue_counts(name).0
 }
 
 /// Waits (up to [`SETTLE`]) until `name` holds exactly `expected` ready messages: messages a
@@ -920,10 +1007,7 @@ pub fn wait_for_message_count(name: &str, expected: u32) {
 /// The number of consumers of a queue; fails the test if the queue does not exist.
 #[track_caller]
 pub fn queue_consumer_count(name: &str) -> u32 {
-    match queue_status(name) {
-        Ok((_, consumers)) => consumers,
-        Err(code) => panic!("queue {name:?} cannot be inspected: reply code {code}"),
-    }
+    queue_counts(name).1
 }
 
 /// Waits until `name` has at least one consumer.
@@ -978,6 +1062,12 @@ pub fn publish_to(exchange: &str, routing_key: &str, body: &[u8]) {
 /// Publishes each body to `queue` through the default exchange, with confirms.
 pub fn publish_bodies(queue: &str, bodies: &[&[u8]]) {
     publish_messages("", queue, bodies, BasicProperties::default());
+}
+
+/// Publishes each of the owned `bodies` to `queue`, as [`publish_bodies`].
+pub fn publish_all<B: AsRef<[u8]>>(queue: &str, bodies: &[B]) {
+    let refs: Vec<&[u8]> = bodies.iter().map(AsRef::as_ref).collect();
+    publish_bodies(queue, &refs);
 }
 
 /// Publishes one message with `body` to `queue` through the default exchange.

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Output, Running, TestQueue, amqp_spawn, amqp_stdin, broker_url, spawn, wait_for_consumer,
-};
+use super::{Output, Running, TestQueue, broker_url, spawn, wait_for_consumer};
 
 /// `amqp-consume`.
 pub const CONSUME: &str = "amqp-consume";
@@ -28,6 +26,7 @@ pub struct Call {
     args: Vec<String>,
     stdin: Option<Vec<u8>>,
     url: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 /// A call of `tool` with no arguments yet.
@@ -37,6 +36,7 @@ pub fn call(tool: &'static str) -> Call {
         args: Vec::new(),
         stdin: None,
         url: None,
+        env: Vec::new(),
     }
 }
 
@@ -59,6 +59,37 @@ pub fn publish_cli(queue: &str) -> Call {
 /// `amqp-publish -r QUEUE --rpc`: a request to the server consuming from `queue`.
 pub fn rpc(queue: &str) -> Call {
     publish_cli(queue).arg("--rpc")
+}
+
+/// `amqp-declare-queue -q QUEUE`.
+pub fn declare_cli(queue: &str) -> Call {
+    call(DECLARE).args(["-q", queue])
+}
+
+/// A queue declared by `amqp-declare-queue` to hold at most `max_length` messages and to refuse
+/// (nack) any publish beyond them.
+pub fn declare_reject_publish(prefix: &str, max_length: u32) -> TestQueue {
+    let queue = TestQueue::named(prefix);
+    declare_cli(queue.name())
+        .args(["--arg", &format!("x-max-length={max_length}")])
+        .args(["--arg", "x-overflow=reject-publish"])
+        .run()
+        .assert_ok();
+    queue
+}
+
+/// A queue declared by `amqp-declare-queue` with the further `options`, whose dead letters go
+/// (through the default exchange) to a fresh declared queue: `(queue, dead-letter queue)`.
+pub fn declare_with_dead_letters(prefix: &str, options: &[&str]) -> (TestQueue, TestQueue) {
+    let dlq = TestQueue::declare(&format!("{prefix}-dlq"));
+    let queue = TestQueue::named(prefix);
+    declare_cli(queue.name())
+        .args(["--arg", "x-dead-letter-exchange=", "--arg"])
+        .arg(format!("x-dead-letter-routing-key={}", dlq.name()))
+        .args(options.iter().copied())
+        .run()
+        .assert_ok();
+    (queue, dlq)
 }
 
 /// `amqp-get -q QUEUE`.
@@ -96,6 +127,14 @@ impl Call {
     /// `-b BODY`: the body of the message to publish.
     pub fn body(self, body: &str) -> Self {
         self.args(["-b", body])
+    }
+
+    /// `--typed-header KEY=VALUE` for each of `headers`.
+    pub fn typed_headers(mut self, headers: &[&str]) -> Self {
+        for header in headers {
+            self = self.opt("--typed-header", *header);
+        }
+        self
     }
 
     /// `--reply-timeout SECONDS`.
@@ -138,35 +177,35 @@ impl Call {
         self
     }
 
-    fn argv(&self) -> Vec<&str> {
-        self.args.iter().map(String::as_str).collect()
+    /// Sets `name` to `value` in the tool's environment.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the tool: `--url URL` then the arguments, `stdin` as in [`super::spawn`].
+    fn start(&self, stdin: Option<Vec<u8>>) -> Running {
+        let url = self.url.clone().unwrap_or_else(broker_url);
+        let mut all = vec!["--url", url.as_str()];
+        all.extend(self.args.iter().map(String::as_str));
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        spawn(self.tool, all, stdin, &env)
     }
 
     /// Runs the call to its end (bounded by [`super::TIMEOUT`]).
     #[track_caller]
     pub fn run(self) -> Output {
-        let stdin = self.stdin.clone().unwrap_or_default();
-        match &self.url {
-            None => amqp_stdin(self.tool, &self.argv(), &stdin),
-            Some(url) => {
-                let mut all = vec!["--url", url.as_str()];
-                all.extend(self.argv());
-                spawn(self.tool, all, Some(stdin), &[]).wait()
-            }
-        }
+        self.start(Some(self.stdin.clone().unwrap_or_default()))
+            .wait()
     }
 
     /// Starts the call in the background.
     pub fn spawn(self) -> Running {
-        match (&self.url, &self.stdin) {
-            (None, None) => amqp_spawn(self.tool, &self.argv()),
-            _ => {
-                let url = self.url.clone().unwrap_or_else(broker_url);
-                let mut all = vec!["--url", url.as_str()];
-                all.extend(self.argv());
-                spawn(self.tool, all, self.stdin.clone(), &[])
-            }
-        }
+        self.start(self.stdin.clone())
     }
 
     /// Starts a consumer and returns once the broker shows it consuming from `queue`.
@@ -177,23 +216,30 @@ impl Call {
     }
 }
 
-/// An `amqp-consume --reply` server on `queue` running `extra` then the command `cat` (an echo
-/// server), started and consuming.
-pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
+/// An `amqp-consume --reply` server on `queue` with the options `extra`, replying with what
+/// `command` writes, started and consuming.
+pub fn reply_server(queue: &str, extra: &[&str], command: &[&str]) -> Running {
     consume(queue)
         .arg("--reply")
         .args(extra.iter().copied())
-        .args(["--", "cat"])
+        .arg("--")
+        .args(command.iter().copied())
         .spawn_consuming(queue)
 }
 
+/// An `amqp-consume --reply` server on `queue` with the options `extra` and the command `cat`
+/// (an echo server), started and consuming.
+pub fn echo_server(queue: &str, extra: &[&str]) -> Running {
+    reply_server(queue, extra, &["cat"])
+}
+
 /// Waits for a consumer to end and asserts that it succeeded having written exactly
-/// `expected` on standard output.
+/// `expected` on standard output; returns what it printed.
 #[track_caller]
-pub fn assert_consumed(consumer: Running, expected: &[u8]) {
+pub fn assert_consumed(consumer: Running, expected: &[u8]) -> Output {
     let out = consumer.wait();
-    out.assert_ok();
-    assert_eq!(out.stdout, expected);
+    out.assert_printed(expected);
+    out
 }
 
 /// Stops a server with SIGTERM and checks it ended as a stopped consumer does (exit 143) with

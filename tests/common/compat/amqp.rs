@@ -46,6 +46,12 @@ pub type Result<T> = std::result::Result<T, AmqpError>;
 #[derive(Default)]
 struct W(Vec<u8>);
 
+/// The arguments of method `method` of `class` on a channel, starting with the reserved ticket
+/// (a short 0); the method's own arguments follow.
+fn ticketed(class: u16, method: u16) -> W {
+    W::default().u16(class).u16(method).u16(0)
+}
+
 impl W {
     fn u8(mut self, v: u8) -> Self {
         self.0.push(v);
@@ -417,14 +423,8 @@ pub struct Message {
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut body = show_bytes(&self.body);
-        if body.len() > 300 {
-            let mut cut = 200;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-            body.push_str(&format!("...\" ({} bytes)", self.body.len()));
-        }
+        let tail = format!("...\" ({} bytes)", self.body.len());
+        super::super::shorten(&mut body, 300, 200, &tail);
         write!(
             f,
             "exchange={} routing_key={} redelivered={} props={:?} body={body}",
@@ -645,10 +645,7 @@ impl Client {
             | (durable as u8) << 1
             | (exclusive as u8) << 2
             | (auto_delete as u8) << 3;
-        let req = W::default()
-            .u16(50)
-            .u16(10)
-            .u16(0)
+        let req = ticketed(50, 10)
             .shortstr(name.as_bytes())
             .u8(bits)
             .empty_table();
@@ -663,22 +660,14 @@ impl Client {
 
     /// queue.delete (unconditional); missing queues are fine.
     pub fn delete_queue(&mut self, name: &str) -> Result<u32> {
-        let req = W::default()
-            .u16(50)
-            .u16(40)
-            .u16(0)
-            .shortstr(name.as_bytes())
-            .u8(0);
+        let req = ticketed(50, 40).shortstr(name.as_bytes()).u8(0);
         let args = self.rpc(req, (50, 41))?;
         R::new(&args).u32()
     }
 
     /// queue.bind.
     pub fn bind_queue(&mut self, queue: &str, exchange: &str, key: &str) -> Result<()> {
-        let req = W::default()
-            .u16(50)
-            .u16(20)
-            .u16(0)
+        let req = ticketed(50, 20)
             .shortstr(queue.as_bytes())
             .shortstr(exchange.as_bytes())
             .shortstr(key.as_bytes())
@@ -689,10 +678,7 @@ impl Client {
 
     /// exchange.declare (non-durable, not auto-delete).
     pub fn declare_exchange(&mut self, name: &str, kind: &str) -> Result<()> {
-        let req = W::default()
-            .u16(40)
-            .u16(10)
-            .u16(0)
+        let req = ticketed(40, 10)
             .shortstr(name.as_bytes())
             .shortstr(kind.as_bytes())
             .u8(0)
@@ -702,21 +688,13 @@ impl Client {
 
     /// exchange.delete.
     pub fn delete_exchange(&mut self, name: &str) -> Result<()> {
-        let req = W::default()
-            .u16(40)
-            .u16(20)
-            .u16(0)
-            .shortstr(name.as_bytes())
-            .u8(0);
+        let req = ticketed(40, 20).shortstr(name.as_bytes()).u8(0);
         self.rpc(req, (40, 21)).map(|_| ())
     }
 
     /// basic.consume with acks (the consumer stays until the connection closes).
     pub fn consume(&mut self, queue: &str) -> Result<()> {
-        let req = W::default()
-            .u16(60)
-            .u16(20)
-            .u16(0)
+        let req = ticketed(60, 20)
             .shortstr(queue.as_bytes())
             .shortstr(b"")
             .u8(0)
@@ -738,10 +716,7 @@ impl Client {
             self.confirming = true;
         }
         let ch = self.channel;
-        let method = W::default()
-            .u16(60)
-            .u16(40)
-            .u16(0)
+        let method = ticketed(60, 40)
             .shortstr(exchange.as_bytes())
             .shortstr(key.as_ref())
             .u8(1);
@@ -800,12 +775,7 @@ impl Client {
     /// basic.get with no-ack: the next message, or None when the queue is empty.
     pub fn get(&mut self, queue: &str) -> Result<Option<Message>> {
         let ch = self.channel;
-        let req = W::default()
-            .u16(60)
-            .u16(70)
-            .u16(0)
-            .shortstr(queue.as_bytes())
-            .u8(1);
+        let req = ticketed(60, 70).shortstr(queue.as_bytes()).u8(1);
         self.send_frame(FRAME_METHOD, ch, &req.0)?;
         match self.next_method()? {
             (60, 72, _) => Ok(None),

@@ -1306,6 +1306,20 @@ pub struct SideResult {
 
 type Check2 = Result<(), String>;
 
+/// The verdict of an exact-output check: `matches`, or a failure showing the `stream`'s `raw`
+/// bytes and the `expected` text.
+fn exact(stream: &str, matches: bool, raw: &[u8], expected: &str) -> Check2 {
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "{stream} {} (expected {})",
+            short(raw),
+            show_bytes(expected.as_bytes())
+        ))
+    }
+}
+
 impl SideResult {
     fn norm_stdout(&self) -> Vec<u8> {
         normalise_bytes(&self.stdout)
@@ -1330,28 +1344,17 @@ impl SideResult {
     /// Exact stdout (placeholders expanded).
     pub fn stdout_is(&self, expected: impl AsRef<[u8]>) -> Check2 {
         let e = self.x(&String::from_utf8_lossy(expected.as_ref()));
-        if self.norm_stdout() == e.as_bytes() {
-            Ok(())
-        } else {
-            Err(format!(
-                "stdout {} (expected {})",
-                short(&self.stdout),
-                show_bytes(e.as_bytes())
-            ))
-        }
+        exact(
+            "stdout",
+            self.norm_stdout() == e.as_bytes(),
+            &self.stdout,
+            &e,
+        )
     }
     /// Exact stderr (placeholders expanded).
     pub fn stderr_is(&self, expected: &str) -> Check2 {
         let e = self.x(expected);
-        if self.stderr_text() == e {
-            Ok(())
-        } else {
-            Err(format!(
-                "stderr {} (expected {})",
-                short(&self.stderr),
-                show_bytes(e.as_bytes())
-            ))
-        }
+        exact("stderr", self.stderr_text() == e, &self.stderr, &e)
     }
     /// Line `n` (0-based) of stderr is exactly `expected`.
     pub fn stderr_line(&self, n: usize, expected: &str) -> Check2 {
