@@ -882,3 +882,28 @@ fn unset_properties_are_not_inherited_from_the_consumer() {
     assert!(!text.contains("AMQP_HEADER_OLD="), "{text}");
     assert!(text.contains("AMQP_URL=kept"), "{text}");
 }
+
+/// The command is looked up in `PATH` once per run (issue 13: one execve per delivery instead
+/// of one per `PATH` directory before it), and still gets its name as given as argv[0]: `sh`,
+/// not `/usr/bin/sh` (a multi-call program such as busybox dispatches on it).
+#[test]
+fn the_command_keeps_its_name_as_argv0() {
+    let queue = TestQueue::declare("argv0");
+    publish_all(queue.name(), &["a", "b"]);
+    let script = r#"cat >/dev/null; tr '\0' ' ' </proc/$$/cmdline; echo"#;
+    let out = amqp(
+        "amqp-consume",
+        &[
+            "-q",
+            queue.name(),
+            "-c",
+            "2",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "name",
+        ],
+    );
+    out.assert_printed(format!("sh -c {script} name \nsh -c {script} name \n"));
+}
