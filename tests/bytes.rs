@@ -162,15 +162,7 @@ fn short_string_values_that_are_not_utf8_are_refused_naming_the_option() {
 #[test]
 fn publish_sends_names_keys_and_properties_as_the_bytes_given() {
     common::compat::require_c_tools();
-    let queue = TestQueue::declare("bytes-keys");
-    let exchange = format!("{}-caf\u{e9}", queue.name());
-    let mut client = common::compat::broker();
-    client
-        .declare_exchange(&exchange, "fanout")
-        .expect("exchange.declare");
-    client
-        .bind_queue(queue.name(), &exchange, "")
-        .expect("queue.bind");
+    let (queue, exchange, mut client) = fanout_to_a_queue("bytes-keys", "caf\u{e9}");
     let latin1 = word(b"caf\xe9");
     let args = |body: &str| {
         vec![
@@ -272,15 +264,7 @@ fn typed_header_and_argument_values_that_are_not_utf8_are_sent_as_bytes() {
 #[test]
 fn a_delivery_whose_short_strings_are_not_utf8_is_taken() {
     use common::compat::amqp::{FieldValue, Properties};
-    let queue = TestQueue::declare("bytes-recv");
-    let exchange = format!("{}-x", queue.name());
-    let mut client = common::compat::broker();
-    client
-        .declare_exchange(&exchange, "fanout")
-        .expect("exchange.declare");
-    client
-        .bind_queue(queue.name(), &exchange, "")
-        .expect("queue.bind");
+    let (queue, exchange, mut client) = fanout_to_a_queue("bytes-recv", "x");
     let properties = Properties {
         content_type: Some(b"text/caf\xe9".to_vec()),
         reply_to: Some(b"re-\xe9".to_vec()),
@@ -311,4 +295,22 @@ fn a_delivery_whose_short_strings_are_not_utf8_is_taken() {
     let out = amqp("amqp-get", &["-q", queue.name()]);
     out.assert_ok();
     assert_eq!(out.stdout, b"second", "{out:?}");
+}
+
+/// A queue named after `prefix`, a fanout exchange (the queue's name, `-`, `suffix`) bound to
+/// it, and the raw test client that made them (its caller deletes the exchange).
+fn fanout_to_a_queue(
+    prefix: &str,
+    suffix: &str,
+) -> (TestQueue, String, common::compat::amqp::Client) {
+    let queue = TestQueue::declare(prefix);
+    let exchange = format!("{}-{suffix}", queue.name());
+    let mut client = common::compat::broker();
+    client
+        .declare_exchange(&exchange, "fanout")
+        .expect("exchange.declare");
+    client
+        .bind_queue(queue.name(), &exchange, "")
+        .expect("queue.bind");
+    (queue, exchange, client)
 }
