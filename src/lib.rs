@@ -32,6 +32,7 @@ pub mod runner;
 pub mod short_string;
 pub mod std_fds;
 pub mod tls;
+pub mod tls_legacy;
 pub mod tls_verify;
 
 pub use address::Address;

@@ -11,28 +11,25 @@
 //! - a host name only in the subject CN, no subjectAltName: OpenSSL's `X509_check_host` falls
 //!   back to the CN when the certificate has no DNS name (RFC 6125 section 6.4.4).
 //!
-//! Only those webpki verdicts are handed to OpenSSL (the `openssl` crate), which then does what
-//! the original does: `X509_verify_cert` against the same trusted CAs, with the purpose
-//! `ssl_server` and the host checked by `X509_check_host` (no partial wildcards) or
-//! `X509_check_ip`. Every other verdict (unknown CA, wrong host in a subjectAltName, expired)
-//! is webpki's. No signature or chain is checked here by hand: the chain by OpenSSL, the
-//! handshake signatures by webpki (ring), from the certificate's public key as OpenSSL reads it
-//! when webpki cannot parse the certificate.
+//! Only those webpki verdicts are handed to OpenSSL, which then does what the original does:
+//! `X509_verify_cert` against the same trusted CAs, with the purpose `ssl_server` and the host
+//! checked by `X509_check_host` (no partial wildcards) or `X509_check_ip`. OpenSSL runs in a
+//! helper program ([`crate::tls_legacy`]), so that the tools themselves do not load it. Every
+//! other verdict (unknown CA, wrong host in a subjectAltName, expired) is webpki's. No
+//! signature or chain is checked here by hand: the chain by OpenSSL, the handshake signatures
+//! by webpki (ring), from the certificate's public key as x509-parser reads it when webpki
+//! cannot parse the certificate.
 //!
 //! `?verify=verify_none` (RabbitMQ URI specification) skips the certificate checks; the
 //! handshake signatures are still verified, as OpenSSL does with `SSL_VERIFY_NONE`.
 
-use openssl::stack::Stack;
-use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::verify::{X509CheckFlags, X509VerifyParam};
-use openssl::x509::{X509, X509PurposeId, X509StoreContext, X509VerifyResult};
+use crate::tls_legacy::{self, Verdict};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The server certificate verifier of a TLS connection (see the module documentation).
@@ -78,32 +75,34 @@ impl ServerVerifier {
         }
     }
 
-    /// OpenSSL's verification of a certificate webpki refused for a legacy reason.
+    /// OpenSSL's verification (in the helper program) of a certificate webpki refused for a
+    /// legacy reason.
     fn verify_with_openssl(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
     ) -> Result<(), Error> {
-        let other = |cause: String| other_error(LegacyFailure(cause));
-        let store = openssl_store(&self.roots, server_name).map_err(other)?;
-        let cert = X509::from_der(end_entity).map_err(|_| CertificateError::BadEncoding)?;
-        let mut chain = Stack::new().map_err(|e| other(e.to_string()))?;
-        for der in intermediates {
-            let intermediate = X509::from_der(der).map_err(|_| CertificateError::BadEncoding)?;
-            chain.push(intermediate).map_err(|e| other(e.to_string()))?;
-        }
-        let mut context = X509StoreContext::new().map_err(|e| other(e.to_string()))?;
-        let result = context
-            .init(&store, &cert, &chain, |context| {
-                context.verify_cert()?;
-                Ok(context.error())
-            })
-            .map_err(|e| other(e.to_string()))?;
-        if result == X509VerifyResult::OK {
+        let verdict = tls_legacy::verify(&self.roots, end_entity, intermediates, server_name)
+            .map_err(|failure| other_error(LegacyFailure(failure.0)))?;
+        let Err(verdict) = verdict else {
             return Ok(());
+        };
+        Err(match verdict {
+            Verdict::NotValidForName(presented) => CertificateError::NotValidForNameContext {
+                expected: server_name.to_owned(),
+                presented,
+            },
+            Verdict::UnknownIssuer => CertificateError::UnknownIssuer,
+            Verdict::Expired => CertificateError::Expired,
+            Verdict::NotValidYet => CertificateError::NotValidYet,
+            Verdict::BadSignature => CertificateError::BadSignature,
+            Verdict::Revoked => CertificateError::Revoked,
+            Verdict::InvalidPurpose => CertificateError::InvalidPurpose,
+            Verdict::BadEncoding => CertificateError::BadEncoding,
+            Verdict::Other(words) => return Err(other_error(LegacyFailure(words))),
         }
-        Err(openssl_verdict(result, &cert, server_name))
+        .into())
     }
 }
 
@@ -220,106 +219,19 @@ pub fn is_version_1(cert: &CertificateDer<'_>) -> bool {
     )
 }
 
-/// The SubjectPublicKeyInfo of a certificate, read by OpenSSL (for the v1 certificates webpki
-/// cannot parse).
+/// The SubjectPublicKeyInfo of a certificate, read by x509-parser (for the v1 certificates
+/// webpki cannot parse).
+///
+/// Errors: `BadEncoding` when the certificate is not DER X.509.
 pub fn public_key(cert: &CertificateDer<'_>) -> Result<SubjectPublicKeyInfoDer<'static>, Error> {
-    X509::from_der(cert)
-        .and_then(|cert| cert.public_key())
-        .and_then(|key| key.public_key_to_der())
-        .map(SubjectPublicKeyInfoDer::from)
+    use x509_parser::prelude::FromDer;
+    x509_parser::certificate::X509Certificate::from_der(cert)
+        .map(|(_, cert)| SubjectPublicKeyInfoDer::from(cert.public_key().raw.to_vec()))
         .map_err(|_| CertificateError::BadEncoding.into())
 }
 
-/// OpenSSL's store of trusted CAs, checking `server_name` as the original does (purpose
-/// `ssl_server`, `X509_check_host` without partial wildcards, or `X509_check_ip`).
-fn openssl_store(
-    roots: &[CertificateDer<'static>],
-    server_name: &ServerName<'_>,
-) -> Result<X509Store, String> {
-    let mut builder = X509StoreBuilder::new().map_err(|e| e.to_string())?;
-    for der in roots {
-        // Certificates OpenSSL cannot read are skipped, as it skips them in its own stores.
-        if let Ok(cert) = X509::from_der(der) {
-            let _ = builder.add_cert(cert);
-        }
-    }
-    let mut param = X509VerifyParam::new().map_err(|e| e.to_string())?;
-    param
-        .set_purpose(X509PurposeId::SSL_SERVER)
-        .map_err(|e| e.to_string())?;
-    match server_name {
-        ServerName::DnsName(name) => {
-            param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
-            param.set_host(name.as_ref()).map_err(|e| e.to_string())?;
-        }
-        ServerName::IpAddress(ip) => {
-            param.set_ip(IpAddr::from(*ip)).map_err(|e| e.to_string())?;
-        }
-        _ => return Err("unsupported kind of server name".to_string()),
-    }
-    builder.set_param(&param).map_err(|e| e.to_string())?;
-    Ok(builder.build())
-}
-
-/// OpenSSL's verdict as the certificate error webpki would have given, so that it is described
-/// the same way; other verdicts keep OpenSSL's own words.
-fn openssl_verdict(result: X509VerifyResult, cert: &X509, server_name: &ServerName<'_>) -> Error {
-    use openssl_sys as ffi;
-    match result.as_raw() {
-        ffi::X509_V_ERR_HOSTNAME_MISMATCH | ffi::X509_V_ERR_IP_ADDRESS_MISMATCH => {
-            CertificateError::NotValidForNameContext {
-                expected: server_name.to_owned(),
-                presented: names(cert),
-            }
-        }
-        ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
-        | ffi::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-        | ffi::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
-        | ffi::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
-        | ffi::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN => CertificateError::UnknownIssuer,
-        ffi::X509_V_ERR_CERT_HAS_EXPIRED => CertificateError::Expired,
-        ffi::X509_V_ERR_CERT_NOT_YET_VALID => CertificateError::NotValidYet,
-        ffi::X509_V_ERR_CERT_SIGNATURE_FAILURE => CertificateError::BadSignature,
-        ffi::X509_V_ERR_CERT_REVOKED => CertificateError::Revoked,
-        ffi::X509_V_ERR_INVALID_PURPOSE => CertificateError::InvalidPurpose,
-        _ => return other_error(LegacyFailure(result.error_string().to_string())),
-    }
-    .into()
-}
-
-/// The names a certificate is for, as OpenSSL matches them: the DNS names and IP addresses
-/// of its subjectAltName, and the subject CNs when it has no DNS name.
-fn names(cert: &X509) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut dns_names = false;
-    for name in cert
-        .subject_alt_names()
-        .iter()
-        .flat_map(|names| names.iter())
-    {
-        if let Some(dns) = name.dnsname() {
-            dns_names = true;
-            names.push(dns.to_string());
-        } else if let Some(ip) = name.ipaddress() {
-            let ip = match ip.len() {
-                4 => <[u8; 4]>::try_from(ip).ok().map(IpAddr::from),
-                16 => <[u8; 16]>::try_from(ip).ok().map(IpAddr::from),
-                _ => None,
-            };
-            names.extend(ip.map(|ip| ip.to_string()));
-        }
-    }
-    if !dns_names {
-        let subject = cert.subject_name();
-        for entry in subject.entries_by_nid(openssl::nid::Nid::COMMONNAME) {
-            names.extend(entry.data().to_string().ok());
-        }
-    }
-    names
-}
-
 /// A verdict of OpenSSL's with no webpki equivalent, in OpenSSL's words
-/// (`X509_verify_cert_error_string`).
+/// (`X509_verify_cert_error_string`), or why the helper gave none.
 #[derive(Debug)]
 pub struct LegacyFailure(pub String);
 

@@ -545,6 +545,58 @@ fn self_signed_server_certificate_given_as_cacert_is_accepted() {
     assert_untrusted(&out, proxy.port(), &format!("--cacert {ca} only"));
 }
 
+/// OpenSSL runs in the helper program `amqp-tools-tls-legacy`, looked for next to the tool,
+/// then in /usr/libexec/amqp-tools; a tool copied alone says what it misses for a legacy
+/// certificate, in one line, and still connects where webpki decides alone.
+#[test]
+fn a_legacy_certificate_without_the_helper_names_it() {
+    let certs = Certs::new("tls-no-helper");
+    let (cert, key) = certs.self_signed("self", "localhost");
+    let proxy = TlsProxy::start(&cert, &key, Versions::Default);
+    let alone = TempDir::new("tls-no-helper");
+    let tool = alone.path().join(DECLARE);
+    std::fs::copy(bin(DECLARE), &tool).expect("copy the tool");
+    let queue = TestQueue::named("tls-no-helper");
+    let url = url_at("localhost", proxy.port(), "");
+    let out = std::process::Command::new(&tool)
+        .args(["--url", &url, "--cacert", &cert, "-q", queue.name()])
+        .env_remove("AMQP_URL")
+        .output()
+        .expect("run the copied tool");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if std::path::Path::new("/usr/libexec/amqp-tools/amqp-tools-tls-legacy").is_file() {
+        // The Debian package is installed: the copy finds its helper there.
+        assert!(out.status.success(), "{out:?}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        stderr,
+        format!(
+            "{}SSL peer cert verification failed: the server's certificate was rejected: the \
+             check of a legacy certificate needs amqp-tools-tls-legacy, which was not found next \
+             to this program or in /usr/libexec/amqp-tools\n",
+            socket_step("localhost", proxy.port())
+        )
+    );
+    // The node's own certificate (webpki alone) needs no helper.
+    let port = tls_port();
+    let url = url_at("localhost", port, "");
+    let out = std::process::Command::new(&tool)
+        .args([
+            "--url",
+            &url,
+            "--cacert",
+            &pki("ca.pem"),
+            "-q",
+            queue.name(),
+        ])
+        .env_remove("AMQP_URL")
+        .output()
+        .expect("run the copied tool");
+    assert!(out.status.success(), "{out:?}");
+}
+
 #[test]
 fn version_1_server_certificate_is_accepted() {
     // `openssl x509 -req` without an extension file: X.509 v1, the name in the CN.
