@@ -109,6 +109,13 @@ pub fn to_text(value: &AMQPValue) -> String {
     }
 }
 
+/// The number a decimal (spec 4.2.5.5: `value` × 10^-`scale`) stands for, the nearest `f64`:
+/// read from its decimal text rather than divided by a power of ten, which is itself rounded
+/// once `scale` passes 22 (10^23 has no exact `f64`), so the quotient was rounded twice.
+fn decimal_to_f64(value: u32, scale: u8) -> f64 {
+    format!("{value}e-{scale}").parse().unwrap_or(f64::NAN)
+}
+
 /// The JSON form of a value, used for arrays and tables in [`to_text`].
 pub fn to_json(value: &AMQPValue) -> Value {
     match value {
@@ -122,9 +129,7 @@ pub fn to_json(value: &AMQPValue) -> Value {
         AMQPValue::LongLongInt(n) => Value::from(*n),
         AMQPValue::Float(f) => Value::from(f64::from(*f)),
         AMQPValue::Double(f) => Value::from(*f),
-        AMQPValue::DecimalValue(d) => {
-            Value::from(f64::from(d.value) / 10f64.powi(i32::from(d.scale)))
-        }
+        AMQPValue::DecimalValue(d) => Value::from(decimal_to_f64(d.value, d.scale)),
         AMQPValue::ShortString(s) => Value::String(s.to_string()),
         AMQPValue::LongString(s) => {
             Value::String(String::from_utf8_lossy(s.as_bytes()).into_owned())
@@ -173,6 +178,14 @@ mod tests {
             parse_value("{\"k\":1}").unwrap(),
             AMQPValue::FieldTable(_)
         ));
+    }
+
+    #[test]
+    fn decimals_are_the_nearest_double() {
+        assert_eq!(decimal_to_f64(12345, 2), 123.45);
+        assert_eq!(decimal_to_f64(7, 0), 7.0);
+        assert_eq!(decimal_to_f64(1, 30), 1e-30);
+        assert_eq!(decimal_to_f64(u32::MAX, 255), 4294967295e-255);
     }
 
     #[test]

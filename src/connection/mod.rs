@@ -269,8 +269,9 @@ impl Session {
     /// `close_connection`. A channel the server already closed (e.g. after a publish to a
     /// missing exchange) is reported with the server's reason.
     ///
-    /// Both close methods are sent before either reply is awaited: one round trip instead of
-    /// two. AMQP 0-9-1 lets a client pipeline requests (section 3.2.1: the sender "MAY implement
+    /// Both close methods are sent before either reply is awaited, in one write with whatever
+    /// was queued before them (lapin patch 7, vendor/lapin/PATCHES.md): one round trip instead
+    /// of two. AMQP 0-9-1 lets a client pipeline requests (section 3.2.1: the sender "MAY implement
     /// this asynchronously"), and RabbitMQ handles a connection's frames in order: an error the
     /// server gave the channel before it read channel.close arrives first and is reported.
     /// RabbitMQ may shut the channel down with the connection instead of answering

@@ -264,6 +264,7 @@ impl Channels {
             self.connection_status.clone(),
             self.internal_rpc.clone(),
             self.events.clone(),
+            self.channel0(),
         )
         .start(self.channel0())
         .await?;

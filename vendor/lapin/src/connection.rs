@@ -39,6 +39,8 @@ pub struct Connection {
     events: Events,
     io_loop: ThreadHandle,
     closer: Arc<ConnectionCloser>,
+    // PATCH(amqp-tools): channel 0, on which `close` queues connection.close itself.
+    channel0: Channel,
 }
 
 impl Connection {
@@ -47,6 +49,7 @@ impl Connection {
         status: ConnectionStatus,
         internal_rpc: InternalRPCHandle,
         events: Events,
+        channel0: Channel,
     ) -> Self {
         let closer = Arc::new(ConnectionCloser::new(status.clone(), internal_rpc.clone()));
         Self {
@@ -56,6 +59,7 @@ impl Connection {
             events,
             io_loop: ThreadHandle::default(),
             closer,
+            channel0,
         }
     }
 
@@ -64,8 +68,9 @@ impl Connection {
         status: ConnectionStatus,
         internal_rpc: InternalRPCHandle,
         events: Events,
+        channel0: Channel,
     ) -> Self {
-        let conn = Self::new(configuration, status, internal_rpc, events);
+        let conn = Self::new(configuration, status, internal_rpc, events, channel0);
         conn.closer.noop();
         conn
     }
@@ -206,10 +211,18 @@ impl Connection {
     /// Sends `Connection.Close` to the broker and waits for `Connection.Close-Ok`.
     /// `reply_code` should be `200` and `reply_text` `"OK"` for a normal shutdown.
     /// Returns an error if the connection is not in [`crate::ConnectionState::Connected`].
+    ///
+    /// `Connection.Close` is queued when the returned future is first polled, after the frames
+    /// of the calls polled before it (e.g. a `Channel.Close`), so that they can reach the
+    /// socket in one write.
     pub async fn close(&self, reply_code: ReplyCode, reply_text: ShortString) -> Result<()> {
         self.status.ensure_connected()?;
-        self.internal_rpc
-            .close_connection_checked(reply_code, reply_text, 0, 0)
+        // PATCH(amqp-tools): queue connection.close here rather than from a task the internal
+        // RPC spawns a turn of the runtime later, by when the I/O loop has already written what
+        // was queued before it (one write, and one wake-up of the server, more per close).
+        self.internal_rpc.set_connection_closing();
+        self.channel0
+            .connection_close(reply_code, reply_text, 0, 0)
             .await
     }
 
@@ -337,7 +350,13 @@ impl Connection {
             events.clone(),
         );
         let channel0 = channels.channel0();
-        let conn = Connection::new(configuration, status, internal_rpc.handle(), events);
+        let conn = Connection::new(
+            configuration,
+            status,
+            internal_rpc.handle(),
+            events,
+            channel0.clone(),
+        );
         let io_loop = IoLoop::new(
             conn.status.clone(),
             conn.configuration.negotiated_config.clone(),
@@ -504,7 +523,13 @@ mod tests {
             frames.clone(),
             events.clone(),
         );
-        let conn = Connection::new(configuration, status, internal_rpc.handle(), events);
+        let conn = Connection::new(
+            configuration,
+            status,
+            internal_rpc.handle(),
+            events,
+            channels.channel0(),
+        );
         conn.status.set_state(ConnectionState::Connected);
         (conn, channels, internal_rpc.handle(), frames)
     }
@@ -986,5 +1011,44 @@ mod tests {
             channels.handle_frame(header_frame).unwrap();
             assert!(channel.status().connected());
         }
+    }
+
+    /// PATCH(amqp-tools): `Connection::close` queues connection.close on its first poll, right
+    /// after the frames queued before it (here a channel.close), so that the I/O loop can write
+    /// both at once. Without the patch nothing is queued until the internal RPC task runs
+    /// (not started here): the queue holds the channel.close alone.
+    #[test]
+    fn connection_close_is_queued_behind_the_frames_before_it() {
+        use crate::{ChannelState, types::ShortString};
+        use amq_protocol::protocol::{channel, connection};
+        use std::{future::Future, task::Context};
+
+        let (conn, channels, _, frames) = create_connection_with_frames();
+        conn.configuration.negotiated_config.set_channel_max(2047);
+        let channel = channels.create(conn.closer.clone()).unwrap();
+        channel.set_state(ChannelState::Connected);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+
+        let mut channel_close = Box::pin(channel.close(200, ShortString::from("OK")));
+        assert!(channel_close.as_mut().poll(&mut cx).is_pending());
+        let mut connection_close = Box::pin(conn.close(200, ShortString::from("OK")));
+        assert!(connection_close.as_mut().poll(&mut cx).is_pending());
+
+        let mut sent = Vec::new();
+        while let Some(entry) = frames.pop(true) {
+            if let AMQPFrame::Method(id, method) = &*entry {
+                sent.push((*id, method.clone()));
+            }
+        }
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert!(matches!(
+            &sent[0],
+            (1, AMQPClass::Channel(channel::AMQPMethod::Close(_)))
+        ));
+        assert!(matches!(
+            &sent[1],
+            (0, AMQPClass::Connection(connection::AMQPMethod::Close(close)))
+                if close.reply_code == 200
+        ));
     }
 }

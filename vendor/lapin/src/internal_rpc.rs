@@ -121,25 +121,6 @@ impl InternalRPCHandle {
         ));
     }
 
-    pub(crate) async fn close_connection_checked(
-        &self,
-        reply_code: ReplyCode,
-        reply_text: ShortString,
-        class_id: Identifier,
-        method_id: Identifier,
-    ) -> Result<()> {
-        self.set_connection_closing();
-        let (promise, resolver) = Promise::new("connection.close");
-        self.send(InternalCommand::CloseConnection(
-            reply_code,
-            reply_text,
-            class_id,
-            method_id,
-            Some(resolver),
-        ));
-        promise.await
-    }
-
     pub(crate) async fn create_channel(
         &self,
         connection_closer: Arc<ConnectionCloser>,
