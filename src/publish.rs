@@ -322,7 +322,6 @@ impl Publisher {
                     && message.exchange.as_bytes().is_empty()),
             immediate: false,
         };
-        let channel = self.channel.clone();
         let (exchange, routing_key, properties, pieces) = match &mut self.recovery {
             Some(recovery) => {
                 let copy = message.clone();
@@ -341,11 +340,13 @@ impl Publisher {
                 message.pieces,
             ),
         };
-        let mut writing: Writing = Box::pin(async move {
-            channel
-                .basic_publish_pieces(exchange, routing_key, options, pieces, properties)
-                .await
-        });
+        let mut writing: Writing = Box::pin(self.channel.basic_publish_pieces(
+            exchange,
+            routing_key,
+            options,
+            pieces,
+            properties,
+        ));
         match poll_now(&mut writing) {
             Poll::Pending => self.writing.push_back(writing),
             Poll::Ready(outcome) => self.written(outcome).await?,

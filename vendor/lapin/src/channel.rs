@@ -544,14 +544,37 @@ impl Channel {
     /// `basic_publish` borrows the payload and copies all of it into body frames before any is
     /// written, so the message is held twice at once; here it is held once, and each piece is
     /// freed as soon as it has been written to the socket.
-    pub async fn basic_publish_pieces(
+    ///
+    /// The frames are queued when this is called, not when the future is first polled, and
+    /// the future holds nothing of the channel (no clone of it, only the write's promise and
+    /// the confirm): a publisher can keep many in flight cheaply. The future resolves once the
+    /// frames are written, to the [`PublisherConfirm`] to await for the broker's ack.
+    pub fn basic_publish_pieces(
         &self,
         exchange: ShortString,
         routing_key: ShortString,
         options: BasicPublishOptions,
         pieces: Vec<Vec<u8>>,
         properties: BasicProperties,
-    ) -> Result<PublisherConfirm> {
+    ) -> impl Future<Output = Result<PublisherConfirm>> + Send + 'static {
+        let queued = self.queue_publish_pieces(exchange, routing_key, options, pieces, properties);
+        async move {
+            let (written, confirm) = queued?;
+            written.await?;
+            Ok(confirm)
+        }
+    }
+
+    // PATCH(amqp-tools): basic_publish_pieces's synchronous part: the frames queued, with the
+    // promise of their write and the message's confirm.
+    fn queue_publish_pieces(
+        &self,
+        exchange: ShortString,
+        routing_key: ShortString,
+        options: BasicPublishOptions,
+        pieces: Vec<Vec<u8>>,
+        properties: BasicProperties,
+    ) -> Result<(Promise<()>, PublisherConfirm)> {
         if !self.status.connected() {
             return Err(self.status.state_error("basic.publish"));
         }
@@ -591,8 +614,12 @@ impl Channel {
             }
         }
 
-        self.send_content_frames("basic.publish", frames, start_hook_res)
-            .await
+        let (written, resolver) = Promise::new("basic.publish");
+        self.frames.push_frames(self.id, frames, resolver);
+        self.wake();
+        let confirm = start_hook_res
+            .unwrap_or_else(|| PublisherConfirm::not_requested(self.returned_messages.clone()));
+        Ok((written, confirm))
     }
 
     /// PATCH(amqp-tools): the largest piece [`Channel::basic_publish_pieces`] sends without a
