@@ -614,12 +614,7 @@ impl Channel {
             }
         }
 
-        let (written, resolver) = Promise::new("basic.publish");
-        self.frames.push_frames(self.id, frames, resolver);
-        self.wake();
-        let confirm = start_hook_res
-            .unwrap_or_else(|| PublisherConfirm::not_requested(self.returned_messages.clone()));
-        Ok((written, confirm))
+        Ok(self.queue_content_frames("basic.publish", frames, start_hook_res))
     }
 
     /// PATCH(amqp-tools): the largest piece [`Channel::basic_publish_pieces`] sends without a
@@ -629,21 +624,35 @@ impl Channel {
         self.body_frame_payload_max()
     }
 
-    // PATCH(amqp-tools): the tail of send_method_frame_with_body, shared with
-    // basic_publish_pieces.
+    // PATCH(amqp-tools): the tail of send_method_frame_with_body, its queueing shared with
+    // basic_publish_pieces (queue_content_frames).
     async fn send_content_frames(
         &self,
         ctx: &'static str,
         frames: Vec<AMQPFrame>,
         publisher_confirms_result: Option<PublisherConfirm>,
     ) -> Result<PublisherConfirm> {
+        let (written, confirm) = self.queue_content_frames(ctx, frames, publisher_confirms_result);
+        written.await?;
+        Ok(confirm)
+    }
+
+    // PATCH(amqp-tools): send_content_frames's synchronous part, shared with
+    // basic_publish_pieces: the frames queued, with the promise of their write and the
+    // message's confirm.
+    fn queue_content_frames(
+        &self,
+        ctx: &'static str,
+        frames: Vec<AMQPFrame>,
+        publisher_confirms_result: Option<PublisherConfirm>,
+    ) -> (Promise<()>, PublisherConfirm) {
         trace!(channel=%self.id, "send_frames");
-        let (promise, resolver) = Promise::new(ctx);
+        let (written, resolver) = Promise::new(ctx);
         self.frames.push_frames(self.id, frames, resolver);
         self.wake();
-        promise.await?;
-        Ok(publisher_confirms_result
-            .unwrap_or_else(|| PublisherConfirm::not_requested(self.returned_messages.clone())))
+        let confirm = publisher_confirms_result
+            .unwrap_or_else(|| PublisherConfirm::not_requested(self.returned_messages.clone()));
+        (written, confirm)
     }
 
     pub(crate) fn report_protocol_violation(
