@@ -178,7 +178,11 @@ pub async fn open(address: &Address, tool: &str) -> Result<Session, Error> {
     // connection.open's virtual-host is a short string (from --vhost or the URL's path).
     crate::short_string::check(&address.uri.vhost)
         .map_err(|e| Error::Message(format!("virtual host: {e}")))?;
-    let properties = ConnectionProperties::default().with_connection_name(tool.into());
+    // The channel is opened in the same flight as connection.open (lapin patch 8,
+    // vendor/lapin/PATCHES.md): one round trip to the server fewer than the original.
+    let properties = ConnectionProperties::default()
+        .with_connection_name(tool.into())
+        .enable_eager_channel();
     let runtime = lapin::runtime::default_runtime()
         .map_err(|e| Error::step("starting the AMQP runtime", describe_amqp(&e)))?;
     let timeout = address

@@ -1047,6 +1047,9 @@ impl Channel {
                 let channel = self.clone();
                 let configuration = self.configuration.clone();
                 let vhost = self.connection_status.vhost();
+                // PATCH(amqp-tools): with ConnectionProperties::enable_eager_channel, the first
+                // channel's channel.open is queued right after connection.open (see PATCHES.md).
+                let open_eager_channel = connection.eager_channel_opener();
                 self.internal_rpc.spawn(async move {
                     channel
                         .connection_tune_ok(
@@ -1055,7 +1058,21 @@ impl Channel {
                             configuration.heartbeat(),
                         )
                         .await?;
-                    channel.connection_open(vhost, resolver, connection).await
+                    let open = channel.connection_open(vhost, resolver, connection);
+                    let Some(open_eager_channel) = open_eager_channel else {
+                        return open.await;
+                    };
+                    // The first poll of `open` queues connection.open; channel.open goes after.
+                    let mut open = std::pin::pin!(open);
+                    let mut open_eager_channel = Some(open_eager_channel);
+                    std::future::poll_fn(|cx| {
+                        let opened = open.as_mut().poll(cx);
+                        if let Some(open_eager_channel) = open_eager_channel.take() {
+                            open_eager_channel();
+                        }
+                        opened
+                    })
+                    .await
                 });
                 Ok(())
             }

@@ -23,6 +23,8 @@ pub struct Configuration {
     pub(crate) backoff: ExponentialBuilder,
     pub(crate) negotiated_config: NegotiatedConfig,
     pub(crate) auto_recover: bool,
+    // PATCH(amqp-tools): ConnectionProperties::enable_eager_channel.
+    pub(crate) eager_channel: bool,
 }
 
 impl Configuration {
@@ -33,6 +35,7 @@ impl Configuration {
             auth_provider,
             backoff,
             auto_recover,
+            eager_channel,
             ..
         } = options;
         Self {
@@ -42,6 +45,7 @@ impl Configuration {
             backoff,
             negotiated_config: NegotiatedConfig::new(uri),
             auto_recover,
+            eager_channel,
         }
     }
 
@@ -77,6 +81,7 @@ impl Clone for Configuration {
             backoff: self.backoff,
             negotiated_config: self.negotiated_config.clone(),
             auto_recover: self.auto_recover,
+            eager_channel: self.eager_channel,
         }
     }
 }

@@ -22,7 +22,10 @@ use amq_protocol::frame::{AMQPFrame, ProtocolVersion};
 use async_rs::{Runtime, traits::*};
 use async_trait::async_trait;
 use futures_core::Stream;
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 use tracing::trace;
 
 /// A TCP connection to the AMQP server.
@@ -41,6 +44,8 @@ pub struct Connection {
     closer: Arc<ConnectionCloser>,
     // PATCH(amqp-tools): channel 0, on which `close` queues connection.close itself.
     channel0: Channel,
+    // PATCH(amqp-tools): the first channel, opened during the handshake (see PATCHES.md).
+    eager_channel: Arc<Mutex<Option<Promise<Channel>>>>,
 }
 
 impl Connection {
@@ -60,6 +65,7 @@ impl Connection {
             io_loop: ThreadHandle::default(),
             closer,
             channel0,
+            eager_channel: Arc::default(),
         }
     }
 
@@ -70,8 +76,10 @@ impl Connection {
         events: Events,
         channel0: Channel,
     ) -> Self {
-        let conn = Self::new(configuration, status, internal_rpc, events, channel0);
+        let mut conn = Self::new(configuration, status, internal_rpc, events, channel0);
         conn.closer.noop();
+        // PATCH(amqp-tools): a recovery re-opens the channels it had; no eager channel.
+        conn.configuration.eager_channel = false;
         conn
     }
 
@@ -163,9 +171,37 @@ impl Connection {
     /// Channels are lightweight; open one per concurrent logical task. Returns
     /// an error if the connection is not in the [`crate::ConnectionState::Connected`]
     /// state or if the channel limit negotiated with the server has been reached.
+    ///
+    /// With [`ConnectionProperties::enable_eager_channel`], the first call returns the channel
+    /// opened during the handshake.
     pub async fn create_channel(&self) -> Result<Channel> {
         self.status.ensure_connected()?;
-        self.internal_rpc.create_channel(self.closer.clone()).await
+        // PATCH(amqp-tools): the channel opened during the handshake, if any.
+        let eager = self
+            .eager_channel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match eager {
+            Some(channel) => channel.await,
+            None => self.internal_rpc.create_channel(self.closer.clone()).await,
+        }
+    }
+
+    // PATCH(amqp-tools): what opens the eager channel (see PATCHES.md), when the connection's
+    // properties asked for one; called by the connection.tune handler once connection.open is
+    // queued, so that channel.open follows it.
+    pub(crate) fn eager_channel_opener(&self) -> Option<impl FnOnce() + Send + 'static> {
+        if !self.configuration.eager_channel {
+            return None;
+        }
+        let slot = self.eager_channel.clone();
+        let internal_rpc = self.internal_rpc.clone();
+        let closer = self.closer.clone();
+        Some(move || {
+            let channel = internal_rpc.start_channel_creation(closer);
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
+        })
     }
 
     /// Return a [`Stream`] of connection-level [`Event`]s.
@@ -495,9 +531,15 @@ mod tests {
     }
 
     fn create_connection_with_frames() -> (Connection, Channels, InternalRPCHandle, Frames) {
+        create_connection_with_properties(ConnectionProperties::default())
+    }
+
+    fn create_connection_with_properties(
+        properties: ConnectionProperties,
+    ) -> (Connection, Channels, InternalRPCHandle, Frames) {
         let uri = AMQPUri::default();
         let runtime = runtime::default_runtime().unwrap();
-        let configuration = Configuration::new(&uri, ConnectionProperties::default());
+        let configuration = Configuration::new(&uri, properties);
         let status = ConnectionStatus::new(&uri);
         let frames = Frames::default();
         let socket_state = SocketState::default();
@@ -1050,5 +1092,38 @@ mod tests {
             (0, AMQPClass::Connection(connection::AMQPMethod::Close(close)))
                 if close.reply_code == 200
         ));
+    }
+
+    /// PATCH(amqp-tools): with `enable_eager_channel`, the connection.tune handler gets an
+    /// opener (none otherwise, nor for a recovery's connection); once it ran, the first
+    /// `create_channel` awaits the channel it opened instead of asking for another.
+    #[test]
+    fn the_first_create_channel_is_the_eager_channel() {
+        use std::{future::Future, task::Context};
+
+        let (plain, ..) = create_connection();
+        assert!(plain.eager_channel_opener().is_none());
+        let (conn, ..) = create_connection_with_properties(
+            ConnectionProperties::default().enable_eager_channel(),
+        );
+        let open_eager_channel = conn.eager_channel_opener().expect("an opener");
+        assert!(conn.eager_channel.lock().unwrap().is_none());
+        open_eager_channel();
+        assert!(conn.eager_channel.lock().unwrap().is_some());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut first = Box::pin(conn.create_channel());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(
+            conn.eager_channel.lock().unwrap().is_none(),
+            "taken by the first call"
+        );
+        let reconnect = Connection::for_reconnect(
+            conn.configuration.clone(),
+            conn.status.clone(),
+            conn.internal_rpc.clone(),
+            conn.events.clone(),
+            conn.channel0.clone(),
+        );
+        assert!(reconnect.eager_channel_opener().is_none());
     }
 }

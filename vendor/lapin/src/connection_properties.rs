@@ -31,6 +31,8 @@ pub struct ConnectionProperties {
     pub(crate) auth_provider: Option<Arc<dyn AuthProvider>>,
     pub(crate) backoff: ExponentialBuilder,
     pub(crate) auto_recover: bool,
+    // PATCH(amqp-tools): open the first channel without waiting for connection.open-ok.
+    pub(crate) eager_channel: bool,
     backoff_configured: bool,
 }
 
@@ -42,6 +44,7 @@ impl Default for ConnectionProperties {
             auth_provider: None,
             backoff: ExponentialBuilder::default().with_max_times(0 /* no retry by default */),
             auto_recover: false,
+            eager_channel: false,
             backoff_configured: false,
         }
     }
@@ -132,6 +135,25 @@ impl ConnectionProperties {
     }
 }
 
+impl ConnectionProperties {
+    // PATCH(amqp-tools): pipelined channel.open (see PATCHES.md).
+    /// Open the connection's first channel during the handshake: `Channel.Open` is sent right
+    /// after `Connection.Open`, without waiting for `Connection.Open-Ok`, and the first
+    /// [`Connection::create_channel`] returns that channel. This saves a round trip to the
+    /// server per connection: AMQP 0-9-1 lets a client pipeline its requests (section 3.2.1),
+    /// and the server handles a connection's frames in order, so it has opened the
+    /// connection before it reads `Channel.Open`. When the server refuses `Connection.Open`,
+    /// the connection fails as without this option (the server ignores the frames that
+    /// follow a refused `Connection.Open`).
+    ///
+    /// [`Connection::create_channel`]: crate::Connection::create_channel
+    #[must_use]
+    pub fn enable_eager_channel(mut self) -> Self {
+        self.eager_channel = true;
+        self
+    }
+}
+
 impl fmt::Debug for ConnectionProperties {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionProperties")
@@ -139,6 +161,7 @@ impl fmt::Debug for ConnectionProperties {
             .field("client_properties", &self.client_properties)
             .field("backoff", &self.backoff)
             .field("auto_recover", &self.auto_recover)
+            .field("eager_channel", &self.eager_channel)
             .finish()
     }
 }

@@ -125,9 +125,18 @@ impl InternalRPCHandle {
         &self,
         connection_closer: Arc<ConnectionCloser>,
     ) -> Result<Channel> {
+        self.start_channel_creation(connection_closer).await
+    }
+
+    // PATCH(amqp-tools): create_channel's request, sent at once; the promise resolves when the
+    // channel is open (used for the eager channel, see PATCHES.md).
+    pub(crate) fn start_channel_creation(
+        &self,
+        connection_closer: Arc<ConnectionCloser>,
+    ) -> Promise<Channel> {
         let (promise, resolver) = Promise::new("channel.create");
         self.send(InternalCommand::CreateChannel(connection_closer, resolver));
-        promise.await
+        promise
     }
 
     pub(crate) fn deregister_consumer(&self, channel_id: ChannelId, consumer_tag: ShortString) {
