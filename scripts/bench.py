@@ -440,6 +440,24 @@ def sh(cmd):
         return "?"
 
 
+# The tools scripts/bench measures (and scripts/symbol-order profiles).
+TOOLS = ("amqp-publish", "amqp-get", "amqp-consume", "amqp-declare-queue", "amqp-delete-queue")
+
+
+def symbol_order_found(root, ours_dir):
+    """How many of the names in link/symbol-order.txt (the functions build.rs has the linker
+    place together) ours' five binaries have: fewer once a toolchain or dependency update
+    changed their hashes (scripts/symbol-order writes the file again)."""
+    try:
+        with open(os.path.join(root, "link", "symbol-order.txt"), encoding="utf-8") as f:
+            wanted = {line.strip() for line in f if line.strip()}
+    except OSError:
+        return "no link/symbol-order.txt"
+    binaries = " ".join(shlex.quote(os.path.join(ours_dir, tool)) for tool in TOOLS)
+    symbols = set(sh(f"nm {binaries} 2>/dev/null | awk 'NF == 3 {{print $3}}'").split())
+    return f"{len(wanted & symbols)} of the {len(wanted)} functions it names are in the binaries"
+
+
 def machine_facts(run, root):
     """What the report says about the machine, the versions and the revision measured."""
     node = run.node
@@ -456,6 +474,7 @@ def machine_facts(run, root):
         "rabbit": sh(f"{os.path.join(node, 'ctl')} -q version"),
         "erlang": f", Erlang {erlang}" if erlang else "",
         "ours_label": os.environ["BENCH_OURS_LABEL"],
+        "order": symbol_order_found(root, os.environ["BENCH_OURS_DIR"]),
         "rev": sh(f"git -C {shlex.quote(root)} rev-parse --short HEAD"),
         "dirty": " with uncommitted changes" if dirty else "",
         "c_from": os.environ["BENCH_C_FROM"],
@@ -484,6 +503,7 @@ def report(m, rows, samples):
     w(f"- RabbitMQ {m['rabbit']}{m['erlang']}, a private node on 127.0.0.1 "
       "(`scripts/rabbitmq`), the client on the same machine")
     w(f"- Ours: {m['ours_label']}, revision {m['rev']}{m['dirty']}")
+    w(f"- Ours' code layout (`link/symbol-order.txt`, see build.rs): {m['order']}")
     w(f"- C: {m['c_from']} (installed amqp-tools: {m['c_version']}), run from a copy")
     load = m["load"]
     w(f"- Load average at the end of the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
@@ -552,7 +572,7 @@ def check(path):
     that differs, otherwise."""
     v = AnyValue()
     m = {k: v for k in ("cpus", "nproc", "cpu_model", "mem", "kernel", "rabbit", "erlang",
-                        "ours_label", "c_from", "c_version", "load", "date")}
+                        "ours_label", "order", "c_from", "c_version", "load", "date")}
     # The revision: a commit id, and nothing after it but the generator's own note.
     m["rev"] = "\x01"
     m["dirty"] = "\x02"
