@@ -113,6 +113,17 @@ pub enum Verdict {
     Other(String),
 }
 
+/// The keywords of the verdicts that carry nothing else, as the helper prints them.
+const KEYWORDS: [(Verdict, &str); 7] = [
+    (Verdict::UnknownIssuer, "unknown-issuer"),
+    (Verdict::Expired, "expired"),
+    (Verdict::NotValidYet, "not-valid-yet"),
+    (Verdict::BadSignature, "bad-signature"),
+    (Verdict::Revoked, "revoked"),
+    (Verdict::InvalidPurpose, "invalid-purpose"),
+    (Verdict::BadEncoding, "bad-encoding"),
+];
+
 impl Verdict {
     /// The verdict as the helper prints it: a keyword, then for a name mismatch one line per
     /// name, for another verdict OpenSSL's words after a tab.
@@ -126,14 +137,14 @@ impl Verdict {
                 }
                 text
             }
-            Verdict::UnknownIssuer => "unknown-issuer\n".to_string(),
-            Verdict::Expired => "expired\n".to_string(),
-            Verdict::NotValidYet => "not-valid-yet\n".to_string(),
-            Verdict::BadSignature => "bad-signature\n".to_string(),
-            Verdict::Revoked => "revoked\n".to_string(),
-            Verdict::InvalidPurpose => "invalid-purpose\n".to_string(),
-            Verdict::BadEncoding => "bad-encoding\n".to_string(),
             Verdict::Other(words) => format!("other\t{}\n", words.replace('\n', " ")),
+            simple => {
+                let (_, keyword) = KEYWORDS
+                    .iter()
+                    .find(|(verdict, _)| verdict == simple)
+                    .expect("every other verdict has a keyword");
+                format!("{keyword}\n")
+            }
         }
     }
 
@@ -142,18 +153,16 @@ impl Verdict {
         let mut lines = text.lines();
         let first = lines.next()?;
         let (keyword, words) = first.split_once('\t').unwrap_or((first, ""));
-        Some(match keyword {
-            "name" => Verdict::NotValidForName(lines.map(str::to_string).collect()),
-            "unknown-issuer" => Verdict::UnknownIssuer,
-            "expired" => Verdict::Expired,
-            "not-valid-yet" => Verdict::NotValidYet,
-            "bad-signature" => Verdict::BadSignature,
-            "revoked" => Verdict::Revoked,
-            "invalid-purpose" => Verdict::InvalidPurpose,
-            "bad-encoding" => Verdict::BadEncoding,
-            "other" => Verdict::Other(words.to_string()),
-            _ => return None,
-        })
+        match keyword {
+            "name" => Some(Verdict::NotValidForName(
+                lines.map(str::to_string).collect(),
+            )),
+            "other" => Some(Verdict::Other(words.to_string())),
+            _ => KEYWORDS
+                .iter()
+                .find(|(_, known)| *known == keyword)
+                .map(|(verdict, _)| verdict.clone()),
+        }
     }
 }
 
@@ -280,5 +289,10 @@ mod tests {
         }
         assert_eq!(Verdict::parse("what\n"), None);
         assert_eq!(Verdict::parse(""), None);
+        assert_eq!(Verdict::Expired.to_text(), "expired\n");
+        assert_eq!(
+            Verdict::parse("unknown-issuer\n"),
+            Some(Verdict::UnknownIssuer)
+        );
     }
 }
