@@ -65,7 +65,8 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "name")]
     pub connection_name: Option<String>,
 
-    /// print each AMQP method sent (->) and received (<-) on standard error
+    /// print each AMQP method sent (->) and received (<-) on standard error, each direction in
+    /// wire order (requests are pipelined: channel.open may show before connection.open-ok)
     #[arg(long)]
     pub verbose: bool,
 
