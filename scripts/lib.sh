@@ -11,6 +11,7 @@
 #   as_root COMMAND...      COMMAND as root: directly, or through `sudo -n`
 #   apt_get ARGS...         apt-get as root, non-interactive, quiet, waiting for the dpkg lock
 #   apt_install PACKAGE...  apt-get update, then install PACKAGEs without recommends
+#   release_dir             cargo's release build directory (CARGO_TARGET_DIR honoured)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,4 +48,9 @@ apt_install() {
 		sleep 5
 	done
 	apt_get -y --no-install-recommends install "$@" >&2
+}
+
+release_dir() {
+	echo "$(cargo metadata --format-version 1 --no-deps |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 }

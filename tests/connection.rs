@@ -960,43 +960,19 @@ fn passwords_never_appear_in_any_output() {
 // ---------------------------------------------------------------------------------------------
 // The eager channel: channel.open pipelined behind connection.open (lapin patch 8)
 
-/// The complete AMQP frames at the start of `bytes` (after the 8-byte protocol header when
-/// `header` is set): each frame's (type, channel, class id, method id) (0, 0 for a frame that
-/// is not a method) and its length in bytes. AMQP 0-9-1 §4.2.3 framing.
-fn complete_frames(bytes: &[u8], header: bool) -> Vec<((u8, u16, u16, u16), usize)> {
-    let mut at = if header { 8 } else { 0 };
-    let mut frames = Vec::new();
-    while bytes.len() >= at + 7 {
-        let size = u32::from_be_bytes(bytes[at + 3..at + 7].try_into().unwrap()) as usize;
-        let end = at + 7 + size + 1;
-        if bytes.len() < end {
-            break;
-        }
-        let channel = u16::from_be_bytes([bytes[at + 1], bytes[at + 2]]);
-        let (class, method) = match (bytes[at], size >= 4) {
-            (1, true) => (
-                u16::from_be_bytes([bytes[at + 7], bytes[at + 8]]),
-                u16::from_be_bytes([bytes[at + 9], bytes[at + 10]]),
-            ),
-            _ => (0, 0),
-        };
-        frames.push(((bytes[at], channel, class, method), end - at));
-        at = end;
-    }
-    frames
-}
-
 #[test]
 fn channel_open_is_sent_before_connection_open_ok_arrives() {
     // A relay that holds the broker's connection.open-ok back until the tool has sent
     // channel.open (or 5 s have passed). A tool that waits for open-ok before opening its
-    // channel still works through it, 5 s late, and the test fails on the order.
-    const CHANNEL_OPEN: (u8, u16, u16, u16) = (1, 1, 20, 10);
-    const CONNECTION_OPEN_OK: (u8, u16, u16, u16) = (1, 0, 10, 41);
+    // channel still works through it, 5 s late, and the test fails on the order. Both
+    // directions are decoded by the `--verbose` relay's decoder.
+    use amqp_tools::protocol_trace::Decoder;
+    use std::io::{Read, Write};
+    use std::sync::{Condvar, Mutex};
     let listener = TcpListener::bind((HOST, 0)).expect("bind");
     let relay_port = listener.local_addr().unwrap().port();
     let broker = broker_port();
-    let channel_open_sent = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let channel_open_sent = Arc::new((Mutex::new(false), Condvar::new()));
     let open_ok_held = Arc::new(AtomicBool::new(false));
     let (sent, held) = (channel_open_sent.clone(), open_ok_held.clone());
     let relay = thread::spawn(move || {
@@ -1005,15 +981,16 @@ fn channel_open_is_sent_before_connection_open_ok_arrives() {
         let (mut client_in, mut server_out) =
             (client.try_clone().unwrap(), server.try_clone().unwrap());
         let upstream = thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (mut seen, mut buffer) = (Vec::new(), [0u8; 4096]);
+            let (mut decoder, mut buffer) = (Decoder::default(), [0u8; 4096]);
             while let Ok(n @ 1..) = client_in.read(&mut buffer) {
-                seen.extend_from_slice(&buffer[..n]);
+                let methods = decoder.feed(&buffer[..n]);
                 if server_out.write_all(&buffer[..n]).is_err() {
                     break;
                 }
-                let frames = complete_frames(&seen, true);
-                if frames.iter().any(|(frame, _)| *frame == CHANNEL_OPEN) {
+                if methods
+                    .iter()
+                    .any(|m| m.starts_with("channel.open channel=1"))
+                {
                     let (flag, changed) = &*sent;
                     *flag.lock().unwrap() = true;
                     changed.notify_all();
@@ -1021,32 +998,24 @@ fn channel_open_is_sent_before_connection_open_ok_arrives() {
             }
             let _ = server_out.shutdown(std::net::Shutdown::Write);
         });
-        use std::io::{Read, Write};
-        let (mut pending, mut buffer) = (Vec::new(), [0u8; 4096]);
+        let (mut decoder, mut buffer) = (Decoder::default(), [0u8; 4096]);
         while let Ok(n @ 1..) = server.read(&mut buffer) {
-            pending.extend_from_slice(&buffer[..n]);
-            // Forward frame by frame, holding connection.open-ok back as said above.
-            let frames = complete_frames(&pending, false);
-            let mut forwarded = 0;
-            for (frame, length) in frames {
-                if frame == CONNECTION_OPEN_OK {
-                    let (flag, changed) = &*channel_open_sent;
-                    let (flag, _) = changed
-                        .wait_timeout_while(flag.lock().unwrap(), Duration::from_secs(5), |sent| {
-                            !*sent
-                        })
-                        .unwrap();
-                    held.store(*flag, Ordering::SeqCst);
-                }
-                if client
-                    .write_all(&pending[forwarded..forwarded + length])
-                    .is_err()
-                {
-                    return;
-                }
-                forwarded += length;
+            // connection.open-ok answers connection.open alone: hold its read back.
+            if decoder
+                .feed(&buffer[..n])
+                .iter()
+                .any(|m| m.starts_with("connection.open-ok"))
+            {
+                let (flag, changed) = &*channel_open_sent;
+                let timeout = Duration::from_secs(5);
+                let (flag, _) = changed
+                    .wait_timeout_while(flag.lock().unwrap(), timeout, |sent| !*sent)
+                    .unwrap();
+                held.store(*flag, Ordering::SeqCst);
             }
-            pending.drain(..forwarded);
+            if client.write_all(&buffer[..n]).is_err() {
+                break;
+            }
         }
         let _ = client.shutdown(std::net::Shutdown::Write);
         let _ = upstream.join();

@@ -199,7 +199,7 @@ impl Connection {
         let internal_rpc = self.internal_rpc.clone();
         let closer = self.closer.clone();
         Some(move || {
-            let channel = internal_rpc.start_channel_creation(closer);
+            let channel = internal_rpc.create_channel(closer);
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
         })
     }

@@ -121,16 +121,9 @@ impl InternalRPCHandle {
         ));
     }
 
-    pub(crate) async fn create_channel(
-        &self,
-        connection_closer: Arc<ConnectionCloser>,
-    ) -> Result<Channel> {
-        self.start_channel_creation(connection_closer).await
-    }
-
-    // PATCH(amqp-tools): create_channel's request, sent at once; the promise resolves when the
-    // channel is open (used for the eager channel, see PATCHES.md).
-    pub(crate) fn start_channel_creation(
+    // PATCH(amqp-tools): a plain fn sending the request at once, the promise resolving when
+    // the channel is open (awaited later for the eager channel, see PATCHES.md).
+    pub(crate) fn create_channel(
         &self,
         connection_closer: Arc<ConnectionCloser>,
     ) -> Promise<Channel> {
