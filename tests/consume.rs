@@ -867,6 +867,47 @@ fn every_property_reaches_the_command_environment() {
     assert!(env["AMQP_CONSUMER_TAG"].starts_with("amq.ctag-"), "{env:?}");
 }
 
+/// Two headers that sanitise to one variable name give it once, with the later header's
+/// value (the command's environment holds no duplicate name, which getenv(3) would read the
+/// first of).
+#[test]
+fn headers_that_sanitise_to_one_name_give_one_variable() {
+    let q = TestQueue::declare("collide");
+    publish_cli(q.name())
+        .body("x")
+        .args(["-H", "x-a: first", "-H", "x_a: second"])
+        .run()
+        .assert_ok();
+    let out = consume_one(&q).sh("cat >/dev/null; env").run();
+    out.assert_ok();
+    let text = out.stdout_text();
+    let values: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("AMQP_HEADER_X_A="))
+        .collect();
+    assert_eq!(values, ["second"], "{text}");
+}
+
+/// The command starts with an empty signal mask and SIGPIPE at its default action, as a
+/// command started by a shell (Rust's runtime ignores SIGPIPE in the consumer itself; a
+/// filter such as `yes | head` relies on being killed by it).
+#[test]
+fn the_command_starts_with_default_sigpipe_and_no_blocked_signals() {
+    let q = queue_with("signals", b"x");
+    let out = consume_one(&q)
+        .sh("cat >/dev/null; grep -E '^Sig(Ign|Blk):' /proc/self/status")
+        .run();
+    out.assert_ok();
+    let text = out.stdout_text();
+    let mask = |name: &str| {
+        let line = text.lines().find_map(|l| l.strip_prefix(name)).expect(name);
+        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal mask")
+    };
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    assert_eq!(mask("SigIgn:") & sigpipe, 0, "SIGPIPE ignored: {text}");
+    assert_eq!(mask("SigBlk:"), 0, "signals blocked: {text}");
+}
+
 #[test]
 fn unset_properties_are_not_inherited_from_the_consumer() {
     let q = queue_with("noprops", b"plain");

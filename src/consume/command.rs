@@ -5,12 +5,15 @@
 //! the original, a command that exits without reading its whole input does not kill the
 //! consumer with SIGPIPE: it is judged by its exit status alone.
 
+use super::spawn::{Child, Stdio};
 use lapin::message::Delivery;
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 
 /// How long a command that timed out is given to end after SIGTERM before SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -139,15 +142,19 @@ pub async fn run(
         timeout.is_some(),
         output,
     );
-    let mut child = match spawned {
-        Ok(child) => child,
+    let Started {
+        mut child,
+        stdin,
+        stdout,
+        stderr,
+    } = match spawned {
+        Ok(started) => started,
         Err(not_started) => return (not_started, Vec::new()),
     };
     let piece = match output {
         Output::Reply { piece, .. } => piece,
         _ => CAPTURE_PIECE,
     };
-    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     let (mut out, mut err, mut read) = (Vec::new(), Vec::new(), Ok(()));
     let work = async {
         let read_err = async {
@@ -227,9 +234,20 @@ fn resolved(name: &OsStr) -> OsString {
     }
 }
 
+/// A started command and our ends of its pipes.
+struct Started {
+    child: Child,
+    /// Its standard input, for an input larger than [`INPUT_AT_ONCE`].
+    stdin: Option<pipe::Sender>,
+    /// Its standard output, when captured.
+    stdout: Option<pipe::Receiver>,
+    /// Its standard error, when captured.
+    stderr: Option<pipe::Receiver>,
+}
+
 /// Starts `argv` with a pipe on its standard input, its output as `output` says, the
 /// delivery's metadata in its environment, and (`group`, for `--command-timeout`) in a
-/// process group of its own.
+/// process group of its own ([`super::spawn`]).
 ///
 /// An `input` of at most [`INPUT_AT_ONCE`] bytes (most message bodies) is written into the pipe
 /// here, and the pipe closed, so the child's `stdin` is `None`: no registration of the pipe
@@ -244,8 +262,8 @@ fn spawn(
     consumer_tag: &str,
     group: bool,
     output: Output,
-) -> Result<tokio::process::Child, Outcome> {
-    let Some((program, args)) = argv.split_first() else {
+) -> Result<Started, Outcome> {
+    let Some(program) = argv.first() else {
         return Err(Outcome::NotStarted("no command given".to_string()));
     };
     let not_started = |error: std::io::Error| {
@@ -255,65 +273,65 @@ fn spawn(
             strerror(&error)
         ))
     };
-    let mut command = tokio::process::Command::new(resolved(program));
-    command.arg0(program).args(args);
-    let input_pipe = match input.len() <= INPUT_AT_ONCE {
-        true => {
-            let (reader, writer) = std::io::pipe().map_err(not_started)?;
-            command.stdin(reader);
-            Some(writer)
-        }
-        false => {
-            command.stdin(Stdio::piped());
-            None
-        }
+    let (stdin_reader, stdin_writer) = std::io::pipe().map_err(not_started)?;
+    let capture = |wanted: bool| wanted.then(std::io::pipe).transpose();
+    let (capture_out, capture_err) = match output {
+        Output::Inherit => (false, false),
+        Output::Whole => (true, true),
+        Output::Reply { whole_stderr, .. } => (true, whole_stderr),
     };
-    match output {
-        Output::Inherit => {}
-        Output::Whole => {
-            command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        }
-        Output::Reply { whole_stderr, .. } => {
-            command.stdout(Stdio::piped());
-            if whole_stderr {
-                command.stderr(Stdio::piped());
-            }
-        }
-    }
-    if group {
-        command.process_group(0);
-    }
-    if crate::std_fds::closed_at_start(1) && matches!(output, Output::Inherit) {
+    let out_pipe = capture(capture_out).map_err(not_started)?;
+    let err_pipe = capture(capture_err).map_err(not_started)?;
+    let stdout = match &out_pipe {
+        Some((_, writer)) => Stdio::Fd(writer.as_fd()),
         // The command gets the closed standard output this process was given, as with the
         // original, not the /dev/null Rust's runtime put in its place (output written there
         // would be lost and the delivery acked all the same).
-        // SAFETY: close(2) is async-signal-safe; the closure touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                libc::close(1);
-                Ok(())
-            });
+        None if crate::std_fds::closed_at_start(1) => Stdio::Closed,
+        None => Stdio::Inherit,
+    };
+    let stderr = match &err_pipe {
+        Some((_, writer)) => Stdio::Fd(writer.as_fd()),
+        None => Stdio::Inherit,
+    };
+    let inherited = super::environment::inherited();
+    let variables = super::environment::entries(delivery, consumer_tag);
+    let envp: Vec<&CStr> = inherited
+        .iter()
+        .chain(&variables)
+        .map(CString::as_c_str)
+        .collect();
+    let stdio = [Stdio::Fd(stdin_reader.as_fd()), stdout, stderr];
+    let child =
+        super::spawn::spawn(&resolved(program), argv, &envp, stdio, group).map_err(not_started)?;
+    // Our copies of the command's ends go first: a command that exits without reading gives
+    // EPIPE on the write below (ignored, as in feed), and its output pipes end when it does.
+    drop(stdin_reader);
+    let receiver = |pipe: Option<(std::io::PipeReader, std::io::PipeWriter)>| {
+        pipe.map(|(reader, _)| pipe::Receiver::from_owned_fd(reader.into()))
+            .transpose()
+    };
+    let stdout = receiver(out_pipe).map_err(not_started)?;
+    let stderr = receiver(err_pipe).map_err(not_started)?;
+    let stdin = match input.len() <= INPUT_AT_ONCE {
+        true => {
+            use std::io::Write;
+            let _ = (&stdin_writer).write_all(input);
+            None
         }
-    }
-    for name in super::environment::inherited_metadata() {
-        command.env_remove(name);
-    }
-    command.envs(super::environment::variables(delivery, consumer_tag));
-    let child = command.spawn().map_err(not_started)?;
-    // Our copy of the pipe's reading end goes with the command, before the write: a command
-    // that exits without reading gives EPIPE (ignored, as in feed), not a write into a pipe
-    // nobody reads.
-    drop(command);
-    if let Some(mut writer) = input_pipe {
-        use std::io::Write;
-        let _ = writer.write_all(input);
-    }
-    Ok(child)
+        false => Some(pipe::Sender::from_owned_fd(stdin_writer.into()).map_err(not_started)?),
+    };
+    Ok(Started {
+        child,
+        stdin,
+        stdout,
+        stderr,
+    })
 }
 
 /// Writes `input` to the command's standard input and closes it. A command that stops
 /// reading (EPIPE) is judged by its exit status alone.
-async fn feed(stdin: Option<tokio::process::ChildStdin>, input: &[u8]) {
+async fn feed(stdin: Option<pipe::Sender>, input: &[u8]) {
     if let Some(mut stdin) = stdin {
         let _ = stdin.write_all(input).await;
     }
@@ -370,12 +388,12 @@ fn write_whole(out: &[Vec<u8>], err: &[u8]) -> bool {
 
 /// SIGTERM to the process group led by `child`, SIGKILL after `grace` if the command has not
 /// ended by then; reaps it.
-async fn kill_group(child: &mut tokio::process::Child, grace: Duration) {
-    let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) else {
+async fn kill_group(child: &mut Child, grace: Duration) {
+    let Some(pid) = child.id() else {
         return;
     };
     // SAFETY: kill(2) with a negative pid signals the group the child leads (it was spawned
-    // with process_group(0), so its group id is its pid); no memory is touched.
+    // with POSIX_SPAWN_SETPGROUP and group 0, so its group id is its pid); no memory is touched.
     unsafe { libc::kill(-pid, libc::SIGTERM) };
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
         // SAFETY: as above.

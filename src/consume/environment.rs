@@ -18,8 +18,8 @@
 use crate::field_value::to_text;
 use lapin::message::Delivery;
 use lapin::types::{AMQPValue, ShortString};
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// Names of the basic properties' variables, in the order of the content header.
 pub const PROPERTY_VARIABLES: [&str; 13] = [
@@ -123,17 +123,44 @@ pub fn header_variable(name: &str) -> String {
     out
 }
 
-/// The names of the variables this module sets that the consumer itself inherited (usually
-/// none), to be removed from each command's environment: read from the process's
-/// environment once, on the first call, rather than scanned again for every delivery.
-pub fn inherited_metadata() -> &'static [std::ffi::OsString] {
-    static NAMES: std::sync::OnceLock<Vec<std::ffi::OsString>> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| {
+/// The consumer's own environment without the variables this module sets (inherited ones,
+/// usually none, are left out so that an unset property is never mistaken for a set one), as
+/// `NAME=value` entries: read from the process's environment once, on the first call, rather
+/// than for every delivery.
+pub fn inherited() -> &'static [CString] {
+    static ENTRIES: std::sync::OnceLock<Vec<CString>> = std::sync::OnceLock::new();
+    ENTRIES.get_or_init(|| {
         std::env::vars_os()
-            .map(|(name, _)| name)
-            .filter(|name| name.to_str().is_some_and(is_metadata_variable))
+            .filter(|(name, _)| !name.to_str().is_some_and(is_metadata_variable))
+            .filter_map(|(name, value)| entry(name.as_bytes(), value.as_bytes()))
             .collect()
     })
+}
+
+/// The `NAME=value` entries of [`variables`] for an environment (`envp`): each name once,
+/// the last value given for it (two headers that sanitise to one name: the later wins).
+pub fn entries(delivery: &Delivery, consumer_tag: &str) -> Vec<CString> {
+    let mut variables = variables(delivery, consumer_tag);
+    let mut seen: Vec<String> = Vec::with_capacity(variables.len());
+    let mut entries = Vec::with_capacity(variables.len());
+    while let Some((name, value)) = variables.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        entries.extend(entry(name.as_bytes(), value.as_bytes()));
+        seen.push(name);
+    }
+    entries.reverse();
+    entries
+}
+
+/// `name=value` as a C string; `None` when either holds a NUL byte (an environment cannot).
+fn entry(name: &[u8], value: &[u8]) -> Option<CString> {
+    let mut text = Vec::with_capacity(name.len() + 1 + value.len() + 1);
+    text.extend_from_slice(name);
+    text.push(b'=');
+    text.extend_from_slice(value);
+    CString::new(text).ok()
 }
 
 /// True for a variable name this module sets, which is removed when inherited.

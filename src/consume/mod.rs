@@ -14,6 +14,7 @@ pub mod qos;
 pub mod queue;
 pub mod reply;
 pub mod signals;
+pub mod spawn;
 pub mod stream_offset;
 
 use crate::connection::Session;
