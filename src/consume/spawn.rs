@@ -118,7 +118,12 @@ impl Child {
         if let Some(status) = self.status {
             return Ok(status);
         }
-        let mut exit = Exit::watch(self.pid)?;
+        let exit = Exit::watch(self.pid)?;
+        self.wait_with(exit).await
+    }
+
+    /// [`Child::wait`], noticing the end through `exit`.
+    async fn wait_with(&mut self, mut exit: Exit) -> io::Result<ExitStatus> {
         loop {
             exit.next().await?;
             if let Some(status) = self.try_wait()? {
@@ -178,12 +183,7 @@ impl Exit {
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if fd < 0 {
             // ENOSYS before Linux 5.3, EPERM under some seccomp profiles.
-            let signal = tokio::signal::unix::SignalKind::child();
-            let signal = tokio::signal::unix::signal(signal)?;
-            return Ok(Exit::Signal {
-                signal,
-                looked: false,
-            });
+            return Exit::sigchld();
         }
         let fd = libc::c_int::try_from(fd).map_err(io::Error::other)?;
         // SAFETY: `fd` was just returned by pidfd_open and is owned by nobody else.
@@ -192,6 +192,15 @@ impl Exit {
         // AsyncFd that owns it.
         let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
         Ok(Exit::PidFd(registered?))
+    }
+
+    /// Watches SIGCHLD. Errors: the runtime's registration.
+    fn sigchld() -> io::Result<Exit> {
+        let signal = tokio::signal::unix::SignalKind::child();
+        Ok(Exit::Signal {
+            signal: tokio::signal::unix::signal(signal)?,
+            looked: false,
+        })
     }
 
     /// Waits until the child may have ended: its pidfd readable (whenever it ended, so the
@@ -206,5 +215,60 @@ impl Exit {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(script: &str) -> Child {
+        let argv = ["sh", "-c", script].map(OsString::from);
+        let envp = [c"PATH=/usr/bin:/bin"];
+        let stdio = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
+        spawn(OsStr::new("sh"), &argv, &envp, stdio, false).expect("sh starts")
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    #[test]
+    fn a_child_is_waited_for_on_its_pidfd() {
+        runtime().block_on(async {
+            let mut child = start("sleep 0.05; exit 3");
+            let status = child.wait().await.expect("waited");
+            assert_eq!(status.code(), Some(3));
+            assert_eq!(child.id(), None);
+            assert_eq!(child.wait().await.expect("again").code(), Some(3));
+        });
+    }
+
+    /// The SIGCHLD path, taken where pidfd_open(2) is refused: a child that ended before the
+    /// watch began is seen too.
+    #[test]
+    fn a_child_is_waited_for_on_sigchld() {
+        runtime().block_on(async {
+            let mut quick = start("exit 4");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let exit = Exit::sigchld().expect("SIGCHLD");
+            assert_eq!(quick.wait_with(exit).await.expect("waited").code(), Some(4));
+            let mut slow = start("sleep 0.05; kill -TERM $$");
+            let exit = Exit::sigchld().expect("SIGCHLD");
+            let status = slow.wait_with(exit).await.expect("waited");
+            assert_eq!(status.signal(), Some(libc::SIGTERM));
+        });
+    }
+
+    #[test]
+    fn a_missing_program_is_not_found() {
+        let argv = [OsString::from("no-such-program-here")];
+        let stdio = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
+        let error =
+            spawn(&argv[0], &argv, &[c"PATH=/nonexistent"], stdio, false).expect_err("not found");
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 }
