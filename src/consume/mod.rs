@@ -250,8 +250,9 @@ struct Consumer<'a> {
     last_event: tokio::time::Instant,
     /// The commands running (at most `--concurrency`), each giving back its delivery.
     running: FuturesUnordered<Job>,
-    /// The last ack sent: not waited for when sent, checked before the next command runs and
-    /// before the consumer ends.
+    /// The last ack sent: not waited for when sent, checked when the next command ends
+    /// ([`Consumer::handle`]; with `-A`, before the next delivery's ack) and before the
+    /// consumer ends.
     acking: Queued<Result<bool, Error>>,
 }
 
@@ -461,9 +462,9 @@ impl<'a> Consumer<'a> {
         if !self.channel.status().connected() {
             return Err(Halt::ChannelGone);
         }
-        self.settled().await?;
         self.handled += 1;
         if self.plan.ack_on_receipt {
+            self.settled().await?;
             self.start_ack(&delivery)?;
         }
         let line = self
@@ -512,9 +513,19 @@ impl<'a> Consumer<'a> {
     }
 
     /// Handles a delivery whose command ended: acks it or applies the exit table.
+    ///
+    /// The ack of the previous delivery is collected here, not before the next command
+    /// starts: it is written while that command runs, not between two commands. When it
+    /// did not go (the channel closed meanwhile), neither can this delivery's.
     async fn handle(&mut self, delivery: Delivery, outcome: Outcome) -> Result<(), Halt> {
         self.progressed = true;
-        self.settled().await?;
+        if let Err(halt) = self.settled().await {
+            let acks_after = !self.plan.ack_on_receipt && !self.plan.broker_no_ack;
+            if self.recovering && acks_after && outcome.success() {
+                self.ack_lost(&delivery);
+            }
+            return Err(halt);
+        }
         self.settle(delivery, &outcome).await
     }
 
@@ -588,7 +599,11 @@ impl<'a> Consumer<'a> {
     /// Starts basic.ack for `delivery`, queued now and collected by [`Consumer::settled`]
     /// ([`crate::queued`]).
     fn start_ack(&mut self, delivery: &Delivery) -> Result<(), Halt> {
-        match self.acking.start(ack(delivery)).unwrap_or(Ok(true)) {
+        match self
+            .acking
+            .start(ack(self.channel, delivery))
+            .unwrap_or(Ok(true))
+        {
             Ok(true) => Ok(()),
             Ok(false) | Err(_) if self.recovering => {
                 self.ack_lost(delivery);
@@ -706,14 +721,26 @@ impl<'a> Consumer<'a> {
     }
 }
 
-/// basic.ack for `delivery`: `false` when the channel is already closed (lapin's acker then
-/// sends nothing) and the broker will redeliver the message.
-fn ack(delivery: &Delivery) -> impl Future<Output = Result<bool, Error>> + 'static {
-    let acker = delivery.acker.clone();
+/// basic.ack for `delivery` on `channel`, the channel it came on: `false` when the channel
+/// is already closed (nothing is sent) and the broker will redeliver the message.
+///
+/// `Channel::basic_ack` queues the frame on its first poll ([`crate::queued`]). The
+/// delivery's own `Acker` would hand it to lapin's internal RPC task, which spawns a task that
+/// calls `basic_ack`: two more task turns for every delivery.
+fn ack(
+    channel: &Channel,
+    delivery: &Delivery,
+) -> impl Future<Output = Result<bool, Error>> + 'static {
+    let channel = channel.clone();
+    let delivery_tag = delivery.delivery_tag;
     async move {
-        acker
-            .ack(BasicAckOptions::default())
+        if !channel.status().connected() {
+            return Ok(false);
+        }
+        channel
+            .basic_ack(delivery_tag, BasicAckOptions::default())
             .await
-            .step("basic.ack")
+            .step("basic.ack")?;
+        Ok(true)
     }
 }
