@@ -190,21 +190,39 @@ pub async fn run(
             Outcome::TimedOut(timeout.unwrap_or_default())
         }
     };
-    match output {
-        Output::Inherit => (outcome, Vec::new()),
-        Output::Whole if !write_whole(&out, &err) => (Outcome::OutputClosed, Vec::new()),
-        Output::Whole => (outcome, Vec::new()),
-        Output::Reply { .. } => {
-            write_whole(&[], &err);
-            match read {
-                Err(error) if outcome.success() => (
-                    Outcome::Failed(format!(
-                        "reading the command's output: {}",
-                        crate::error::describe_io(&error)
-                    )),
-                    Vec::new(),
-                ),
-                _ => (outcome, out),
+    let captured = Captured { out, err, read };
+    captured.hand_over(output, outcome)
+}
+
+/// What a command wrote while [`run`] read its output: standard output in pieces, standard
+/// error whole, and how reading standard output ended.
+struct Captured {
+    out: Vec<Vec<u8>>,
+    err: Vec<u8>,
+    read: std::io::Result<()>,
+}
+
+impl Captured {
+    /// Writes out or gives back what the command wrote, as `output` says, with the outcome of
+    /// the run ([`run`]'s result).
+    fn hand_over(self, output: Output, outcome: Outcome) -> (Outcome, Vec<Vec<u8>>) {
+        let Captured { out, err, read } = self;
+        match output {
+            Output::Inherit => (outcome, Vec::new()),
+            Output::Whole if !write_whole(&out, &err) => (Outcome::OutputClosed, Vec::new()),
+            Output::Whole => (outcome, Vec::new()),
+            Output::Reply { .. } => {
+                write_whole(&[], &err);
+                match read {
+                    Err(error) if outcome.success() => (
+                        Outcome::Failed(format!(
+                            "reading the command's output: {}",
+                            crate::error::describe_io(&error)
+                        )),
+                        Vec::new(),
+                    ),
+                    _ => (outcome, out),
+                }
             }
         }
     }
