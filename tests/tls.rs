@@ -96,6 +96,27 @@ fn amqps_url_with_cacert_publishes_and_gets() {
     out.assert_printed(b"over TLS");
 }
 
+/// A body of several frames goes over TLS intact: its large payloads are written from their
+/// own memory, with the bytes around them, as vectored writes (vendor/lapin/PATCHES.md 9).
+#[test]
+fn a_body_of_many_frames_arrives_intact_over_tls() {
+    let queue = TestQueue::declare("tls-big");
+    let ca = pki("ca.pem");
+    let url = tls_url("localhost", "");
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let args = ["--url", &url, "--cacert", &ca, "-r", queue.name()];
+    run(PUBLISH, args, &body, &[]).assert_ok();
+    let out = run(
+        GET,
+        ["--url", &url, "--cacert", &ca, "-q", queue.name()],
+        b"",
+        &[],
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout.len(), body.len());
+    assert!(out.stdout == body, "the body differs");
+}
+
 #[test]
 fn amqp_url_environment_variable_may_be_amqps() {
     let queue = TestQueue::named("tls-env-url");

@@ -121,6 +121,19 @@ impl Buffer {
         cnt
     }
 
+    // PATCH(amqp-tools): `len` bytes of the data after its first `skip` bytes, in one or two
+    // slices (the data may wrap around), for writes with other memory between runs of it
+    // (crate::outgoing, PATCHES.md 9).
+    pub(crate) fn data(&self, skip: usize, len: usize) -> (&[u8], &[u8]) {
+        let len = cmp::min(len, self.available_data.saturating_sub(skip));
+        let start = (self.position + skip) % self.capacity.max(1);
+        let first = cmp::min(len, self.capacity - start);
+        (
+            &self.memory[start..start + first],
+            &self.memory[..len - first],
+        )
+    }
+
     pub(crate) fn poll_write_to<T: AsyncWrite + ?Sized>(
         &self,
         cx: &mut Context<'_>,

@@ -236,6 +236,25 @@ impl FrameEntry {
     pub(crate) fn into_serialized_frame(self, sz: FrameSize) -> (FrameSize, FrameSending) {
         (sz, self.sending)
     }
+
+    // PATCH(amqp-tools): a body frame whose payload is at least `min` bytes, to be written from
+    // its own memory (crate::outgoing, PATCHES.md 9).
+    pub(crate) fn is_large_body(&self, min: usize) -> bool {
+        matches!(&self.frame, AMQPFrame::Body(_, payload) if payload.len() >= min)
+    }
+
+    // PATCH(amqp-tools): a body frame's channel, payload and sending; `None` for another frame.
+    pub(crate) fn into_body(self) -> Option<(ChannelId, Vec<u8>, FrameSending)> {
+        match self.frame {
+            AMQPFrame::Body(channel_id, payload) => Some((channel_id, payload, self.sending)),
+            _ => None,
+        }
+    }
+
+    // PATCH(amqp-tools): a body frame put back together, to be retried.
+    pub(crate) fn body(channel_id: ChannelId, payload: Vec<u8>, sending: FrameSending) -> Self {
+        Self::new(AMQPFrame::Body(channel_id, payload), sending)
+    }
 }
 
 impl fmt::Display for FrameEntry {

@@ -3,10 +3,11 @@ use crate::{
     buffer::Buffer,
     channels::Channels,
     configuration::NegotiatedConfig,
-    frames::{FrameSending, Frames},
+    frames::{FrameEntry, FrameSending, Frames},
     heartbeat::Heartbeat,
     internal_rpc::InternalRPCHandle,
     killswitch::KillSwitch,
+    outgoing::{OWN_MEMORY_PAYLOAD, Outgoing},
     protocol::{self, AMQPError, AMQPHardError},
     socket_state::SocketState,
     thread::JoinHandle,
@@ -61,7 +62,9 @@ pub(crate) struct IoLoop<
     status: Status,
     frame_size: FrameSize,
     receive_buffer: Buffer,
-    send_buffer: Buffer,
+    // PATCH(amqp-tools): the send buffer and the large body payloads written from their own
+    // memory (PATCHES.md 9).
+    send_buffer: Outgoing,
     serialized_frames: VecDeque<(FrameSize, FrameSending)>,
     half_closed: bool,
     first_connection: bool,
@@ -111,7 +114,7 @@ impl<
             status: Status::Initial,
             frame_size,
             receive_buffer: Buffer::with_capacity(FRAMES_STORAGE * frame_size as usize),
-            send_buffer: Buffer::with_capacity(FRAMES_STORAGE * frame_size as usize),
+            send_buffer: Outgoing::with_capacity(FRAMES_STORAGE * frame_size as usize),
             serialized_frames: VecDeque::default(),
             half_closed: false,
             first_connection: true,
@@ -633,16 +636,35 @@ impl<
     }
 
     fn serialize(&mut self, connection_killswitch: &KillSwitch) -> Result<()> {
-        while let Some(next_msg) = self.frames.pop(self.channels.flow()) {
+        // PATCH(amqp-tools): a large body payload is queued as it is, not copied into the send
+        // buffer (PATCHES.md 9); serialising pauses while many wait to be written.
+        while self.send_buffer.has_room() {
+            let Some(next_msg) = self.frames.pop(self.channels.flow()) else {
+                break;
+            };
             trace!(%next_msg, "will write to buffer");
-            let checkpoint = self.send_buffer.checkpoint();
-            let res = gen_frame(&next_msg)((&mut self.send_buffer).into());
-            match res.map(|w| w.into_inner().1) {
+            if next_msg.is_large_body(OWN_MEMORY_PAYLOAD) {
+                let Some((channel_id, payload, sending)) = next_msg.into_body() else {
+                    continue;
+                };
+                match self.send_buffer.push_body(channel_id, payload) {
+                    Ok(sz) => self.serialized_frames.push_back((sz as FrameSize, sending)),
+                    Err(payload) => {
+                        self.frames
+                            .retry(FrameEntry::body(channel_id, payload, sending));
+                        break;
+                    }
+                }
+                continue;
+            }
+            let res = self.send_buffer.serialize(|buffer| {
+                gen_frame(&next_msg)(buffer.into()).map(|w| w.into_inner().1 as usize)
+            });
+            match res {
                 Ok(sz) => self
                     .serialized_frames
                     .push_back(next_msg.into_serialized_frame(sz as FrameSize)),
                 Err(e) => {
-                    self.send_buffer.rollback(checkpoint);
                     match e {
                         GenError::BufferTooSmall(_) => {
                             // Requeue msg

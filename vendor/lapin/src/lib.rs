@@ -209,6 +209,8 @@ mod io_loop;
 mod killswitch;
 mod listener;
 mod notifier;
+// PATCH(amqp-tools): large body payloads written from their own memory (PATCHES.md 9).
+mod outgoing;
 mod parsing;
 mod promise;
 mod publisher_confirm;
