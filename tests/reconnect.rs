@@ -162,7 +162,7 @@ fn a_consumer_with_count_finishes_every_message_across_a_forced_close() {
         queue.name(),
         &bodies,
         &["-c", "20"],
-        r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3"#,
+        &format!(r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3; {GATE}"#),
         &log,
     );
     // Closed while a command runs: its ack cannot be sent.
@@ -189,7 +189,7 @@ fn no_ack_with_count_still_removes_exactly_count_across_a_forced_close() {
         // Two deliveries at a time (acked on receipt): the forced close comes while most of the
         // ten are still to be received, so the consumer must reconnect for them.
         &["-A", "-c", "10", "--prefetch-count", "2"],
-        r#"cat >/dev/null; echo x >> "$1"; sleep 0.6"#,
+        &format!(r#"cat >/dev/null; echo x >> "$1"; sleep 0.6; {GATE}"#),
         &log,
     );
     let out = close_while_commands_run(&name, &log, consumer);
@@ -223,14 +223,24 @@ fn reconnecting_consumer(
     amqp_spawn(CONSUME, &args)
 }
 
-/// Once the consumer's command has written three lines to `log`, closes connection `name`, and
-/// checks the consumer reconnected and finished with status 0.
+/// The end of a command of [`close_while_commands_run`]'s consumers: once `$1` (the log) has
+/// three lines, wait (20 s at most) for `$1.go`, which the test creates once it has closed the
+/// connection, so that the close comes while commands run however slow `rabbitmqctl` is on a
+/// busy machine.
+const GATE: &str = r#"i=0; while [ "$(wc -l < "$1")" -ge 3 ] && [ ! -e "$1.go" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"#;
+
+/// Once the consumer's command has written three lines to `log`, closes connection `name`
+/// (the commands wait for it: [`GATE`]), and checks the consumer reconnected and finished
+/// with status 0.
 fn close_while_commands_run(name: &str, log: &TempFile, consumer: Running) -> Output {
     wait_until("a few commands to run", || {
         (file_lines(log.path_str()).len() >= 3).then_some(())
     });
     force_close(name);
+    let gate = format!("{}.go", log.path_str());
+    std::fs::write(&gate, b"").expect("the gate file");
     let out = consumer.wait();
+    let _ = std::fs::remove_file(&gate);
     out.assert_ok();
     assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
     out
