@@ -698,12 +698,8 @@ fn broker_closing_the_connection_ends_the_consumer_at_once() {
 fn connection_closed_during_a_command_acks_nothing() {
     let queue = TestQueue::declare("rel-closed-busy");
     let log = TempFile::new(b"");
-    // The command waits (20 s at most) until the test has closed the connection, however slow
-    // rabbitmqctl is on a busy machine.
-    let gate = format!("{}.go", log.path_str());
-    let wait = format!(
-        r#"; i=0; while [ ! -e '{gate}' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"#
-    );
+    // The command waits until the test has closed the connection.
+    let wait = format!("; {}", wait_at_gate(&log, "true"));
     let consumer = consume(queue.name()).log_bodies_to(&log, &wait).spawn();
     let connection = broker_connection_of(consumer.pid());
     // Both messages reach the consumer (no prefetch limit); the first command runs.
@@ -712,9 +708,9 @@ fn connection_closed_during_a_command_acks_nothing() {
         (!file_lines(log.path_str()).is_empty()).then_some(())
     });
     ctl(&["close_connection", &connection.pid, "closed mid-command"]);
-    std::fs::write(&gate, b"").expect("the gate file");
+    let gate = open_gate(&log);
     let out = consumer.wait();
-    let _ = std::fs::remove_file(&gate);
+    drop(gate);
     let line = assert_one_line_failure(&out);
     assert!(
         line.contains("CONNECTION_FORCED - closed mid-command"),

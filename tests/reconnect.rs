@@ -162,7 +162,10 @@ fn a_consumer_with_count_finishes_every_message_across_a_forced_close() {
         queue.name(),
         &bodies,
         &["-c", "20"],
-        &format!(r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3; {GATE}"#),
+        &format!(
+            r#"body=$(cat); printf '%s\n' "$body" >> "$1"; sleep 0.3; {}"#,
+            wait_after_three(&log)
+        ),
         &log,
     );
     // Closed while a command runs: its ack cannot be sent.
@@ -189,7 +192,10 @@ fn no_ack_with_count_still_removes_exactly_count_across_a_forced_close() {
         // Two deliveries at a time (acked on receipt): the forced close comes while most of the
         // ten are still to be received, so the consumer must reconnect for them.
         &["-A", "-c", "10", "--prefetch-count", "2"],
-        &format!(r#"cat >/dev/null; echo x >> "$1"; sleep 0.6; {GATE}"#),
+        &format!(
+            r#"cat >/dev/null; echo x >> "$1"; sleep 0.6; {}"#,
+            wait_after_three(&log)
+        ),
         &log,
     );
     let out = close_while_commands_run(&name, &log, consumer);
@@ -223,24 +229,23 @@ fn reconnecting_consumer(
     amqp_spawn(CONSUME, &args)
 }
 
-/// The end of a command of [`close_while_commands_run`]'s consumers: once `$1` (the log) has
-/// three lines, wait (20 s at most) for `$1.go`, which the test creates once it has closed the
-/// connection, so that the close comes while commands run however slow `rabbitmqctl` is on a
-/// busy machine.
-const GATE: &str = r#"i=0; while [ "$(wc -l < "$1")" -ge 3 ] && [ ! -e "$1.go" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"#;
+/// The end of a command of [`close_while_commands_run`]'s consumers: once `log` has three
+/// lines, wait at its gate, which the test opens once it has closed the connection.
+fn wait_after_three(log: &TempFile) -> String {
+    wait_at_gate(log, r#"[ "$(wc -l < "$1")" -ge 3 ]"#)
+}
 
 /// Once the consumer's command has written three lines to `log`, closes connection `name`
-/// (the commands wait for it: [`GATE`]), and checks the consumer reconnected and finished
-/// with status 0.
+/// (the commands wait for it: [`wait_after_three`]), and checks the consumer reconnected and
+/// finished with status 0.
 fn close_while_commands_run(name: &str, log: &TempFile, consumer: Running) -> Output {
     wait_until("a few commands to run", || {
         (file_lines(log.path_str()).len() >= 3).then_some(())
     });
     force_close(name);
-    let gate = format!("{}.go", log.path_str());
-    std::fs::write(&gate, b"").expect("the gate file");
+    let gate = open_gate(log);
     let out = consumer.wait();
-    let _ = std::fs::remove_file(&gate);
+    drop(gate);
     out.assert_ok();
     assert!(out.stderr.contains("' again"), "no reconnect: {out:?}");
     out

@@ -302,3 +302,35 @@ pub fn consumed_environment(queue: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// The gate file of a consumer's commands that log to `log`: `LOG.go`.
+fn gate_path(log: &super::TempFile) -> String {
+    format!("{}.go", log.path_str())
+}
+
+/// A shell command that waits (20 s at most) while `condition` holds and the gate of `log` is
+/// not open ([`open_gate`]): a consumer's command stays running until the test has done what
+/// it must do meanwhile (close the connection), however slow `rabbitmqctl` is on a busy
+/// machine, rather than racing it with a `sleep`.
+pub fn wait_at_gate(log: &super::TempFile, condition: &str) -> String {
+    let gate = gate_path(log);
+    format!(
+        r#"i=0; while {condition} && [ ! -e '{gate}' ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"#
+    )
+}
+
+/// Opens the gate of `log` ([`wait_at_gate`]); it is removed when the result is dropped.
+pub fn open_gate(log: &super::TempFile) -> OpenGate {
+    let path = gate_path(log);
+    std::fs::write(&path, b"").expect("the gate file");
+    OpenGate(path)
+}
+
+/// An open gate ([`open_gate`]), removed on drop.
+pub struct OpenGate(String);
+
+impl Drop for OpenGate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
