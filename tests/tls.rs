@@ -579,11 +579,22 @@ fn a_legacy_certificate_without_the_helper_names_it() {
     std::fs::copy(bin(DECLARE), &tool).expect("copy the tool");
     let queue = TestQueue::named("tls-no-helper");
     let url = url_at("localhost", proxy.port(), "");
-    let out = std::process::Command::new(&tool)
+    let mut command = std::process::Command::new(&tool);
+    command
         .args(["--url", &url, "--cacert", &cert, "-q", queue.name()])
-        .env_remove("AMQP_URL")
-        .output()
-        .expect("run the copied tool");
+        .env_remove("AMQP_URL");
+    // A test thread forking meanwhile holds the copy open for writing until its exec:
+    // "Text file busy" (ETXTBSY) for a few milliseconds. Try again.
+    let mut tries = 0;
+    let out = loop {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => break result.expect("run the copied tool"),
+        }
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     if std::path::Path::new("/usr/libexec/amqp-tools/amqp-tools-tls-legacy").is_file() {
         // The Debian package is installed: the copy finds its helper there.
