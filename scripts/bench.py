@@ -112,6 +112,19 @@ class Run:
                 "children_cpu": max(total - own, children), "maxrss": int(maxrss),
                 "broker_cpu": b1 - b0}
 
+    def ceiling(self, lines, mode):
+        """Runs scripts/ceiling.py (the broker's ceiling for `-l`, `mode` "confirm" or
+        "no-confirm") on `lines`; returns its wall and CPU seconds as it measures them (from
+        the connect on, its serialising left out) and the broker's CPU meanwhile."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ceiling.py")
+        port = re.search(r":(\d+)/?$", self.url).group(1)
+        b0 = self.broker_cpu()
+        out = subprocess.run([sys.executable, script, port, lines, mode], check=True,
+                             capture_output=True, text=True).stdout
+        b1 = self.broker_cpu()
+        m = json.loads(out)
+        return {"wall": m["wall"], "total_cpu": m["cpu"], "broker_cpu": b1 - b0}
+
     def hyperfine(self, argv, runs, prepare=None):
         """Wall times per call (s) and mean user+sys CPU (s) of `runs` calls, by hyperfine -N."""
         out = os.path.join(self.work, "hyperfine.json")
@@ -176,12 +189,12 @@ def own_stat_while_running(p):
     return last
 
 
-def alternate(rounds, fn):
-    """Calls fn(who) for both tools, `rounds` times, the order swapped every round."""
-    results = {"ours": [], "C": []}
+def alternate(rounds, fn, whos=("ours", "C")):
+    """Calls fn(who) for each of `whos` (both tools by default), `rounds` times, the order
+    rotated every round."""
+    results = {who: [] for who in whos}
     for r in range(rounds):
-        order = ("ours", "C") if r % 2 == 0 else ("C", "ours")
-        for who in order:
+        for who in whos[r % len(whos):] + whos[:r % len(whos)]:
             results[who].append(fn(who))
     return results
 
@@ -282,9 +295,12 @@ def row_lines(run, samples, lines):
 
     def publish_lines(ours_flags):
         def one(who):
-            flags = ours_flags if who == "ours" else []
-            m = run.measure([run.tool(who, "amqp-publish"), "--url", url, "-r", "bench.lines",
-                             "-l", *flags], stdin=lines)
+            if who == "ceiling":
+                m = run.ceiling(lines, "no-confirm" if ours_flags else "confirm")
+            else:
+                flags = ours_flags if who == "ours" else []
+                m = run.measure([run.tool(who, "amqp-publish"), "--url", url, "-r",
+                                 "bench.lines", "-l", *flags], stdin=lines)
             run.declare("bench.lines")
             return m
         return one
@@ -292,16 +308,24 @@ def row_lines(run, samples, lines):
     for num, flags, what in (
             ("3", [], "ours with confirms"),
             ("3N", ["--no-confirm"], "equal guarantees: ours with `--no-confirm`")):
-        log(f"row {num}: -l with {nlines} lines {' '.join(flags)}, {rounds} runs each")
-        res = alternate(rounds, publish_lines(flags))
+        log(f"row {num}: -l with {nlines} lines {' '.join(flags)}, {rounds} runs each, "
+            "and scripts/ceiling.py as many")
+        res = alternate(rounds, publish_lines(flags), ("ours", "C", "ceiling"))
         rate = {w: [nlines / m["wall"] for m in res[w]] for w in res}
         cpu = {w: med([m["total_cpu"] / nlines * 1e6 for m in res[w]]) for w in res}
         bcpu = {w: med([m["broker_cpu"] / nlines * 1e6 for m in res[w]]) for w in res}
+        mode = "without confirms" if flags else "with confirms"
         run.add_row(
             num, f"`-l` with {nlines} lines of 8 to 100 bytes, messages/s ({what})",
             rate["ours"], rate["C"],
             f"CPU (user+sys) per message: ours {cpu['ours']:.2f} µs, C {cpu['C']:.2f} µs; "
-            f"the broker's: {bcpu['ours']:.1f} µs with ours, {bcpu['C']:.1f} µs with C")
+            f"the broker's: {bcpu['ours']:.1f} µs with ours, {bcpu['C']:.1f} µs with C. "
+            f"The broker's ceiling {mode} (`scripts/ceiling.py`: the same frames, all "
+            f"serialised before the clock starts and written at once): "
+            f"{fmt(med(rate['ceiling']), 'msg/s')} msg/s, "
+            f"{med(rate['ceiling']) / med(rate['C']):.2f} of C's rate "
+            f"(its CPU {cpu['ceiling']:.2f} µs per message, the broker's "
+            f"{bcpu['ceiling']:.1f} µs)")
 
 
 def rows_consume(run, samples, lines):
@@ -544,7 +568,9 @@ def report(m, rows, samples):
       "original's: channel.open goes with connection.open (lapin patch 8), confirm.select with "
       "the first basic.publish, channel.close with connection.close.")
     w("- Row 4: both consumers start one `cat` per message; that, not the AMQP side, bounds "
-      "the rate. Row 3 is bound by the broker's ingest, on the same cores as the client.")
+      "the rate. Rows 3 and 3N are bound by the broker's ingest, on the same cores as the "
+      "client: their details give the broker's ceiling, the rate of a client that spends "
+      "nothing per message (`scripts/ceiling.py`), beside C's.")
     w("- Peak RSS is the kernel's high-water mark (`ru_maxrss`): anonymous memory plus the "
       "pages of the binary and libraries mapped.")
     return out
