@@ -152,8 +152,23 @@ impl<R: BufRead> Lines<R> {
     }
 
     /// The next line, `None` at end of input. Errors: the read error.
+    ///
+    /// A line found whole in the reader's buffer (the usual case) is copied out in one
+    /// allocation of its exact size; a longer one grows as `read_until` grows it.
     pub fn next_line(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut line = Vec::new();
+        let buffered = loop {
+            match self.input.fill_buf() {
+                Ok(buffered) => break buffered,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        };
+        if let Some(end) = memchr::memchr(b'\n', buffered) {
+            let line = buffered[..=end].to_vec();
+            self.input.consume(end + 1);
+            return Ok(Some(line));
+        }
+        let mut line = Vec::with_capacity(buffered.len());
         let read = self.input.read_until(b'\n', &mut line)?;
         Ok((read > 0).then_some(line))
     }
