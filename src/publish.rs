@@ -28,8 +28,6 @@ use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions}
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -40,6 +38,12 @@ use std::task::Poll;
 /// dry. (lapin settles confirms in O(1) each, vendor/lapin/PATCHES.md 4, so the window's size
 /// costs no CPU per message.)
 pub const CONFIRM_WINDOW: usize = 1024;
+
+/// How many of the oldest messages must be settled, once [`CONFIRM_WINDOW`] are unsettled,
+/// before the publisher goes on: the window is refilled a quarter at a time, in one write to
+/// the broker, instead of a message or two per arriving basic.ack (each a wake-up, a read and a
+/// write: 0.5 µs of system CPU per message more, measured with 200,000 lines).
+pub const CONFIRM_REFILL: usize = CONFIRM_WINDOW / 4;
 
 /// How long a failure waits for the server's reason once lapin says the channel is closed.
 pub const REASON_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -55,7 +59,7 @@ fn closed_channel(error: &lapin::Error) -> bool {
 }
 
 /// A message whose frames are queued but not yet written: resolves to its confirm.
-type Writing = Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>>>>;
+type Writing = lapin::PiecesPublish;
 
 /// A message kept until its confirm arrives, to be published again after a reconnect or a
 /// nack.
@@ -290,24 +294,29 @@ impl Publisher {
             pieces,
             nacks: 0,
         };
-        match self.send(message).await {
+        let Some(outcome) = self.queue(message) else {
+            return Ok(());
+        };
+        match self.written(outcome).await {
             Ok(()) => Ok(()),
             Err(failure) => self.recover(failure).await,
         }
     }
 
     /// Takes the confirms already arrived, publishes nacked messages again once due, and
-    /// waits for the oldest message when [`CONFIRM_WINDOW`] are unsettled.
+    /// when [`CONFIRM_WINDOW`] are unsettled, waits for the oldest [`CONFIRM_REFILL`].
     async fn make_room(&mut self) -> Result<(), Failure> {
         self.collect_arrived().await?;
         self.publish_nacked_again().await?;
         if self.writing.len() + self.in_flight.len() >= CONFIRM_WINDOW {
-            if !self.writing.is_empty() {
-                self.written_oldest().await?;
-            }
-            let oldest = self.in_flight.pop_front();
-            if let Some(confirm) = oldest {
-                self.settle(confirm).await?;
+            while self.writing.len() + self.in_flight.len() > CONFIRM_WINDOW - CONFIRM_REFILL {
+                if let Some(confirm) = self.in_flight.pop_front() {
+                    self.settle(confirm).await?;
+                } else if !self.writing.is_empty() {
+                    self.written_oldest().await?;
+                } else {
+                    break;
+                }
             }
         }
         Ok(())
@@ -316,6 +325,16 @@ impl Publisher {
     /// Queues `message`'s frames for lapin's I/O loop (numbered for confirms, frames in call
     /// order), written later; kept until confirmed when recovering.
     async fn send(&mut self, message: Kept) -> Result<(), Failure> {
+        match self.queue(message) {
+            Some(outcome) => self.written(outcome).await,
+            None => Ok(()),
+        }
+    }
+
+    /// [`Publisher::send`]'s synchronous part: `None` once the frames wait to be written (the
+    /// usual case, with no `async` state to build and move for it), else the publish's
+    /// outcome (refused at once, e.g. the channel is closed) for [`Publisher::written`].
+    fn queue(&mut self, message: Kept) -> Option<lapin::Result<PublisherConfirm>> {
         let options = BasicPublishOptions {
             mandatory: self.target.mandatory
                 || (self.target.mandatory_to_default_exchange
@@ -340,18 +359,16 @@ impl Publisher {
                 message.pieces,
             ),
         };
-        let mut writing: Writing = Box::pin(self.channel.basic_publish_pieces(
-            exchange,
-            routing_key,
-            options,
-            pieces,
-            properties,
-        ));
+        let mut writing: Writing =
+            self.channel
+                .basic_publish_pieces(exchange, routing_key, options, pieces, properties);
         match poll_now(&mut writing) {
-            Poll::Pending => self.writing.push_back(writing),
-            Poll::Ready(outcome) => self.written(outcome).await?,
+            Poll::Pending => {
+                self.writing.push_back(writing);
+                None
+            }
+            Poll::Ready(outcome) => Some(outcome),
         }
-        Ok(())
     }
 
     /// Handles `failure`: a lost connection is opened again and the unconfirmed messages
@@ -518,13 +535,18 @@ impl Publisher {
     async fn written(&mut self, outcome: lapin::Result<PublisherConfirm>) -> Result<(), Failure> {
         match outcome {
             Ok(confirm) => {
-                if self.confirms {
-                    self.in_flight.push_back(confirm);
-                }
+                self.confirm_awaited(confirm);
                 Ok(())
             }
             // This message was not published: it counts as not confirmed.
             Err(e) => Err(self.failure(&e, 1).await),
+        }
+    }
+
+    /// A message was written: with confirms, its confirm joins those in flight.
+    fn confirm_awaited(&mut self, confirm: PublisherConfirm) {
+        if self.confirms {
+            self.in_flight.push_back(confirm);
         }
     }
 
@@ -596,6 +618,10 @@ impl Publisher {
         while let Some(front) = self.writing.front_mut() {
             match poll_now(front) {
                 Poll::Pending => break,
+                Poll::Ready(Ok(confirm)) => {
+                    self.writing.pop_front();
+                    self.confirm_awaited(confirm);
+                }
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
                     self.written(outcome).await?;
@@ -607,7 +633,9 @@ impl Publisher {
                 Poll::Pending => return Ok(()),
                 Poll::Ready(outcome) => {
                     self.in_flight.pop_front();
-                    self.judge(outcome).await?;
+                    if !self.settled_plainly(&outcome) {
+                        self.judge(outcome).await?;
+                    }
                 }
             }
         }
@@ -616,7 +644,17 @@ impl Publisher {
 
     async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Failure> {
         let outcome = confirm.await;
-        self.judge(outcome).await
+        match self.settled_plainly(&outcome) {
+            true => Ok(()),
+            false => self.judge(outcome).await,
+        }
+    }
+
+    /// True when `outcome` is a plain ack and no message is kept for recovery: what
+    /// [`Publisher::judge`] would accept without doing anything, told without building its
+    /// `async` state (the usual case, once per message).
+    fn settled_plainly(&self, outcome: &lapin::Result<Confirmation>) -> bool {
+        self.recovery.is_none() && matches!(outcome, Ok(Confirmation::Ack(None)))
     }
 
     async fn judge(&mut self, outcome: lapin::Result<Confirmation>) -> Result<(), Failure> {

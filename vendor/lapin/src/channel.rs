@@ -26,7 +26,13 @@ use crate::{
     types::*,
 };
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
-use std::{convert::TryFrom, fmt, sync::Arc};
+use std::{
+    convert::TryFrom,
+    fmt,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
 use tracing::{error, info, trace, warn};
 
 /// Main entry point for most AMQP operations.
@@ -548,7 +554,8 @@ impl Channel {
     /// The frames are queued when this is called, not when the future is first polled, and
     /// the future holds nothing of the channel (no clone of it, only the write's promise and
     /// the confirm): a publisher can keep many in flight cheaply. The future resolves once the
-    /// frames are written, to the [`PublisherConfirm`] to await for the broker's ack.
+    /// frames are written, to the [`PublisherConfirm`] to await for the broker's ack. It is a
+    /// named, `Unpin` type ([`PiecesPublish`]), so that many can be queued without boxing each.
     pub fn basic_publish_pieces(
         &self,
         exchange: ShortString,
@@ -556,12 +563,18 @@ impl Channel {
         options: BasicPublishOptions,
         pieces: Vec<Vec<u8>>,
         properties: BasicProperties,
-    ) -> impl Future<Output = Result<PublisherConfirm>> + Send + 'static {
-        let queued = self.queue_publish_pieces(exchange, routing_key, options, pieces, properties);
-        async move {
-            let (written, confirm) = queued?;
-            written.await?;
-            Ok(confirm)
+    ) -> PiecesPublish {
+        match self.queue_publish_pieces(exchange, routing_key, options, pieces, properties) {
+            Ok((written, confirm)) => PiecesPublish {
+                written: Some(written),
+                confirm: Some(confirm),
+                error: None,
+            },
+            Err(error) => PiecesPublish {
+                written: None,
+                confirm: None,
+                error: Some(error),
+            },
         }
     }
 
@@ -1540,3 +1553,41 @@ impl Channel {
 include!(concat!(env!("OUT_DIR"), "/channel.rs"));
 #[cfg(not(feature = "codegen"))]
 include!("generated/channel.rs");
+
+/// PATCH(amqp-tools): the future [`Channel::basic_publish_pieces`] returns.
+///
+/// Ready once the message's frames are written to the socket, with the [`PublisherConfirm`]
+/// to await for the broker's ack; an error when the channel refused the publish (not
+/// connected) or the frames could not be written (the connection failed first). Polled again
+/// after that, it is an [`ErrorKind::FutureCompleted`] error.
+#[must_use = "futures do nothing unless polled"]
+pub struct PiecesPublish {
+    written: Option<Promise<()>>,
+    confirm: Option<PublisherConfirm>,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for PiecesPublish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PiecesPublish")
+            .field("written", &self.confirm.is_none())
+            .finish()
+    }
+}
+
+impl Future for PiecesPublish {
+    type Output = Result<PublisherConfirm>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(error) = self.error.take() {
+            return Poll::Ready(Err(error));
+        }
+        let Some(written) = self.written.as_mut() else {
+            return Poll::Ready(Err(ErrorKind::FutureCompleted.into()));
+        };
+        let result = ready!(Pin::new(written).poll(cx));
+        self.written = None;
+        let confirm = self.confirm.take();
+        Poll::Ready(result.and_then(|()| confirm.ok_or_else(|| ErrorKind::FutureCompleted.into())))
+    }
+}

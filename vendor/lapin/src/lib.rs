@@ -152,7 +152,8 @@ pub use amq_protocol::{
 };
 
 pub use acker::Acker;
-pub use channel::{Channel, options};
+// PATCH(amqp-tools): PiecesPublish, the future of Channel::basic_publish_pieces.
+pub use channel::{Channel, PiecesPublish, options};
 pub use channel_status::{ChannelQos, ChannelState, ChannelStatus};
 pub use configuration::Configuration;
 pub use connection::{Connect, Connection};
