@@ -205,6 +205,23 @@ pub fn gen_byte_array<'a, W: Write + 'a>(a: &'a ByteArray) -> impl SerializeFn<W
     pair(gen_long_uint(a.len() as LongUInt), slice(a.as_slice()))
 }
 
+/// PATCH(amqp-tools): generate consecutive bit arguments in the given buffer (x), packed
+/// into octets, the first bit in the least significant bit of the first octet (AMQP 0-9-1
+/// 4.2.5.2): the bytes [gen_flags](fn.gen_flags.html) writes for the same flags, without
+/// building an [AMQPFlags](../type.AMQPFlags.html) (a `String` per flag) to write them.
+#[must_use]
+pub fn gen_bits<'a, W: Write + 'a>(bits: &'a [Boolean]) -> impl SerializeFn<W> + 'a {
+    move |x| {
+        bits.chunks(8).try_fold(x, |acc, chunk| {
+            let octet = chunk
+                .iter()
+                .enumerate()
+                .fold(0, |octet, (idx, bit)| octet | (u8::from(*bit) << idx));
+            gen_short_short_uint(octet)(acc)
+        })
+    }
+}
+
 /// Generate the [AMQPFlags](../type.AMQPFlags.html) in the given buffer (x)
 #[must_use]
 pub fn gen_flags<'a, W: Write + 'a>(f: &'a AMQPFlags) -> impl SerializeFn<W> + 'a {
@@ -565,5 +582,23 @@ mod test {
             test_gen!(&mut [0, 0][..], gen_flags, &flags),
             Ok((vec![0b11011101, 0b00000010], 2))
         );
+    }
+
+    // PATCH(amqp-tools): gen_bits writes what gen_flags writes.
+    #[test]
+    fn test_gen_bits() {
+        let four = [true, false, true, true];
+        assert_eq!(
+            test_gen!(&mut [0][..], gen_bits, &four[..]),
+            Ok((vec![0b00001101], 1))
+        );
+        let ten = [
+            true, false, true, true, true, false, true, true, false, true,
+        ];
+        assert_eq!(
+            test_gen!(&mut [0, 0][..], gen_bits, &ten[..]),
+            Ok((vec![0b11011101, 0b00000010], 2))
+        );
+        assert_eq!(test_gen!(&mut [][..], gen_bits, &[][..]), Ok((vec![], 0)));
     }
 }

@@ -302,6 +302,26 @@ pub fn parse_byte_array<I: ParsableInput>(i: I) -> ParserResult<I, ByteArray> {
     .parse(i)
 }
 
+/// PATCH(amqp-tools): parse consecutive bit arguments, one per name provided (the names
+/// give their count and order; at most 64), into a mask: bit `n` of the result is the `n`th
+/// argument, as packed into octets by AMQP 0-9-1 4.2.5.2 (the first in the least significant
+/// bit of the first octet). The octets [parse_flags](fn.parse_flags.html) takes for the same
+/// names, without building an [AMQPFlags](../type.AMQPFlags.html) (a `String` per name).
+pub fn parse_bits<I: ParsableInput>(i: I, names: &[&str]) -> ParserResult<I, u64> {
+    debug_assert!(names.len() <= 64, "at most 64 bits fit the mask");
+    context(
+        "parse_bits",
+        map(take(names.len().div_ceil(8)), |octets: I| {
+            octets
+                .iter_elements()
+                .take(8)
+                .enumerate()
+                .fold(0, |mask, (idx, octet)| mask | (u64::from(octet) << (8 * idx)))
+        }),
+    )
+    .parse(i)
+}
+
 /// Parse the [AMQPFlags](../type.AMQPFlags.html) for which the names are provided
 pub fn parse_flags<I: ParsableInput>(i: I, names: &[&str]) -> ParserResult<I, AMQPFlags> {
     context(
@@ -609,5 +629,21 @@ mod test {
             parse_flags(&[0b11011101, 0b00000010][..], &names),
             Ok((EMPTY, flags))
         );
+    }
+
+    // PATCH(amqp-tools): parse_bits takes the octets parse_flags takes, into a mask.
+    #[test]
+    fn test_parse_bits() {
+        assert_eq!(
+            parse_bits(&[0b00001101, 0xff][..], &["a", "b", "c", "d"]),
+            Ok((&[0xff][..], 0b1101))
+        );
+        let ten = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        assert_eq!(
+            parse_bits(&[0b11011101, 0b00000010][..], &ten),
+            Ok((EMPTY, 0b10_1101_1101))
+        );
+        assert!(parse_bits(&[0b1][..], &ten).is_err());
+        assert_eq!(parse_bits(EMPTY, &[]), Ok((EMPTY, 0)));
     }
 }

@@ -1,5 +1,6 @@
+// PATCH(amqp-tools): no `flags::*`: the generated code packs and parses bit arguments with
+// `gen_bits` and `parse_bits` (vendor/amq-protocol/PATCHES.md 2), not `AMQPFlags`.
 use crate::types::{
-    flags::*,
     generation::*,
     parsing::{traits::ParsableInput, *},
     *,

@@ -239,7 +239,7 @@ pub mod {{snake class.name}} {
         {{#if @argument_is_value ~}}
         let (i, {{#if argument.force_default ~}}_{{else}}{{snake argument.name}}{{/if ~}}) = parse_{{snake_type argument.type}}.parse(i)?;
         {{else}}
-        let (i, {{#if argument.ignore_flags ~}}_{{else}}flags{{/if ~}}) = parse_flags(i, &[
+        let (i, {{#if argument.ignore_flags ~}}_{{else}}flags{{/if ~}}) = parse_bits(i, &[
             {{#each argument.flags as |flag| ~}}
             "{{snake flag.name}}",
             {{/each ~}}
@@ -256,7 +256,7 @@ pub mod {{snake class.name}} {
             {{#unless argument.ignore_flags ~}}
             {{#each argument.flags as |flag| ~}}
             {{#unless flag.force_default ~}}
-            {{snake flag.name}}: flags.get_flag("{{snake flag.name}}").unwrap_or({{flag.default_value}}),
+            {{snake flag.name}}: flags & (1 << {{@index}}) != 0,
             {{/unless ~}}
             {{/each ~}}
             {{/unless ~}}
@@ -270,10 +270,11 @@ pub mod {{snake class.name}} {
         move |mut input| {
             {{#each_argument method.arguments as |argument| ~}}
             {{#unless @argument_is_value ~}}
-            let mut flags = AMQPFlags::default();
+            let flags = [
             {{#each argument.flags as |flag| ~}}
-            flags.add_flag("{{snake flag.name}}".to_string(), {{#if flag.force_default ~}}{{flag.default_value}}{{else}}method.{{snake flag.name}}{{/if ~}});
+            {{#if flag.force_default ~}}{{flag.default_value}}{{else}}method.{{snake flag.name}}{{/if ~}},
             {{/each ~}}
+            ];
             {{/unless ~}}
             {{/each_argument ~}}
             input = gen_id({{method.id}})(input)?;
@@ -283,7 +284,7 @@ pub mod {{snake class.name}} {
             {{/if ~}}
             input = gen_{{snake_type argument.type}}({{#if (and (pass_by_ref argument.type) (not (use_str_ref argument.type))) ~}}&{{/if ~}}{{#if argument.force_default ~}}{{amqp_value_ref argument.default_value}}{{else}}method.{{snake argument.name}}{{#if (use_str_ref argument.type) ~}}.as_bytes(){{/if ~}}{{/if ~}})(input)?;
             {{else}}
-            input = gen_flags(&flags)(input)?;
+            input = gen_bits(&flags)(input)?;
             {{/if ~}}
             {{/each_argument ~}}
             Ok(input)
