@@ -251,8 +251,17 @@ impl Publisher {
     ///
     /// Errors: `basic.publish: CAUSE`, or a confirm failure as in [`Publisher::finish`].
     pub async fn publish_pieces(&mut self, pieces: Vec<Vec<u8>>) -> Result<(), Error> {
-        let properties = self.target.properties.clone();
-        self.publish_pieces_with(pieces, properties).await
+        self.make_room_or_recover().await?;
+        // The target's names and properties are cloned only now, straight into the message:
+        // not held across the wait above (the properties are half a kilobyte, once per line
+        // with -l).
+        let target = &self.target;
+        let (exchange, routing_key) = (target.exchange.clone(), target.routing_key.clone());
+        let refused = self.queue_new(exchange, routing_key, target.properties.clone(), pieces);
+        match refused {
+            Some(outcome) => self.written_or_recover(outcome).await,
+            None => Ok(()),
+        }
     }
 
     /// As [`Publisher::publish_pieces`], with `properties` for this message instead of the
@@ -282,21 +291,47 @@ impl Publisher {
         properties: BasicProperties,
         pieces: Vec<Vec<u8>>,
     ) -> Result<(), Error> {
-        if let Err(failure) = self.make_room().await {
-            self.recover(failure).await?;
+        self.make_room_or_recover().await?;
+        match self.queue_new(exchange, routing_key, properties, pieces) {
+            Some(outcome) => self.written_or_recover(outcome).await,
+            None => Ok(()),
         }
+    }
+
+    /// [`Publisher::make_room`], recovering from a failure meanwhile (when allowed).
+    async fn make_room_or_recover(&mut self) -> Result<(), Error> {
+        match self.make_room().await {
+            Ok(()) => Ok(()),
+            Err(failure) => self.recover(failure).await,
+        }
+    }
+
+    /// Counts a new message and queues it ([`Publisher::queue`]): `None` once its frames wait
+    /// to be written, else the outcome of a publish refused at once.
+    fn queue_new(
+        &mut self,
+        exchange: ShortString,
+        routing_key: ShortString,
+        properties: BasicProperties,
+        pieces: Vec<Vec<u8>>,
+    ) -> Option<lapin::Result<PublisherConfirm>> {
         self.published += 1;
         self.unsent = self.unsent.saturating_sub(1);
-        let message = Kept {
+        self.queue(Kept {
             exchange,
             routing_key,
             properties,
             pieces,
             nacks: 0,
-        };
-        let Some(outcome) = self.queue(message) else {
-            return Ok(());
-        };
+        })
+    }
+
+    /// A publish refused at once ([`Publisher::queue_new`]): [`Publisher::written`], and a
+    /// failure recovered from when allowed.
+    async fn written_or_recover(
+        &mut self,
+        outcome: lapin::Result<PublisherConfirm>,
+    ) -> Result<(), Error> {
         match self.written(outcome).await {
             Ok(()) => Ok(()),
             Err(failure) => self.recover(failure).await,

@@ -522,7 +522,8 @@ impl Channel {
         };
         let mut frames = vec![
             AMQPFrame::Method(self.id, method),
-            AMQPFrame::Header(self.id, header),
+            // PATCH(amqp-tools): boxed (vendor/amq-protocol/PATCHES.md 3).
+            AMQPFrame::Header(self.id, Box::new(header)),
         ];
 
         let chunk_size = self.body_frame_payload_max();
@@ -614,7 +615,7 @@ impl Channel {
         let chunk_size = self.body_frame_payload_max();
         let mut frames = Vec::with_capacity(2 + pieces.len());
         frames.push(AMQPFrame::Method(self.id, method));
-        frames.push(AMQPFrame::Header(self.id, header));
+        frames.push(AMQPFrame::Header(self.id, Box::new(header)));
         for piece in pieces {
             if piece.len() > chunk_size {
                 frames.extend(

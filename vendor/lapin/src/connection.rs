@@ -978,11 +978,12 @@ mod tests {
         {
             let header_frame = AMQPFrame::Header(
                 channel.id(),
-                AMQPContentHeader {
+                // PATCH(amqp-tools): boxed (vendor/amq-protocol/PATCHES.md 3).
+                Box::new(AMQPContentHeader {
                     class_id: 60,
                     body_size: 2,
                     properties: BasicProperties::default(),
-                },
+                }),
             );
             channels.handle_frame(header_frame).unwrap();
             let channel_state = channel.status().receiver_state();
@@ -1044,11 +1045,12 @@ mod tests {
         {
             let header_frame = AMQPFrame::Header(
                 channel.id(),
-                AMQPContentHeader {
+                // PATCH(amqp-tools): boxed (vendor/amq-protocol/PATCHES.md 3).
+                Box::new(AMQPContentHeader {
                     class_id: 60,
                     body_size: 0,
                     properties: BasicProperties::default(),
-                },
+                }),
             );
             channels.handle_frame(header_frame).unwrap();
             assert!(channel.status().connected());

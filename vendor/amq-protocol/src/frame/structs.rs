@@ -53,7 +53,9 @@ pub enum AMQPFrame {
     /// Method call
     Method(ChannelId, AMQPClass),
     /// Content header
-    Header(ChannelId, AMQPContentHeader),
+    // PATCH(amqp-tools): boxed (vendor/amq-protocol/PATCHES.md 3): the header is 472 bytes
+    // (the properties), the next largest variant 160, and every frame was that big.
+    Header(ChannelId, Box<AMQPContentHeader>),
     /// Content body
     Body(ChannelId, Vec<u8>),
     /// Heartbeat frame (Channel 0 enforced as per specifications)
