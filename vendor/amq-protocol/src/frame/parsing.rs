@@ -79,6 +79,7 @@ pub fn parse_frame<I: ParsableInput>(i: I) -> ParserResult<I, AMQPFrame> {
                         AMQPFrameType::Method => all_consuming(parse_class)
                             .parse(payload)
                             .map(|(_, m)| AMQPFrame::Method(channel_id, m)),
+                        // PATCH(amqp-tools): the header boxed (PATCHES.md 3).
                         AMQPFrameType::Header => all_consuming(parse_content_header)
                             .parse(payload)
                             .map(|(_, h)| AMQPFrame::Header(channel_id, Box::new(h))),
