@@ -131,7 +131,8 @@ impl Inner {
     }
 
     fn complete_pending(&mut self, success: bool, resolver: PromiseResolver<Confirmation>) {
-        let returned_message = self.returned_messages.get_waiting_message();
+        // PATCH(amqp-tools): boxed in the confirmation (PATCHES.md 11).
+        let returned_message = self.returned_messages.get_waiting_message().map(Box::new);
         resolver.resolve(if success {
             Confirmation::Ack(returned_message)
         } else {

@@ -27,14 +27,18 @@ pub struct PublisherConfirm {
 }
 
 /// The broker's response to a published message.
+///
+/// PATCH(amqp-tools): the returned message is boxed (vendor/lapin/PATCHES.md 11): a
+/// `Confirmation` is 16 bytes instead of the size of a whole returned message (properties,
+/// names, body), moved through each publish's promise though it is nearly always `Ack(None)`.
 #[derive(Debug, PartialEq)]
 pub enum Confirmation {
     /// The broker acknowledged the message. The inner value carries the
     /// returned message if the publish was mandatory/immediate and unroutable.
-    Ack(Option<BasicReturnMessage>),
+    Ack(Option<Box<BasicReturnMessage>>),
     /// The broker negatively acknowledged the message (could not route or
     /// store it). The inner value carries the returned message if available.
-    Nack(Option<BasicReturnMessage>),
+    Nack(Option<Box<BasicReturnMessage>>),
     /// Publisher confirms were not enabled; the broker did not confirm.
     NotRequested,
 }
@@ -47,7 +51,8 @@ impl Confirmation {
     #[must_use]
     pub fn take_message(self) -> Option<BasicReturnMessage> {
         if let Confirmation::Ack(msg) | Confirmation::Nack(msg) = self {
-            msg
+            // PATCH(amqp-tools): unboxed (the returned message is boxed in the variant).
+            msg.map(|msg| *msg)
         } else {
             None
         }

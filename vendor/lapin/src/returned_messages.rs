@@ -132,7 +132,8 @@ impl Inner {
                 confirmation
             {
                 trace!("PublisherConfirm was carrying a message, storing it");
-                messages.push(message);
+                // PATCH(amqp-tools): unboxed (the confirmation boxes it, PATCHES.md 11).
+                messages.push(*message);
             } else {
                 trace!("PublisherConfirm was ready but didn't carry a message, discarding");
             }
