@@ -280,8 +280,8 @@ mod tests {
         let mut cx = Context::from_waker(Waker::noop());
         let before = allocations();
         let (mut promise, resolver) = Promise::<u32>::new("test");
-        // The marker is kept (a second allocation) only when tracing at TRACE level is on,
-        // as it is once another test has installed a subscriber.
+        // The marker is kept (a second allocation) only when tracing's level filter lets TRACE
+        // through (it can, once another test has installed a global subscriber).
         let marker = usize::from(promise.shared.marker.is_some());
         assert!(Pin::new(&mut promise).poll(&mut cx).is_pending());
         resolver.resolve(5);
