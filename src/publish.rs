@@ -15,6 +15,8 @@
 //! says how many may arrive twice); a nacked message is published again after a delay, a
 //! bounded number of times.
 
+mod in_flight;
+
 use crate::body::{Bodies, LineBatches, Opened};
 use crate::connection::reconnect::{GaveUp, Outage, Reconnector, is_lost};
 use crate::connection::{ErrorWatch, Session};
@@ -24,6 +26,7 @@ use crate::message_json::{Message, ReadError};
 use crate::queued::poll_now;
 use crate::rate::Rate;
 use crate::report::report;
+use in_flight::InFlight;
 use lapin::options::{BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
@@ -135,7 +138,7 @@ pub struct Publisher {
     confirms: bool,
     /// Messages queued for lapin's I/O loop, in publish order, not yet written.
     writing: VecDeque<Writing>,
-    in_flight: VecDeque<PublisherConfirm>,
+    in_flight: VecDeque<InFlight>,
     published: u64,
     /// Lines read from the input but not yet published (line mode).
     unsent: usize,
@@ -581,7 +584,7 @@ impl Publisher {
     /// A message was written: with confirms, its confirm joins those in flight.
     fn confirm_awaited(&mut self, confirm: PublisherConfirm) {
         if self.confirms {
-            self.in_flight.push_back(confirm);
+            self.in_flight.push_back(InFlight::new(confirm));
         }
     }
 
@@ -677,7 +680,7 @@ impl Publisher {
         Ok(())
     }
 
-    async fn settle(&mut self, confirm: PublisherConfirm) -> Result<(), Failure> {
+    async fn settle(&mut self, confirm: InFlight) -> Result<(), Failure> {
         let outcome = confirm.await;
         match self.settled_plainly(&outcome) {
             true => Ok(()),
@@ -781,18 +784,18 @@ impl Publisher {
         )))
     }
 
-    /// Polls every in-flight confirm once: how many are not (yet) a plain ack, and the first
-    /// protocol error among them.
+    /// Looks at every in-flight confirm without taking it ([`InFlight::peek`]): how many are
+    /// not (yet) a plain ack, and the first protocol error among them.
     fn survey(&mut self) -> (usize, Option<String>) {
         let mut unconfirmed = 0;
         let mut protocol_error = None;
         for confirm in self.in_flight.iter_mut() {
-            match poll_now(confirm) {
-                Poll::Ready(Ok(Confirmation::Ack(None))) => {}
-                Poll::Ready(Err(error)) => {
+            match confirm.peek() {
+                Some(Ok(Confirmation::Ack(None))) => {}
+                Some(Err(error)) => {
                     unconfirmed += 1;
                     if protocol_error.is_none() && error.is_amqp_error() {
-                        protocol_error = Some(describe_amqp(&error));
+                        protocol_error = Some(describe_amqp(error));
                     }
                 }
                 _ => unconfirmed += 1,
@@ -832,7 +835,7 @@ impl Publisher {
             match poll_now(front) {
                 Poll::Ready(Ok(confirm)) => {
                     self.writing.pop_front();
-                    self.in_flight.push_back(confirm);
+                    self.in_flight.push_back(InFlight::new(confirm));
                 }
                 _ => break,
             }
@@ -852,7 +855,9 @@ impl Publisher {
                 Poll::Ready(outcome) => {
                     self.writing.pop_front();
                     match outcome {
-                        Ok(confirm) if self.confirms => self.in_flight.push_back(confirm),
+                        Ok(confirm) if self.confirms => {
+                            self.in_flight.push_back(InFlight::new(confirm))
+                        }
                         Ok(_) => {}
                         Err(_) => not_written += 1,
                     }
@@ -1032,18 +1037,16 @@ pub fn merge(line: BasicProperties, over: &BasicProperties) -> BasicProperties {
 }
 
 /// The messages to publish again after a loss, in publish order: the one whose confirm failed,
-/// those whose confirms had not come (a confirm that came but was not yet looked at spares its
-/// message a duplicate), the ones not yet written, then the nacked ones.
-fn unconfirmed_in_order(
-    recovery: &mut Recovery,
-    in_flight: &mut VecDeque<PublisherConfirm>,
-) -> Vec<Kept> {
+/// those whose confirms had not come (a basic.ack that came but was not yet taken, even one a
+/// failure's count already looked at, spares its message a duplicate), the ones not yet
+/// written, then the nacked ones.
+fn unconfirmed_in_order(recovery: &mut Recovery, in_flight: &mut VecDeque<InFlight>) -> Vec<Kept> {
     let mut again: Vec<Kept> = recovery.failed.take().into_iter().collect();
     for confirm in in_flight.iter_mut() {
         let Some(message) = recovery.kept.pop_front() else {
             break;
         };
-        if !matches!(poll_now(confirm), Poll::Ready(Ok(Confirmation::Ack(None)))) {
+        if !matches!(confirm.peek(), Some(Ok(Confirmation::Ack(None)))) {
             again.push(message);
         }
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -733,4 +733,168 @@ fn get_from_a_missing_queue_is_not_reconnected() {
     assert_eq!(with.stderr, without.stderr, "{with:?}");
     assert!(with.stderr.contains("server channel error 404"), "{with:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}: {with:?}");
+}
+
+/// A relay whose first connection passes the tool's bytes to the node only up to an allowance
+/// the test raises ([`StallingRelay::allow`]); beyond it, nothing more is read from the tool
+/// (its writes block once the socket buffers are full), while the node's replies (basic.ack
+/// among them) still come through. [`StallingRelay::cut`] ends that connection. Later
+/// connections pass everything both ways.
+struct StallingRelay {
+    port: u16,
+    stalled: Arc<Mutex<Vec<TcpStream>>>,
+    allowance: Arc<AtomicUsize>,
+    forwarded: Arc<AtomicUsize>,
+    cut: Arc<AtomicBool>,
+}
+
+impl StallingRelay {
+    /// Starts the relay, allowing the first connection's first `allowance` bytes through.
+    fn start(allowance: usize) -> StallingRelay {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind relay");
+        let port = listener.local_addr().expect("address").port();
+        let relay = StallingRelay {
+            port,
+            stalled: Arc::new(Mutex::new(Vec::new())),
+            allowance: Arc::new(AtomicUsize::new(allowance)),
+            forwarded: Arc::new(AtomicUsize::new(0)),
+            cut: Arc::new(AtomicBool::new(false)),
+        };
+        let kept = relay.stalled.clone();
+        let (allowed, counted, cut) = (
+            relay.allowance.clone(),
+            relay.forwarded.clone(),
+            relay.cut.clone(),
+        );
+        let target = broker_port();
+        thread::spawn(move || {
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let clone = |s: &TcpStream| s.try_clone().expect("clone");
+                forward(clone(&server), clone(&client));
+                if n > 0 {
+                    forward(client, server);
+                    continue;
+                }
+                kept.lock()
+                    .unwrap()
+                    .extend([clone(&client), clone(&server)]);
+                let (allowed, counted, cut) = (allowed.clone(), counted.clone(), cut.clone());
+                thread::spawn(move || {
+                    let (mut from, mut to) = (client, server);
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while !cut.load(Ordering::SeqCst) {
+                        let left = allowed.load(Ordering::SeqCst) - counted.load(Ordering::SeqCst);
+                        if left == 0 {
+                            thread::sleep(Duration::from_millis(10));
+                            continue;
+                        }
+                        match from.read(&mut buffer[..left.min(64 * 1024)]) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if to.write_all(&buffer[..n]).is_err() {
+                                    return;
+                                }
+                                counted.fetch_add(n, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        relay
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}", self.port)
+    }
+
+    /// Lets `bytes` more of the first connection's through.
+    fn allow(&self, bytes: usize) {
+        self.allowance.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    /// Whether the first connection has passed all it was allowed.
+    fn stalled(&self) -> bool {
+        self.forwarded.load(Ordering::SeqCst) == self.allowance.load(Ordering::SeqCst)
+    }
+
+    /// Ends the first connection, both ways (the tool's writes fail, the node sees it close).
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for socket in self.stalled.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn acks_that_came_while_writes_waited_spare_their_messages_a_second_copy() {
+    // The relay passes the connection's set-up and stalls: the tool reads its whole input,
+    // queues every message and, at the end of its input, waits for a write. Then 2 MB more
+    // get through: the node's basic.acks for those messages arrive while the tool still waits
+    // for its write. Then the connection is cut and the tool reconnects (through the relay,
+    // which now passes everything): the acked messages, whose confirms the failure line's
+    // count looks at first, are not published again; only the others are.
+    let queue = TestQueue::declare("rc-acked");
+    let relay = StallingRelay::start(4096);
+    let url = relay.url();
+    let mut command = Command::new(bin(PUBLISH));
+    command
+        .args(["--url", url.as_str(), "--reconnect", "3"])
+        .args(["--reconnect-delay", "0.2", "-r", queue.name(), "-l"])
+        .env_remove("AMQP_URL");
+    let (publisher, mut stdin) = spawn_command_fed(command);
+    let total = 300;
+    // 100 kB lines: a few dozen fill the socket buffers.
+    let body = |i: usize| format!("{i:06} {}\n", "x".repeat(100_000));
+    let feeder = thread::spawn(move || {
+        for i in 0..total {
+            stdin.write_all(body(i).as_bytes()).expect("write");
+        }
+        // Dropped: the end of the input.
+    });
+    feeder.join().expect("feeding the tool");
+    wait_until("the relay to stall", || relay.stalled().then_some(()));
+    // The tool has queued its input by now (it reads it in batches as it comes).
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(queue_message_count(queue.name()), 0);
+    relay.allow(2 << 20);
+    wait_until("2 MB more through the relay", || {
+        relay.stalled().then_some(())
+    });
+    // Until the count stops growing, and the acks have had time to arrive.
+    let mut acked = 0;
+    loop {
+        thread::sleep(Duration::from_millis(500));
+        let now = queue_message_count(queue.name());
+        if now == acked && now > 0 {
+            break;
+        }
+        acked = now;
+    }
+    relay.cut();
+    let out = publisher.wait();
+    out.assert_ok();
+    assert!(failure_lines(&out.stderr).is_empty(), "{out:?}");
+    let resent = announced_resends(&out.stderr);
+    assert_eq!(
+        resent,
+        total - acked as usize,
+        "{acked} messages were on the queue (acked) before the cut: {out:?}"
+    );
+    let counts = bodies_on(queue.name());
+    let wrong: Vec<_> = (0..total)
+        .filter(|i| counts.get(&body(*i)) != Some(&1))
+        .map(|i| (i, counts.get(&body(i)).copied().unwrap_or(0)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "(message, copies) not exactly once, {acked} acked before the cut: {:?}",
+        &wrong[..wrong.len().min(10)]
+    );
+    assert_eq!(counts.len(), total);
 }
