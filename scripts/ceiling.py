@@ -5,13 +5,13 @@
 
 Publishes each line of the file LINES (without its newline) to the queue `bench.lines` through
 the default exchange, on 127.0.0.1:PORT as guest/guest, with the properties the original
-`amqp-publish` sends (delivery mode 2, nothing else). Every frame is serialised before the
-clock starts and written with one sendall, so the broker, not the client, sets the pace: the
-rate this measures is the most any client sending these frames on one channel can reach on
-this machine. With `confirm`, the channel is put in confirm mode (confirm.select) and the run
-ends once the broker has confirmed the last message (basic.ack, `multiple` honoured); with
-`no-confirm`, once channel.close-ok shows the broker has taken every publish. Then
-connection.close.
+`amqp-publish` and ours send without `-p` (delivery mode 1, nothing else). Every frame is
+serialised before the clock starts and written with one sendall, so the broker, not the client,
+sets the pace: the rate this measures is the most any client sending these frames on one
+channel can reach on this machine. With `confirm`, the channel is put in confirm mode
+(confirm.select) and the run ends once the broker has confirmed the last message (basic.ack,
+`multiple` honoured); with `no-confirm`, once channel.close-ok shows the broker has taken every
+publish. Then connection.close.
 
 Prints one JSON object: {"wall": seconds from the TCP connect to connection.close-ok,
 "cpu": this process's user+sys seconds over the same span, "messages": N}. Exits non-zero on
@@ -52,14 +52,14 @@ def close_args(code=200):
 
 
 def publishes(bodies):
-    """basic.publish, content header (delivery-mode 2) and body frames of every message."""
+    """basic.publish, content header (delivery-mode 1) and body frames of every message."""
     publish = method(CHANNEL, 60, 40, struct.pack(">H", 0) + shortstr(b"") + shortstr(QUEUE)
                      + b"\x00")
     out = bytearray()
     for body in bodies:
         out += publish
         out += frame(FRAME_HEADER, CHANNEL,
-                     struct.pack(">HHQH", 60, 0, len(body), 0x1000) + b"\x02")
+                     struct.pack(">HHQH", 60, 0, len(body), 0x1000) + b"\x01")
         if body:
             out += frame(FRAME_BODY, CHANNEL, body)
     return bytes(out)
